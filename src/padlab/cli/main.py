@@ -1,0 +1,56 @@
+"""Entry point of the ``padlab`` command.
+
+Every subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args)``.
+Errors padlab raises on purpose become one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from padlab import __version__
+from padlab.cli import modes as modes_cmd
+from padlab.errors import PadlabError
+
+_COMMANDS = (modes_cmd,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``padlab`` command."""
+    parser = argparse.ArgumentParser(
+        prog="padlab",
+        description="See and fix what padding does to convolutions.",
+    )
+    parser.add_argument("--version", action="version", version=f"padlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in _COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``padlab`` command and return its exit status.
+
+    Examples
+    --------
+    >>> main(["modes", "--translate", "scipy:reflect"])  # doctest: +ELLIPSIS
+    scipy:reflect is padlab 'symmetric': c b a | a b c d | d c b
+    ...
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except PadlabError as err:
+        print(f"padlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        print("padlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
