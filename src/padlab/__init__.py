@@ -1,8 +1,9 @@
 """padlab: see and fix what padding does to convolutions.
 
 One vocabulary of padding rules (``padlab modes``), padding with any rule and width
-(:func:`pad`), and translation of the clashing names of numpy, scipy, OpenCV, PyTorch,
-TensorFlow and ONNX (:func:`translate`).
+(:func:`pad`), translation of the clashing names of numpy, scipy, OpenCV, PyTorch, TensorFlow
+and ONNX (:func:`translate`), and correlation and convolution with every rule and geometry
+(:func:`correlate`, :func:`convolve`, :func:`same_padding`, :func:`output_shape`).
 
 Examples
 --------
@@ -16,7 +17,24 @@ array([3, 2, 1, 2, 3, 2, 1])
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from padlab.errors import PadlabError, PadlabMemoryError, PadlabTypeError, PadlabValueError
+from padlab.errors import (
+    PadlabError,
+    PadlabFileError,
+    PadlabMemoryError,
+    PadlabTypeError,
+    PadlabValueError,
+)
+from padlab.io import (
+    display,
+    from_float,
+    read_image,
+    resize,
+    sample_image,
+    to_float,
+    to_gray,
+    write_image,
+)
+from padlab.kernels import get_kernel, kernel_names, parse_kernel
 from padlab.modes import (
     LIBRARIES,
     RULES,
@@ -28,6 +46,7 @@ from padlab.modes import (
     rule_names,
     translate,
 )
+from padlab.ops import conv_nd, convolve, correlate, filter_image, output_shape, same_padding
 
 try:
     __version__ = _version("padlab")
@@ -39,14 +58,32 @@ __all__ = [
     "RULES",
     "ModeName",
     "PadlabError",
+    "PadlabFileError",
     "PadlabMemoryError",
     "PadlabTypeError",
     "PadlabValueError",
     "Rule",
     "__version__",
+    "conv_nd",
+    "convolve",
+    "correlate",
     "describe",
+    "display",
+    "filter_image",
+    "from_float",
+    "get_kernel",
+    "kernel_names",
     "library_names",
+    "output_shape",
     "pad",
+    "parse_kernel",
+    "read_image",
+    "resize",
     "rule_names",
+    "same_padding",
+    "sample_image",
+    "to_float",
+    "to_gray",
     "translate",
+    "write_image",
 ]

@@ -16,7 +16,13 @@ PadlabValueError True
 
 from __future__ import annotations
 
-__all__ = ["PadlabError", "PadlabMemoryError", "PadlabTypeError", "PadlabValueError"]
+__all__ = [
+    "PadlabError",
+    "PadlabFileError",
+    "PadlabMemoryError",
+    "PadlabTypeError",
+    "PadlabValueError",
+]
 
 
 class PadlabError(Exception):
@@ -33,3 +39,7 @@ class PadlabTypeError(PadlabError, TypeError):
 
 class PadlabMemoryError(PadlabError, MemoryError):
     """The requested result would not fit in memory (for example an enormous pad width)."""
+
+
+class PadlabFileError(PadlabError, OSError):
+    """A file is missing, unreadable, not an image, or cannot be written."""

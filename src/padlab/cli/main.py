@@ -11,10 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from padlab import __version__
+from padlab.cli import filter as filter_cmd
+from padlab.cli import kernels as kernels_cmd
 from padlab.cli import modes as modes_cmd
 from padlab.errors import PadlabError
 
-_COMMANDS = (modes_cmd,)
+_COMMANDS = (filter_cmd, modes_cmd, kernels_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

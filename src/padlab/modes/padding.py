@@ -20,7 +20,7 @@ from padlab._validate import (
 )
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.modes.index import INDEX_CODES, REPLICATE, source_index
-from padlab.modes.registry import Rule, resolve_mode
+from padlab.modes.registry import Rule, check_rule_options, resolve_mode
 
 __all__ = ["pad"]
 
@@ -151,7 +151,12 @@ def pad(
         # Only constant rules can get here with a padded empty axis; others pad nothing real.
         for axis in sorted(axis_rule):
             if axis_rule[axis].kind == "constant":
-                _fill_constant(_roi(out, centre, axis), axis, full[axis], options["value"])
+                _fill_constant(
+                    _roi(out, centre, axis),
+                    axis,
+                    full[axis],
+                    _constant_of(axis_rule[axis], options),
+                )
         return out
     for axis in sorted(axis_rule):
         if full[axis] == (0, 0):
@@ -161,7 +166,7 @@ def pad(
         before, after = full[axis]
         n = x.shape[axis]
         if rule.kind == "constant":
-            _fill_constant(roi, axis, (before, after), options["value"])
+            _fill_constant(roi, axis, (before, after), _constant_of(rule, options))
         elif rule.kind == "index":
             _fill_index(roi, axis, before, after, n, INDEX_CODES[rule.name])
         elif rule.kind == "odd" and n == 1:
@@ -196,20 +201,8 @@ def _check_options(
     x: np.ndarray, rules: list[Rule], value: object, stat_length: object, end_values: object
 ) -> dict[str, object]:
     """Refuse options no chosen rule uses; convert the others to the array's dtype."""
+    check_rule_options(rules, value=value, stat_length=stat_length, end_values=end_values)
     used = {opt for rule in rules for opt in rule.options}
-    names = ", ".join(dict.fromkeys(r.name for r in rules))
-
-    def unused(option: str, given: object, needs: str) -> PadlabValueError:
-        return PadlabValueError(
-            f"{option}={given!r} is only used by mode={needs}, but the rule is {names}"
-        )
-
-    if "value" not in used and not _is_zero(value):
-        raise unused("value", value, "'constant'")
-    if "stat_length" not in used and stat_length is not None:
-        raise unused("stat_length", stat_length, "'mean', 'median', 'minimum' or 'maximum'")
-    if "end_values" not in used and not _is_zero(end_values):
-        raise unused("end_values", end_values, "'linear_ramp'")
     if x.dtype.kind == "b":
         arithmetic = [r.name for r in rules if r.kind in ("odd", "ramp", "statistic")]
         if arithmetic:
@@ -218,7 +211,10 @@ def _check_options(
                 "cannot hold; allowed on bool: zeros, constant, reflect, symmetric, replicate, "
                 "circular"
             )
-    options: dict[str, object] = {"value": fill_value(value, x.dtype, "value")}
+    options: dict[str, object] = {
+        "value": fill_value(value, x.dtype, "value"),
+        "zero": fill_value(0, x.dtype),
+    }
     if "end_values" in used:
         pair = (
             end_values
@@ -232,9 +228,9 @@ def _check_options(
     return options
 
 
-def _is_zero(value: object) -> bool:
-    """True for a scalar number equal to 0 (the defaults of value= and end_values=)."""
-    return isinstance(value, int | float | complex | np.number) and value == 0
+def _constant_of(rule: Rule, options: dict[str, object]) -> object:
+    """The fill of a constant rule: ``value`` for 'constant', always 0 for 'zeros'."""
+    return options["value"] if rule.name == "constant" else options["zero"]
 
 
 def _stat_lengths(stat_length: object) -> tuple[int | None, int | None]:

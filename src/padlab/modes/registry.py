@@ -15,9 +15,11 @@ word becomes a :class:`Rule`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
+
+import numpy as np
 
 from padlab.errors import PadlabTypeError, PadlabValueError
 
@@ -27,6 +29,7 @@ __all__ = [
     "Library",
     "ModeName",
     "Rule",
+    "check_rule_options",
     "describe",
     "library_names",
     "resolve_mode",
@@ -572,6 +575,40 @@ replicate (a a a | a b c d | d d d), circular (b c d | a b c d | a b c)
         f"{title} has no rule equal to padlab '{rule.name}' ({rule.pattern}); "
         f"{title}'s rules: {', '.join(available)}"
     )
+
+
+def _is_zero(value: object) -> bool:
+    """True for a scalar number equal to 0 (the defaults of value= and end_values=)."""
+    return isinstance(value, int | float | complex | np.number) and value == 0
+
+
+def check_rule_options(
+    rules: Sequence[Rule], *, value: object = 0, stat_length: object = None, end_values: object = 0
+) -> None:
+    """Refuse an option that none of the chosen rules uses (a typo or a wrong rule).
+
+    Examples
+    --------
+    >>> from padlab.modes import check_rule_options, resolve_mode
+    >>> check_rule_options([resolve_mode("reflect")], value=5)
+    Traceback (most recent call last):
+    ...
+    padlab.errors.PadlabValueError: value=5 is only used by mode='constant', but the rule is reflect
+    """
+    used = {opt for rule in rules for opt in rule.options}
+    names = ", ".join(dict.fromkeys(r.name for r in rules))
+
+    def refuse(option: str, given: object, needs: str) -> PadlabValueError:
+        return PadlabValueError(
+            f"{option}={given!r} is only used by mode={needs}, but the rule is {names}"
+        )
+
+    if "value" not in used and not _is_zero(value):
+        raise refuse("value", value, "'constant'")
+    if "stat_length" not in used and stat_length is not None:
+        raise refuse("stat_length", stat_length, "'mean', 'median', 'minimum' or 'maximum'")
+    if "end_values" not in used and not _is_zero(end_values):
+        raise refuse("end_values", end_values, "'linear_ramp'")
 
 
 # Keep the static Literal honest: the registry is the source of truth.

@@ -1,0 +1,282 @@
+"""Time padlab's filtering against its peers, in one process, on the same work.
+
+Usage::
+
+    python bench/filters.py                      # everything (several minutes)
+    python bench/filters.py --quick              # 512 and 2048, kernels 3/9/31, reflect
+    python bench/filters.py --json bench/results/filters.json
+
+For every float32 image size, kernel size (random and separable kernels) and padding rule it
+times ``padlab.correlate`` (method 'auto') against ``scipy.ndimage.correlate``,
+``cv2.filter2D``, ``cv2.sepFilter2D`` (separable kernels), ``torch.nn.functional.conv2d`` after
+``F.pad`` and ``scipy.signal.fftconvolve`` after ``numpy.pad``; and, for the CNN batch case
+(64x3x224x224 to 16 channels, 3x3), ``padlab.conv_nd`` against ``torch.nn.functional.conv2d``.
+All contenders are first checked to give the same result. They then run alternately, so a noisy
+machine slows them alike; the table shows medians, Mpixel/s and the ratio
+``best peer time / padlab time`` (above 1: padlab is faster). padlab's engines are also timed
+one by one, to check that 'auto' picks the fastest, and padlab's peak memory beyond its input
+and output is read from the kernel's high-water mark (``/proc/self/status`` VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import scipy
+import scipy.ndimage as ndi
+import scipy.signal
+import torch
+import torch.nn.functional as F
+
+import padlab
+from padlab.engine.choose import estimate
+from padlab.engine.separable import split_rank1
+from padlab.ops.filtering import _rules, prepare
+from padlab.ops.geometry import Geometry
+
+CV2_BORDER = {
+    "zeros": cv2.BORDER_CONSTANT,
+    "reflect": cv2.BORDER_REFLECT_101,
+    "replicate": cv2.BORDER_REPLICATE,
+}
+NDIMAGE = {"zeros": "constant", "reflect": "mirror", "replicate": "nearest"}
+TORCH = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate"}
+NUMPY = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+def _peak_extra(fn, input_bytes: int) -> tuple[object, float]:
+    """Run fn; return its result and the peak resident memory it added beyond its output."""
+    status = Path("/proc/self/status")
+    if not status.exists():  # pragma: no cover - not Linux
+        return fn(), float("nan")
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    before = _status_kib("VmRSS")
+    result = fn()
+    peak = _status_kib("VmHWM")
+    out_bytes = getattr(result, "nbytes", 0)
+    return result, max(0.0, (peak - before) * 1024 - out_bytes) / input_bytes
+
+
+def _status_kib(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)  # pragma: no cover
+
+
+def _time_alternating(contenders: dict[str, object], budget: float) -> dict[str, float]:
+    """Median seconds per contender, running them in turn until the budget or 15 rounds."""
+    first = {}
+    for name, fn in contenders.items():
+        start = time.perf_counter()
+        fn()
+        first[name] = time.perf_counter() - start
+    rounds = int(min(15, max(3, budget / max(sum(first.values()), 1e-9))))
+    slow = sum(first.values()) > 20  # very slow peers (ndimage, 4096, 31x31): one more round
+    rounds = 1 if slow else rounds
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _kernel(k: int, separable: bool, rng: np.random.Generator) -> np.ndarray:
+    if separable:
+        return np.outer(rng.normal(size=k), rng.normal(size=k)).astype(np.float32)
+    return rng.normal(size=(k, k)).astype(np.float32)
+
+
+def filter_case(size: int, k: int, separable: bool, rule: str, budget: float) -> dict:
+    rng = np.random.default_rng(size + k)
+    x = rng.random((size, size), dtype=np.float32)
+    w = _kernel(k, separable, rng)
+    p = k // 2
+    xt = torch.from_numpy(x)[None, None]
+    wt = torch.from_numpy(w)[None, None]
+    flipped = np.ascontiguousarray(w[::-1, ::-1])
+
+    def torch_conv():
+        with torch.no_grad():
+            return F.conv2d(F.pad(xt, (p, p, p, p), mode=TORCH[rule]), wt)[0, 0].numpy()
+
+    def fftconvolve():
+        if rule == "zeros":
+            return scipy.signal.fftconvolve(x, flipped, mode="same")
+        return scipy.signal.fftconvolve(np.pad(x, p, mode=NUMPY[rule]), flipped, mode="valid")
+
+    peers = {
+        "ndimage": lambda: ndi.correlate(x, w, mode=NDIMAGE[rule]),
+        "cv2.filter2D": lambda: cv2.filter2D(x, -1, w, borderType=CV2_BORDER[rule]),
+        "torch": torch_conv,
+        "fftconvolve": fftconvolve,
+    }
+    factors = split_rank1(w)
+    if separable and factors is not None:
+        col, row = factors
+        peers["cv2.sepFilter2D"] = lambda: cv2.sepFilter2D(
+            x, -1, row, col, borderType=CV2_BORDER[rule]
+        )
+    ours = {"padlab": lambda: padlab.correlate(x, w, mode=rule)}
+    engines = {
+        f"padlab[{m}]": (lambda m=m: padlab.correlate(x, w, mode=rule, method=m))
+        for m in ("direct", "fft", *(("separable",) if factors is not None else ()))
+    }
+    # same work, same answer (float32 sums: tolerance relative to the output's scale)
+    reference = ours["padlab"]()
+    scale = float(np.abs(reference).max())
+    for name, fn in {**peers, **engines}.items():
+        got = np.asarray(fn())
+        error = float(np.abs(got - reference).max()) / scale
+        if error > 1e-3:
+            raise AssertionError(f"{name} disagrees with padlab by {error:.2e} (relative)")
+    times = _time_alternating({**ours, **peers, **engines}, budget)
+    _, extra = _peak_extra(ours["padlab"], x.nbytes)
+    problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), _rules(rule, 2))
+    estimates = estimate(problem, factors)
+    engine_times = {name[7:-1]: t for name, t in times.items() if name.startswith("padlab[")}
+    best_peer = min((t, name) for name, t in times.items() if name in peers)
+    return {
+        "size": size,
+        "kernel": k,
+        "separable": separable,
+        "rule": rule,
+        "padlab_ms": times["padlab"] * 1e3,
+        "mpix_per_s": size * size / times["padlab"] / 1e6,
+        "peers_ms": {name: times[name] * 1e3 for name in peers},
+        "best_peer": best_peer[1],
+        "ratio_best_peer": best_peer[0] / times["padlab"],
+        "ratio_ndimage": times["ndimage"] / times["padlab"],
+        "ratio_filter2D": times["cv2.filter2D"] / times["padlab"],
+        "ratio_sepFilter2D": (
+            times["cv2.sepFilter2D"] / times["padlab"] if "cv2.sepFilter2D" in times else None
+        ),
+        "engines_ms": {m: t * 1e3 for m, t in engine_times.items()},
+        "auto_picked": min(estimates, key=estimates.__getitem__),
+        "fastest_engine": min(engine_times, key=engine_times.__getitem__),
+        "peak_extra_fraction": extra,
+    }
+
+
+def cnn_case(budget: float) -> dict:
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 3, 224, 224), dtype=np.float32)
+    w = rng.normal(size=(16, 3, 3, 3)).astype(np.float32)
+    xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+
+    def torch_conv():
+        with torch.no_grad():
+            return F.conv2d(xt, wt, padding=1).numpy()
+
+    ours = lambda: padlab.conv_nd(x, w, padding=1)  # noqa: E731
+    np.testing.assert_allclose(ours(), torch_conv(), rtol=1e-4, atol=1e-4)
+    times = _time_alternating({"padlab": ours, "torch": torch_conv}, budget)
+    _, extra = _peak_extra(ours, x.nbytes)
+    return {
+        "case": "conv_nd 64x3x224x224 -> 16, 3x3, zeros",
+        "padlab_ms": times["padlab"] * 1e3,
+        "torch_ms": times["torch"] * 1e3,
+        "ratio_torch": times["torch"] / times["padlab"],
+        "peak_extra_fraction": extra,
+    }
+
+
+def _print_row(r: dict) -> None:
+    kind = "sep" if r["separable"] else "rand"
+    peers = "  ".join(f"{n} {t:8.2f}" for n, t in r["peers_ms"].items())
+    print(
+        f"{r['size']:5d} {r['kernel']:3d} {kind:4s} {r['rule']:9s} padlab {r['padlab_ms']:8.2f} ms "
+        f"{r['mpix_per_s']:8.1f} Mpx/s | x{r['ratio_best_peer']:5.2f} vs {r['best_peer']:15s} "
+        f"x{r['ratio_ndimage']:6.1f} vs ndimage | auto={r['auto_picked']:9s} "
+        f"fastest={r['fastest_engine']:9s} mem+{100 * r['peak_extra_fraction']:4.1f}% | {peers}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 4096])
+    parser.add_argument("--kernels", type=int, nargs="+", default=[3, 5, 9, 15, 31])
+    parser.add_argument("--rules", nargs="+", default=["zeros", "reflect", "replicate"])
+    parser.add_argument("--budget", type=float, default=2.0, help="seconds per case and round")
+    parser.add_argument("--quick", action="store_true", help="a small subset")
+    parser.add_argument("--no-cnn", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.kernels, args.rules = [512, 2048], [3, 9, 31], ["reflect"]
+    meta = {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "padlab": padlab.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "opencv": cv2.__version__,
+        "torch": torch.__version__,
+        "threads": {"cv2": cv2.getNumThreads(), "torch": torch.get_num_threads()},
+    }
+    print(json.dumps(meta))
+    rows = []
+    for size in args.sizes:
+        for k in args.kernels:
+            for separable in (False, True):
+                for rule in args.rules:
+                    row = filter_case(size, k, separable, rule, args.budget)
+                    rows.append(row)
+                    _print_row(row)
+    cnn = None if args.no_cnn else cnn_case(args.budget)
+    if cnn:
+        print(
+            f"CNN {cnn['case']}: padlab {cnn['padlab_ms']:.1f} ms, torch {cnn['torch_ms']:.1f} ms,"
+            f" x{cnn['ratio_torch']:.2f}, mem+{100 * cnn['peak_extra_fraction']:.1f}%"
+        )
+    print("\nmedian ratios (best peer time / padlab time):")
+    groups = {
+        "3x3": [r for r in rows if r["kernel"] == 3],
+        "5..15 random vs filter2D": [
+            r for r in rows if 5 <= r["kernel"] <= 15 and not r["separable"]
+        ],
+        "separable vs sepFilter2D": [r for r in rows if r["separable"]],
+        "31x31 vs best peer": [r for r in rows if r["kernel"] == 31],
+    }
+    for name, group in groups.items():
+        if not group:
+            continue
+        key = {
+            "3x3": "ratio_filter2D",
+            "5..15 random vs filter2D": "ratio_filter2D",
+            "separable vs sepFilter2D": "ratio_sepFilter2D",
+            "31x31 vs best peer": "ratio_best_peer",
+        }[name]
+        values = [r[key] for r in group if r[key] is not None]
+        print(f"  {name:26s} median x{statistics.median(values):.2f}  min x{min(values):.2f}")
+    print(f"  {'vs ndimage (min)':26s} x{min(r['ratio_ndimage'] for r in rows):.1f}")
+    worst_memory = max(r["peak_extra_fraction"] for r in rows)
+    print(f"  {'peak extra memory (max)':26s} {100 * worst_memory:.1f}%")
+    picked_best = sum(r["auto_picked"] == r["fastest_engine"] for r in rows)
+    slowdown = [r["engines_ms"][r["auto_picked"]] / min(r["engines_ms"].values()) for r in rows]
+    print(
+        f"  auto picked the fastest engine in {picked_best}/{len(rows)} cases; worst pick "
+        f"x{max(slowdown):.2f} of the fastest, geometric mean x"
+        f"{math.exp(statistics.mean(math.log(s) for s in slowdown)):.3f}"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"meta": meta, "filters": rows, "cnn": cnn}, indent=2))
+        tmp.replace(args.json)
+
+
+if __name__ == "__main__":
+    main()

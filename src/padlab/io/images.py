@@ -1,0 +1,317 @@
+"""Images in and out: files through Pillow, the sample photo, float conversion, resizing.
+
+Arrays follow one convention: (H, W) for grayscale, (H, W, C) for colour with C = 3 (RGB) or
+4 (RGBA); uint8 or uint16 as stored in the file, or float in [0, 1] after :func:`to_float`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from padlab._validate import as_numeric_array
+from padlab.errors import PadlabFileError, PadlabTypeError, PadlabValueError
+
+__all__ = [
+    "FORMATS",
+    "from_float",
+    "read_image",
+    "resize",
+    "sample_image",
+    "to_float",
+    "to_gray",
+    "write_image",
+]
+
+#: File extensions padlab reads and writes, and the Pillow format behind each.
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+}
+
+SAMPLE = "grace_hopper.jpg"
+
+# ITU-R BT.601 luma, as Pillow's convert("L") and OpenCV's cvtColor use
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def sample_image(*, gray: bool = False) -> np.ndarray:
+    """The built-in sample photo: Grace Hopper, from matplotlib's sample data.
+
+    Parameters
+    ----------
+    gray : bool
+        Return it as grayscale (BT.601 luma), uint8.
+
+    Returns
+    -------
+    ndarray, uint8, shape (600, 512, 3) or (600, 512)
+
+    Examples
+    --------
+    >>> from padlab import sample_image
+    >>> sample_image().shape, sample_image(gray=True).shape
+    ((600, 512, 3), (600, 512))
+    """
+    from matplotlib import cbook
+
+    path = cbook.get_sample_data(SAMPLE, asfileobj=False)
+    image = read_image(path)
+    return to_gray(image) if gray else image
+
+
+def read_image(path: str | os.PathLike[str], *, alpha: str = "keep") -> np.ndarray:
+    """Read an image file into an array, honouring its EXIF orientation.
+
+    Parameters
+    ----------
+    path : str or path
+        A JPEG, PNG, TIFF (8 or 16 bit), WebP or BMP file.
+    alpha : {'keep', 'drop'}
+        Keep an alpha channel as the fourth channel, or drop it.
+
+    Returns
+    -------
+    ndarray
+        uint8 or uint16 as stored; (H, W) for grayscale, (H, W, 3) or (H, W, 4). Palette and
+        bilevel images become RGB(A) or uint8 grayscale; CMYK becomes RGB.
+
+    Raises
+    ------
+    PadlabFileError
+        The file is missing, unreadable, truncated or not an image; the message names it.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from padlab import read_image, write_image
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.png")
+    >>> write_image(path, np.array([[0, 255]], dtype=np.uint8))
+    >>> read_image(path)
+    array([[  0, 255]], dtype=uint8)
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if alpha not in ("keep", "drop"):
+        raise PadlabValueError(f"alpha={alpha!r}; allowed: 'keep', 'drop'")
+    path = Path(path)
+    if not path.exists():
+        raise PadlabFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise PadlabFileError(f"{path}: is a directory, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                array = _to_array(img)
+    except UnidentifiedImageError:
+        raise PadlabFileError(f"{path}: not an image padlab can read") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise PadlabFileError(f"{path}: cannot read the image ({err})") from None
+    except Image.DecompressionBombWarning as err:
+        raise PadlabFileError(f"{path}: refusing a suspiciously large image ({err})") from None
+    if alpha == "drop" and array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., :3]
+    return array
+
+
+def _to_array(img) -> np.ndarray:
+    mode = img.mode
+    if mode == "1":
+        return np.asarray(img.convert("L"))
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "LA" or mode == "PA":
+        img = img.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    elif mode.startswith("I;16"):
+        return np.asarray(img).astype(np.uint16)
+    elif mode == "I":
+        array = np.asarray(img)
+        if array.min() >= 0 and array.max() <= 65535:
+            return array.astype(np.uint16)
+        raise PadlabValueError(f"32-bit integer image with values outside 0..65535 ({mode})")
+    elif mode == "F":
+        return np.asarray(img).astype(np.float32)
+    return np.asarray(img).copy()
+
+
+def write_image(path: str | os.PathLike[str], image: object) -> None:
+    """Write an array to an image file, atomically (a temporary file, then a rename).
+
+    Parameters
+    ----------
+    path : str or path
+        The format comes from the extension: .png, .jpg/.jpeg, .tif/.tiff, .webp, .bmp.
+    image : array_like
+        uint8 (any format), or uint16 grayscale (PNG, TIFF). Floats and other dtypes are refused:
+        map them to the display range first (:func:`padlab.display`), so nothing is wrapped or
+        clipped silently.
+
+    Raises
+    ------
+    PadlabValueError
+        An unknown extension, a dtype or shape the format cannot store.
+    PadlabFileError
+        The directory does not exist or is not writable. No partial file is left behind.
+    """
+    from PIL import Image
+
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise PadlabValueError(
+            f"{path}: unknown image extension {path.suffix!r}; allowed: {', '.join(FORMATS)}"
+        )
+    array = np.asarray(image)
+    if array.dtype == np.uint16:
+        if array.ndim != 2 or fmt not in ("PNG", "TIFF"):
+            raise PadlabValueError(
+                f"{path}: 16-bit images can be written only as grayscale PNG or TIFF, got shape "
+                f"{array.shape} for {fmt}; convert to uint8 with padlab.from_float"
+            )
+    elif array.dtype != np.uint8:
+        raise PadlabTypeError(
+            f"{path}: write_image needs uint8 (or uint16 grayscale) pixels, got {array.dtype}; "
+            "map float responses with padlab.display(...) first"
+        )
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))):
+        raise PadlabValueError(
+            f"{path}: image shape {array.shape} is not (H, W), (H, W, 3) or (H, W, 4)"
+        )
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim == 3 and array.shape[2] == 4 and fmt in ("JPEG", "BMP"):
+        raise PadlabValueError(f"{path}: {fmt} cannot store an alpha channel; use PNG or WebP")
+    if not path.parent.is_dir():
+        raise PadlabFileError(f"{path}: the directory {path.parent} does not exist")
+    img = Image.fromarray(np.ascontiguousarray(array))
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            img.save(handle, format=fmt, **options)
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise PadlabFileError(f"{path}: cannot write the image ({err})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_float(image: object) -> np.ndarray:
+    """Pixels as float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_float(np.array([0, 51, 255], dtype=np.uint8))
+    array([0. , 0.2, 1. ], dtype=float32)
+    """
+    array = as_numeric_array(image, "image")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255)
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / np.float32(65535)
+    if array.dtype == np.bool_:
+        return array.astype(np.float32)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32) if array.dtype.itemsize < 4 else array
+    raise PadlabTypeError(
+        f"to_float knows uint8, uint16, bool and float images, got {array.dtype}; scale it "
+        "yourself, padlab cannot guess its white level"
+    )
+
+
+def from_float(image: object, dtype: type = np.uint8) -> np.ndarray:
+    """Float pixels in [0, 1] to uint8 (or uint16), rounding to nearest.
+
+    Values outside [0, 1] are an error, not a silent clip: map responses to [0, 1] first with
+    :func:`padlab.display`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from_float(np.array([0.0, 0.5, 1.0]))
+    array([  0, 128, 255], dtype=uint8)
+    """
+    array = as_numeric_array(image, "image").astype(np.float64)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):
+        raise PadlabValueError(f"from_float writes uint8 or uint16, not {dtype}")
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise PadlabValueError(
+            f"image has {int((~finite).sum())} non-finite pixels; map them with padlab.display"
+        )
+    low, high = float(array.min(initial=0)), float(array.max(initial=0))
+    if low < 0 or high > 1:
+        raise PadlabValueError(
+            f"pixel values span [{low:.4g}, {high:.4g}], outside [0, 1]; map them with "
+            "padlab.display(..., mapping='clip'|'abs'|'symmetric'|'minmax') first"
+        )
+    top = np.iinfo(dtype).max
+    return np.rint(array * top).astype(dtype)
+
+
+def to_gray(image: object) -> np.ndarray:
+    """Grayscale by BT.601 luma (alpha ignored), in the input's dtype for integer images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_gray(np.array([[[255, 0, 0]]], dtype=np.uint8))
+    array([[76]], dtype=uint8)
+    """
+    array = as_numeric_array(image, "image")
+    if array.ndim == 2:
+        return array
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise PadlabValueError(f"to_gray needs (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+    luma = array[..., :3].astype(np.float64) @ _LUMA
+    if array.dtype.kind in "iu":
+        return np.rint(luma).astype(array.dtype)
+    return luma.astype(array.dtype if array.dtype.kind == "f" else np.float64)
+
+
+def resize(image: object, shape: tuple[int, int]) -> np.ndarray:
+    """Resize to ``(height, width)`` with Pillow's Lanczos filter, keeping the dtype.
+
+    Integer results are rounded and limited to the dtype's range (Lanczos rings slightly
+    beyond the input's range at sharp edges).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resize(np.zeros((10, 20, 3), dtype=np.uint8), (5, 10)).shape
+    (5, 10, 3)
+    """
+    from PIL import Image
+
+    array = as_numeric_array(image, "image")
+    height, width = (int(v) for v in shape)
+    if height < 1 or width < 1:
+        raise PadlabValueError(f"resize needs a positive (height, width), got {shape}")
+    if array.ndim == 3:
+        return np.stack([resize(array[..., c], shape) for c in range(array.shape[2])], axis=-1)
+    if array.ndim != 2:
+        raise PadlabValueError(f"resize needs (H, W) or (H, W, C), got {array.shape}")
+    channel = Image.fromarray(array.astype(np.float32), mode="F")
+    out = np.asarray(channel.resize((width, height), Image.Resampling.LANCZOS))
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        return np.clip(np.rint(out), info.min, info.max).astype(array.dtype)
+    return out.astype(array.dtype)

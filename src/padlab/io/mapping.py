@@ -1,0 +1,112 @@
+"""Display mappings: how a signed filter response becomes pixels, chosen on purpose and named.
+
+A sharpened or edge-filtered image has values below 0 and above the white level. Writing it as
+uint8 forces a choice; OpenCV makes it silently (saturation), scipy too (wrap-around). padlab
+makes it explicit, and every mapping reports what it did:
+
+- ``clip``: negatives become 0 and values above white become white (the classic
+  ``negative_to_zero``); good for sharpen and blur, it hides half of an edge response;
+- ``abs``: the magnitude, limited to white; good for edge and outline filters;
+- ``symmetric``: 0 becomes mid-gray and the largest magnitude black or white; shows the sign;
+- ``minmax``: the smallest value becomes black and the largest white.
+
+Colour images are mapped with one scale for all channels, so hues keep their relations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from padlab._validate import as_numeric_array
+from padlab.errors import PadlabValueError
+
+__all__ = ["MAPPINGS", "Mapped", "display"]
+
+MAPPINGS = ("clip", "abs", "symmetric", "minmax")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """The result of :func:`display`: pixels in [0, 1] and a sentence on how they were made.
+
+    Attributes
+    ----------
+    pixels : ndarray of float32 in [0, 1]
+    mapping : str
+    summary : str
+        What the mapping did, e.g. ``"clip: 12.0% of pixels below 0 set to 0"``.
+    """
+
+    pixels: np.ndarray
+    mapping: str
+    summary: str
+
+
+def display(response: object, mapping: str = "clip", *, white: float = 1.0) -> Mapped:
+    """Map a (signed) filter response to displayable pixels in [0, 1].
+
+    Parameters
+    ----------
+    response : array_like
+        A filtered image; NaN becomes 0 (and is counted in the summary).
+    mapping : {'clip', 'abs', 'symmetric', 'minmax'}
+        See :mod:`padlab.io.mapping`.
+    white : float
+        The value shown as white by 'clip' and 'abs' (1 for images from :func:`to_float`,
+        255 for responses computed on raw uint8 pixels).
+
+    Returns
+    -------
+    Mapped
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab import display
+    >>> r = np.array([-0.5, 0.0, 0.25, 1.5])
+    >>> display(r, "clip").pixels
+    array([0.  , 0.  , 0.25, 1.  ], dtype=float32)
+    >>> display(r, "clip").summary
+    'clip: 25.0% of values below 0 set to 0, 25.0% above 1 set to 1'
+    >>> display(r, "symmetric").pixels
+    array([0.33333334, 0.5       , 0.5833333 , 1.        ], dtype=float32)
+    """
+    if mapping not in MAPPINGS:
+        raise PadlabValueError(f"unknown mapping {mapping!r}; allowed: {', '.join(MAPPINGS)}")
+    if not white > 0:
+        raise PadlabValueError(f"white must be positive, got {white!r}")
+    values = as_numeric_array(response, "response").astype(np.float64)
+    if values.size == 0:
+        raise PadlabValueError("cannot display an empty response")
+    bad = ~np.isfinite(values)
+    notes = []
+    if bad.any():
+        notes.append(f"{_share(bad)} non-finite values shown as 0")
+        values = np.where(bad, 0.0, values)
+    if mapping == "clip":
+        low, high = values < 0, values > white
+        pixels = np.clip(values, 0, white) / white
+        notes.insert(0, f"{_share(low)} of values below 0 set to 0, {_share(high)} above {white:g} "
+                     f"set to {white:g}")  # fmt: skip
+    elif mapping == "abs":
+        magnitude = np.abs(values)
+        high = magnitude > white
+        pixels = np.minimum(magnitude, white) / white
+        notes.insert(0, f"magnitude shown, {_share(high)} above {white:g} set to {white:g}")
+    elif mapping == "symmetric":
+        peak = float(np.abs(values).max())
+        pixels = 0.5 + values / (2 * peak) if peak > 0 else np.full(values.shape, 0.5)
+        notes.insert(0, f"0 is mid-gray, ±{peak:.4g} black/white")
+    else:
+        low, high = float(values.min()), float(values.max())
+        pixels = (values - low) / (high - low) if high > low else np.zeros(values.shape)
+        notes.insert(0, f"{low:.4g} is black, {high:.4g} is white")
+    return Mapped(
+        np.clip(pixels, 0, 1).astype(np.float32), mapping, f"{mapping}: " + "; ".join(notes)
+    )
+
+
+def _share(mask: np.ndarray) -> str:
+    return f"{100 * float(np.count_nonzero(mask)) / mask.size:.1f}%"

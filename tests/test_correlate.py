@@ -1,0 +1,310 @@
+"""correlate / convolve / conv_nd: API behaviour, dtypes, errors, and every engine against the
+reference loop (Hypothesis). Comparisons with scipy, OpenCV and torch are in
+test_correlate_oracles.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import padlab
+from padlab.modes import RULES
+
+ENGINES = ["auto", "direct", "fft"]  # every method besides "reference" that works on any kernel
+ALL_RULES = [rule.name for rule in RULES]
+
+
+# --- channels, batches, geometry -------------------------------------------------------------
+
+
+def test_channel_axis_filters_each_channel_alone(rng):
+    image = rng.normal(size=(9, 11, 3))
+    kernel = rng.normal(size=(3, 4))
+    got = padlab.correlate(image, kernel, mode="reflect", channel_axis=-1)
+    assert got.shape == image.shape
+    for c in range(3):
+        np.testing.assert_allclose(got[..., c], padlab.correlate(image[..., c], kernel, mode="reflect"))
+
+
+def test_channel_axis_first_and_strided_output(rng):
+    image = rng.normal(size=(2, 10, 7))
+    got = padlab.correlate(image, np.ones((3, 3)), stride=2, channel_axis=0)
+    assert got.shape == (2, 5, 4)
+    np.testing.assert_allclose(got[1], padlab.correlate(image[1], np.ones((3, 3)), stride=2))
+
+
+def test_the_classic_valid_and_same_sizes():
+    photo = np.full((224, 224), 128, dtype=np.uint8)
+    sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    assert padlab.correlate(photo, sharpen, padding="valid").shape == (222, 222)
+    assert padlab.correlate(photo, sharpen, padding="same").shape == (224, 224)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular", "partial", "mean"])
+def test_one_rule_per_axis_equals_the_reference(rng, mode):
+    image = rng.normal(size=(6, 7))
+    kernel = rng.normal(size=(3, 2))
+    modes = (mode, "symmetric")
+    np.testing.assert_allclose(
+        padlab.correlate(image, kernel, mode=modes),
+        padlab.correlate(image, kernel, mode=modes, method="reference"),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+def test_mixed_constant_fills_follow_pad_semantics(rng):
+    """zeros on one axis and constant 5 on the other: corners come from the later axis."""
+    image = rng.normal(size=(4, 5))
+    kernel = rng.normal(size=(3, 3))
+    got = padlab.correlate(image, kernel, mode=("zeros", "constant"), value=5)
+    padded = padlab.pad(image, 1, ("zeros", "constant"), value=5)
+    expected = padlab.correlate(padded, kernel, padding="valid")
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+# --- dtype policy ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        (np.bool_, np.float32),
+        (np.uint8, np.float32),
+        (np.int8, np.float32),
+        (np.uint16, np.float32),
+        (np.int16, np.float32),
+        (np.float16, np.float32),
+        (np.float32, np.float32),
+        (np.int32, np.float64),
+        (np.uint32, np.float64),
+        (np.int64, np.float64),
+        (np.uint64, np.float64),
+        (np.float64, np.float64),
+    ],
+)
+def test_dtype_policy(dtype, expected):
+    image = (np.arange(20).reshape(4, 5) % 2).astype(dtype)
+    out = padlab.correlate(image, np.ones((3, 3), dtype=np.float64))
+    assert out.dtype == expected
+    np.testing.assert_allclose(out, padlab.correlate(image.astype(np.float64), np.ones((3, 3))))
+
+
+def test_float64_kernel_never_promotes_a_float32_image():
+    out = padlab.correlate(np.ones((5, 5), np.float32), np.full((3, 3), 0.1, np.float64))
+    assert out.dtype == np.float32
+
+
+def test_uint8_laplacian_keeps_negative_responses():
+    image = np.zeros((5, 5), dtype=np.uint8)
+    image[2, 2] = 255
+    laplacian = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    out = padlab.correlate(image, laplacian)
+    assert out[2, 2] == -1020
+    assert out[1, 2] == 255
+
+
+def test_nan_reaches_every_window_that_covers_it():
+    image = np.ones((7, 7))
+    image[3, 3] = np.nan
+    delta = np.zeros((3, 3))
+    delta[1, 1] = 1
+    assert np.isnan(padlab.correlate(image, delta)).sum() == 9
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_is_refused(dtype):
+    with pytest.raises(padlab.PadlabTypeError, match="complex"):
+        padlab.correlate(np.ones((3, 3), dtype), np.ones((3, 3)))
+    with pytest.raises(padlab.PadlabTypeError, match="kernel is complex"):
+        padlab.correlate(np.ones((3, 3)), np.ones((3, 3), dtype))
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "kernel", "kwargs", "match"),
+    [
+        ((5, 5), (3, 3, 3), {}, r"image \(5, 5\) and kernel \(3, 3, 3\) do not match"),
+        ((5, 5, 3), (3, 3), {}, r"pass channel_axis="),
+        ((5, 5), (3, 3), {"channel_axis": 0}, r"needs 3 dimensions"),
+        ((5, 5, 3), (3, 3), {"channel_axis": 3}, r"channel_axis=3 is out of range"),
+        ((0, 5), (3, 3), {}, r"empty array: image \(0, 5\), kernel \(3, 3\)"),
+        ((5, 5), (0, 3), {}, r"empty array"),
+        ((5, 5), (3, 3, 3, 3), {}, r"1, 2 or 3 dimensions"),
+        ((5, 5), (3, 3), {"stride": 0}, r"stride must be at least 1"),
+        ((5, 5), (3, 3), {"dilation": (1, 0)}, r"dilation must be at least 1"),
+        ((2, 2), (3, 3), {"padding": "valid"}, r"kernel \(3, 3\).*input \(2, 2\)"),
+        ((5, 5), (3, 3), {"padding": "half"}, r"unknown padding 'half'"),
+        ((5, 5), (3, 3), {"mode": "edge"}, r"'numpy:edge'"),
+        ((5, 5), (3, 3), {"mode": ("reflect",)}, r"mode has 1 entries"),
+        ((5, 5), (3, 3), {"convention": "middle"}, r"unknown 'same' convention 'middle'"),
+        ((5, 5), (3, 3), {"method": "gpu"}, r"unknown method 'gpu'"),
+    ],
+)
+def test_bad_arguments_name_the_shapes_and_the_allowed_values(image, kernel, kwargs, match):
+    with pytest.raises(padlab.PadlabValueError, match=match):
+        padlab.correlate(np.ones(image), np.ones(kernel), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("x", "w", "kwargs", "match"),
+    [
+        ((2, 4, 5, 5), (6, 3, 3, 3), {}, r"channel mismatch: input \(2, 4, 5, 5\) has 4 channels"),
+        ((2, 4, 5, 5), (6, 2, 3, 3), {"groups": 3}, r"groups=3 must .* divide"),
+        ((2, 4, 5, 5), (6, 4, 3, 3), {"bias": np.ones(5)}, r"bias must have shape \(6,\)"),
+        ((4, 5), (6, 4, 3, 3), {}, r"does not match weight"),
+        ((2, 4, 5, 5), (6, 4), {}, r"weight must have shape"),
+    ],
+)
+def test_conv_nd_errors(x, w, kwargs, match):
+    with pytest.raises(padlab.PadlabValueError, match=match):
+        padlab.conv_nd(np.ones(x), np.ones(w), **kwargs)
+
+
+def test_conv_nd_unbatched_input(rng):
+    x = rng.normal(size=(3, 6, 6))
+    w = rng.normal(size=(2, 3, 3, 3))
+    np.testing.assert_allclose(padlab.conv_nd(x, w, padding=1), padlab.conv_nd(x[None], w, padding=1)[0])
+
+
+def test_conv_nd_partial_zeroes_outputs_that_see_no_pixel():
+    """With a dilated kernel and full padding some windows hold no real pixel: output 0."""
+    x = np.ones((1, 1, 3))
+    w = np.ones((1, 1, 3))
+    out = padlab.conv_nd(x, w, np.array([5.0]), padding=4, dilation=3, mode="partial")
+    seen = padlab.conv_nd(x, w, padding=4, dilation=3)  # zero padding, no bias
+    assert (out[seen == 0] == 0).all()
+    assert (out[seen != 0] == 3 + 5).all()
+
+
+# --- every engine against the reference loop ------------------------------------------------
+
+
+@st.composite
+def _problems(draw):
+    ndim = draw(st.integers(1, 3))
+    max_side = {1: 12, 2: 7, 3: 4}[ndim]
+    shape = tuple(draw(st.lists(st.integers(1, max_side), min_size=ndim, max_size=ndim)))
+    kernel_shape = tuple(draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim)))
+    stride = tuple(draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim)))
+    dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim)))
+    padding = draw(
+        st.one_of(
+            st.sampled_from(["same", "full", "valid"]),
+            st.integers(0, 4),
+            st.lists(
+                st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=ndim, max_size=ndim
+            ).map(tuple),  # one (before, after) pair per axis
+        )
+    )
+    mode = draw(
+        st.one_of(
+            st.sampled_from(ALL_RULES),
+            st.lists(st.sampled_from(ALL_RULES), min_size=ndim, max_size=ndim).map(tuple),
+        )
+    )
+    convention = draw(st.sampled_from(["tf", "scipy"]))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.uint8, np.int16]))
+    channels = draw(st.sampled_from([None, 1, 2]))
+    seed = draw(st.integers(0, 2**31))
+    return shape, kernel_shape, stride, dilation, padding, mode, convention, dtype, channels, seed
+
+
+@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("op", ["correlate", "convolve"])
+@given(problem=_problems())
+def test_hypothesis_every_engine_equals_the_reference_loop(method, op, problem):
+    shape, kernel_shape, stride, dilation, padding, mode, convention, dtype, channels, seed = problem
+    rng = np.random.default_rng(seed)
+    image = (rng.random(shape if channels is None else (*shape, channels)) * 100).astype(dtype)
+    kernel = rng.normal(size=kernel_shape)
+    kwargs = dict(
+        padding=padding,
+        mode=mode,
+        value=2.5 if "constant" in (mode if isinstance(mode, tuple) else (mode,)) else 0,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=None if channels is None else -1,
+    )
+    fn = getattr(padlab, op)
+    try:
+        expected = fn(image, kernel, method="reference", **kwargs)
+    except padlab.PadlabValueError as err:  # kernel larger than the padded input
+        assert "larger than the input" in str(err)
+        with pytest.raises(padlab.PadlabValueError, match="larger than the input"):
+            fn(image, kernel, method=method, **kwargs)
+        return
+    got = fn(image, kernel, method=method, **kwargs)
+    assert got.dtype == expected.dtype
+    # rounding grows with the sums involved: |x| * sum|w| (the FFT spreads it evenly)
+    scale = float(np.abs(image).max()) * float(np.abs(kernel).sum()) + 1.0
+    tol = 2e-5 if got.dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
+
+
+@pytest.mark.parametrize("method", ["reference", "auto", "direct"])
+def test_conv_nd_equals_a_sum_of_correlations(rng, method):
+    x = rng.normal(size=(2, 4, 6, 5))
+    w = rng.normal(size=(6, 2, 3, 2))
+    bias = rng.normal(size=6)
+    out = padlab.conv_nd(x, w, bias, padding="same", groups=2, mode="reflect", stride=(1, 2), method=method)
+    for n in range(2):
+        for o in range(6):
+            g = o // 3
+            expected = bias[o] + sum(
+                padlab.correlate(x[n, 2 * g + c], w[o, c], mode="reflect", stride=(1, 2))
+                for c in range(2)
+            )
+            np.testing.assert_allclose(out[n, o], expected, rtol=1e-10)
+
+
+def test_conv_nd_refuses_engines_it_does_not_have():
+    with pytest.raises(padlab.PadlabValueError, match=r"conv_nd: unknown method 'fft'"):
+        padlab.conv_nd(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), method="fft")
+
+
+@st.composite
+def _separable_problems(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=2, max_size=2)))
+    col = draw(st.lists(st.integers(-3, 3), min_size=1, max_size=5))
+    row = draw(st.lists(st.integers(-3, 3), min_size=1, max_size=5))
+    stride = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
+    dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=2, max_size=2)))
+    padding = draw(st.sampled_from(["same", "full", 2, ((0, 3), (4, 1))]))
+    mode = draw(st.sampled_from(ALL_RULES))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return shape, col, row, stride, dilation, padding, mode, dtype
+
+
+@given(_separable_problems())
+def test_hypothesis_separable_engine_equals_the_reference_loop(problem):
+    shape, col, row, stride, dilation, padding, mode, dtype = problem
+    kernel = np.outer(col, row).astype(float)
+    if not kernel.any():
+        kernel[0, 0] = 1.0  # an all-zero kernel has no rank-1 factors
+    image = np.random.default_rng(len(col)).random(shape).astype(dtype) * 10
+    kwargs = dict(padding=padding, mode=mode, stride=stride, dilation=dilation,
+                  value=1.5 if mode == "constant" else 0)  # fmt: skip
+    expected = padlab.correlate(image, kernel, method="reference", **kwargs)
+    got = padlab.correlate(image, kernel, method="separable", **kwargs)
+    scale = 10 * float(np.abs(kernel).sum()) + 1
+    tol = 2e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
+
+
+def test_forcing_separable_on_a_full_rank_kernel_is_an_error():
+    with pytest.raises(padlab.PadlabValueError, match=r"method='separable' needs a 2-D kernel of rank 1"):
+        padlab.correlate(np.ones((5, 5)), np.eye(3), method="separable")
+
+
+def test_auto_never_uses_the_fft_on_non_finite_input():
+    image = np.ones((300, 300))
+    image[150, 150] = np.nan
+    out = padlab.correlate(image, np.ones((31, 31)), mode="reflect")  # large: fft territory
+    assert np.isnan(out).sum() == 31 * 31
