@@ -33,6 +33,7 @@ COST_SEPARABLE = 0.11  # per multiply-add of either pass
 COST_FFT = 0.55  # per F**d * log2(F**d) of every tile
 COST_ROW = 40.0  # per output row and task: setup of the tap tables
 COST_TILE = 25_000.0  # per FFT tile: gathering it, Python and thread overhead
+_FFT_MIN_TAPS = 64  # below this the FFT never wins (checked by the benchmark); skip its estimate
 COST_CALL = {"direct": 5_000.0, "separable": 5_000.0, "fft": 50_000.0}  # fixed cost per call
 
 
@@ -58,6 +59,8 @@ def estimate(problem: Problem, factors: object) -> dict[str, float]:
         kh, kw = problem.kernel.shape
         work = rows * g.in_shape[-1] * kh + outputs * kw
         costs["separable"] = work * COST_SEPARABLE + rows * COST_ROW
+    if problem.kernel.size < _FFT_MIN_TAPS:
+        return {method: cost + COST_CALL[method] for method, cost in costs.items()}
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]
     sizes = [fft_tile_size(span, n) for span, n in zip(g.extents, full, strict=True)]
     tiles = math.prod(

@@ -24,50 +24,221 @@ zero in unsigned arithmetic; the final index is exact because unsigned addition 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 import numba as nb
 import numpy as np
 
-from padlab.engine.plan import Problem, index_tables, to_3d
+from padlab.engine.plan import Problem, index_tables
 from padlab.ops.geometry import Geometry
 
 __all__ = ["conv_direct", "correlate_direct"]
 
-
-@nb.njit(cache=True, inline="always")
-def _accumulate(orow, xf, offs, wts, n, lo, hi, sx):
-    """orow[lo:hi] += sum_t wts[t] * xf[offs[t] + ox * sx], four taps per pass."""
-    t = 0
-    if sx == 1:
-        while t + 4 <= n:
-            o0, o1, o2, o3 = offs[t], offs[t + 1], offs[t + 2], offs[t + 3]
-            w0, w1, w2, w3 = wts[t], wts[t + 1], wts[t + 2], wts[t + 3]
-            for ox in range(lo, hi):
-                orow[ox] += (
-                    w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
-                )
-            t += 4
-        while t < n:
-            o0, w0 = offs[t], wts[t]
-            for ox in range(lo, hi):
-                orow[ox] += w0 * xf[o0 + ox]
-            t += 1
-    else:
-        while t + 4 <= n:
-            o0, o1, o2, o3 = offs[t], offs[t + 1], offs[t + 2], offs[t + 3]
-            w0, w1, w2, w3 = wts[t], wts[t + 1], wts[t + 2], wts[t + 3]
-            for ox in range(lo, hi):
-                p = ox * sx
-                orow[ox] += w0 * xf[o0 + p] + w1 * xf[o1 + p] + w2 * xf[o2 + p] + w3 * xf[o3 + p]
-            t += 4
-        while t < n:
-            o0, w0 = offs[t], wts[t]
-            for ox in range(lo, hi):
-                orow[ox] += w0 * xf[o0 + ox * sx]
-            t += 1
+# Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
+# fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
+_FMA = {"contract"}
+# Output samples per segment: 2048 float32 (8 KiB) stay in L1 while all taps pass over them.
+_SEGMENT = 2048
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass1(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox]
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass2(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass3(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass4(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass5(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    for ox in range(start, stop):
+        orow[ox] += (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]) + (
+            w4 * xf[o4 + ox]
+        )
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass6(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    o5, w5 = offs[t + 5], wts[t + 5]
+    for ox in range(start, stop):
+        orow[ox] += (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]) + (
+            w4 * xf[o4 + ox] + w5 * xf[o5 + ox]
+        )
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass7(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    o5, w5 = offs[t + 5], wts[t + 5]
+    o6, w6 = offs[t + 6], wts[t + 6]
+    for ox in range(start, stop):
+        orow[ox] += (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]) + (
+            w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox]
+        )
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass8(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    o5, w5 = offs[t + 5], wts[t + 5]
+    o6, w6 = offs[t + 6], wts[t + 6]
+    o7, w7 = offs[t + 7], wts[t + 7]
+    for ox in range(start, stop):
+        orow[ox] += (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]) + (
+            w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox]
+        )
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass9(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    o5, w5 = offs[t + 5], wts[t + 5]
+    o6, w6 = offs[t + 6], wts[t + 6]
+    o7, w7 = offs[t + 7], wts[t + 7]
+    o8, w8 = offs[t + 8], wts[t + 8]
+    for ox in range(start, stop):
+        orow[ox] += (
+            (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+            + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+            + (w8 * xf[o8 + ox])
+        )
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass10(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    o5, w5 = offs[t + 5], wts[t + 5]
+    o6, w6 = offs[t + 6], wts[t + 6]
+    o7, w7 = offs[t + 7], wts[t + 7]
+    o8, w8 = offs[t + 8], wts[t + 8]
+    o9, w9 = offs[t + 9], wts[t + 9]
+    for ox in range(start, stop):
+        orow[ox] += (
+            (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+            + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+            + (w8 * xf[o8 + ox] + w9 * xf[o9 + ox])
+        )
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
+def _pass11(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+    o0, w0 = offs[t], wts[t]
+    o1, w1 = offs[t + 1], wts[t + 1]
+    o2, w2 = offs[t + 2], wts[t + 2]
+    o3, w3 = offs[t + 3], wts[t + 3]
+    o4, w4 = offs[t + 4], wts[t + 4]
+    o5, w5 = offs[t + 5], wts[t + 5]
+    o6, w6 = offs[t + 6], wts[t + 6]
+    o7, w7 = offs[t + 7], wts[t + 7]
+    o8, w8 = offs[t + 8], wts[t + 8]
+    o9, w9 = offs[t + 9], wts[t + 9]
+    o10, w10 = offs[t + 10], wts[t + 10]
+    for ox in range(start, stop):
+        orow[ox] += (
+            (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+            + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+            + (w8 * xf[o8 + ox] + w9 * xf[o9 + ox] + w10 * xf[o10 + ox])
+        )
+
+
+@nb.njit(cache=True, fastmath=_FMA)
+def _accumulate(orow, xf, offs, wts, n, lo, hi, sx):  # pragma: no cover - compiled
+    """orow[lo:hi] += sum over taps t of wts[t] * xf[offs[t] + ox * sx].
+
+    The range is cut into segments that stay in L1 cache while the taps pass over them, 8 taps
+    per pass (one load and store of the output for 8 multiply-adds); the last 1 to 11 taps go
+    in one fused pass, so a 3x3 kernel is a single pass.
+    """
+    for start in range(lo, hi, _SEGMENT):
+        stop = min(hi, start + _SEGMENT)
+        if sx == 1:
+            t = 0
+            while n - t > 11:
+                _pass8(orow, xf, offs, wts, t, start, stop)
+                t += 8
+            r = n - t
+            if r == 9:
+                _pass9(orow, xf, offs, wts, t, start, stop)
+            elif r == 8:
+                _pass8(orow, xf, offs, wts, t, start, stop)
+            elif r == 10:
+                _pass10(orow, xf, offs, wts, t, start, stop)
+            elif r == 11:
+                _pass11(orow, xf, offs, wts, t, start, stop)
+            elif r == 7:
+                _pass7(orow, xf, offs, wts, t, start, stop)
+            elif r == 6:
+                _pass6(orow, xf, offs, wts, t, start, stop)
+            elif r == 5:
+                _pass5(orow, xf, offs, wts, t, start, stop)
+            elif r == 4:
+                _pass4(orow, xf, offs, wts, t, start, stop)
+            elif r == 3:
+                _pass3(orow, xf, offs, wts, t, start, stop)
+            elif r == 2:
+                _pass2(orow, xf, offs, wts, t, start, stop)
+            elif r == 1:
+                _pass1(orow, xf, offs, wts, t, start, stop)
+        else:
+            for t in range(n):
+                o0, w0 = offs[t], wts[t]
+                for ox in range(start, stop):
+                    orow[ox] += w0 * xf[o0 + ox * sx]
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
 def _row_taps(x_shape, w, b, o, g, oz, oy, tz, ty, strides, dilations, value, bases, wrows):
     """Valid kernel rows of output row (oz, oy): their x row offsets, and the constant part."""
     c_, nd, nh, nw = x_shape[1], x_shape[2], x_shape[3], x_shape[4]
@@ -92,7 +263,7 @@ def _row_taps(x_shape, w, b, o, g, oz, oy, tz, ty, strides, dilations, value, ba
     return nvalid, const
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", fastmath=_FMA)
 def _border_value(xf, wo, tx, bases, wrows, nvalid, kw, start, dx, value):
     acc = value * 0
     for i in range(nvalid):
@@ -106,15 +277,23 @@ def _border_value(xf, wo, tx, bases, wrows, nvalid, kw, start, dx, value):
     return acc
 
 
-@nb.njit(parallel=True, cache=True)
-def _conv(x, w, groups, tz, ty, tx, pads_before, strides, dilations, value, chunk, out):
-    """x (N, C, D, H, W), w (O, C/groups, KD, KH, KW) -> out (N, O, OD, OH, OW)."""
+@nb.njit(parallel=True, cache=True, fastmath=_FMA)
+def _conv(x, w, tz, ty, tx, params, value, out):
+    """x (N, C, D, H, W), w (O, C/groups, KD, KH, KW) -> out (N, O, OD, OH, OW).
+
+    ``params`` packs the integers (one array is much cheaper to dispatch than tuples):
+    groups, pads before (z, y, x), strides (z, y, x), dilations (z, y, x), rows per task.
+    """
+    groups = params[0]
+    bz, by, bx = params[1], params[2], params[3]
+    sz, sy, sx = params[4], params[5], params[6]
+    dz, dy, dx = params[7], params[8], params[9]
+    chunk = params[10]
+    strides = (sz, sy, sx)
+    dilations = (dz, dy, dx)
     n_, c_, nd, nh, nw = x.shape
     o_, cg, kd, kh, kw = w.shape
     od, oh, ow = out.shape[2], out.shape[3], out.shape[4]
-    bz, by, bx = pads_before
-    sz, sy, sx = strides
-    dz, dy, dx = dilations
     og = o_ // groups
     xf = x.ravel()
     wf = w.reshape(o_, cg * kd * kh * kw)
@@ -210,8 +389,10 @@ def _conv(x, w, groups, tz, ty, tx, pads_before, strides, dilations, value, chun
                 )
 
 
+@lru_cache(maxsize=1)
 def _threads() -> int:
-    return nb.get_num_threads() if hasattr(nb, "get_num_threads") else os.cpu_count() or 1
+    """numba's thread count (set NUMBA_NUM_THREADS to change it), read once: it is slow."""
+    return nb.config.NUMBA_NUM_THREADS or os.cpu_count() or 1
 
 
 def _chunk_rows(planes: int, rows: int) -> int:
@@ -234,28 +415,56 @@ def conv_direct(
 
     ``codes`` and ``value`` describe the padding as in :class:`~padlab.engine.plan.Problem`.
     """
-    p3 = to_3d(Problem(x[:, 0], weight[0, 0], geometry, codes, value))  # 3-D geometry
     missing = 3 - (x.ndim - 2)
+    plan = _plan(geometry, tuple(codes), missing)
+    tz, ty, tx, pads, strides, dilations, out_shape = plan
     x5 = x.reshape(x.shape[:2] + (1,) * missing + x.shape[2:])
     w5 = weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:])
-    g = p3.geometry
-    tz, ty, tx = index_tables(g, p3.codes)
-    out = np.empty((x.shape[0], weight.shape[0], *g.out_shape), dtype=x.dtype)
+    out = np.empty((x.shape[0], weight.shape[0], *out_shape), dtype=x.dtype)
+    params = np.array(
+        (
+            groups,
+            *pads,
+            *strides,
+            *dilations,
+            _chunk_rows(x.shape[0] * weight.shape[0] * out_shape[0], out_shape[1]),
+        ),
+        dtype=np.int64,
+    )
     _conv(
-        np.ascontiguousarray(x5),
+        x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5),
         np.ascontiguousarray(w5, dtype=x.dtype),
-        groups,
+        tz,
+        ty,
+        tx,
+        params,
+        x.dtype.type(value),
+        out,
+    )
+    return out.reshape(out.shape[:2] + geometry.out_shape)
+
+
+@lru_cache(maxsize=256)
+def _plan(geometry: Geometry, codes: tuple[int, ...], missing: int):
+    """The 3-D tables and tuples of a geometry, cached: they repeat from call to call."""
+    g = Geometry(
+        (1,) * missing + geometry.in_shape,
+        (1,) * missing + geometry.kernel_shape,
+        ((0, 0),) * missing + geometry.pads,
+        (1,) * missing + geometry.strides,
+        (1,) * missing + geometry.dilations,
+        (1,) * missing + geometry.out_shape,
+    )
+    tz, ty, tx = index_tables(g, (0,) * missing + codes)
+    return (
         tz,
         ty,
         tx,
         tuple(int(b) for b, _ in g.pads),
         tuple(int(v) for v in g.strides),
         tuple(int(v) for v in g.dilations),
-        x.dtype.type(value),
-        _chunk_rows(x.shape[0] * weight.shape[0] * g.out_shape[0], g.out_shape[1]),
-        out,
+        g.out_shape,
     )
-    return out.reshape(out.shape[:2] + geometry.out_shape)
 
 
 def correlate_direct(problem: Problem) -> np.ndarray:

@@ -41,6 +41,7 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@cache
 def fft_tile_size(span: int, out_len: int) -> int:
     """The FFT length per axis for a kernel span, minimising work per output sample.
 

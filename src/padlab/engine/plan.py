@@ -58,7 +58,7 @@ def index_tables(geometry: Geometry, codes: tuple[int, ...]) -> list[np.ndarray]
     [1, 0, 1, 2, 3, 2]
     """
     return [
-        index_table(n, b, a, code).astype(np.int64)
+        index_table(int(n), int(b), int(a), int(code)).astype(np.int64, copy=False)
         for n, (b, a), code in zip(geometry.in_shape, geometry.pads, codes, strict=True)
     ]
 

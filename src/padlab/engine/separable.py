@@ -14,10 +14,12 @@ the same column map for every row.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba as nb
 import numpy as np
 
-from padlab.engine.direct import _accumulate
+from padlab.engine.direct import _accumulate, _chunk_rows
 from padlab.engine.plan import Problem, index_tables
 
 __all__ = ["correlate_separable", "split_rank1"]
@@ -44,71 +46,86 @@ def split_rank1(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """
     if kernel.ndim != 2:
         return None
+    factors = _split_cached(kernel.tobytes(), kernel.shape, kernel.dtype.str)
+    if factors is None:
+        return None
+    return factors[0].copy(), factors[1].copy()
+
+
+@lru_cache(maxsize=256)
+def _split_cached(data: bytes, shape: tuple[int, ...], dtype: str):
+    kernel = np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape)
     w = kernel.astype(np.float64)
     scale = np.abs(w).max()
     if scale == 0 or not np.isfinite(scale):
         return None
     tolerance = 16 * np.finfo(kernel.dtype).eps * scale
     i, j = np.unravel_index(np.argmax(np.abs(w)), w.shape)
-    candidates = [(w[:, j] / w[i, j], w[i, :])]
-    u, s, vt = np.linalg.svd(w)
-    candidates.append((u[:, 0] * np.sqrt(s[0]), vt[0] * np.sqrt(s[0])))
-    for col, row in candidates:
-        if np.abs(np.outer(col, row) - w).max() <= tolerance:
-            return col.astype(kernel.dtype), row.astype(kernel.dtype)
-    return None
+    col, row = w[:, j] / w[i, j], w[i, :]
+    if np.abs(np.outer(col, row) - w).max() > tolerance:
+        u, s, vt = np.linalg.svd(w)
+        col, row = u[:, 0] * np.sqrt(s[0]), vt[0] * np.sqrt(s[0])
+        if np.abs(np.outer(col, row) - w).max() > tolerance:
+            return None
+    return col.astype(kernel.dtype), row.astype(kernel.dtype)
 
 
-@nb.njit(parallel=True, cache=True)
-def _separable(x, col, row, ty, tx, by, bx, strides, dilations, value, out):  # pragma: no cover
+@nb.njit(parallel=True, cache=True, fastmath={"contract"})
+def _separable(x, col, row, ty, tx, params, value, out):  # pragma: no cover - compiled
+    """out[b] = correlation of x[b] with outer(col, row); params: bx, sy, sx, dy, dx, chunk."""
+    bx, sy, sx, dy, dx, chunk = params[0], params[1], params[2], params[3], params[4], params[5]
     nb_, nh, nw = x.shape
     kh = col.shape[0]
     kw = row.shape[0]
     oh, ow = out.shape[1], out.shape[2]
-    sy, sx = strides
-    dy, dx = dilations
     xf = x.ravel()
-    colsum = col.sum()
+    edge = value * col.sum()  # a padded column of the constant, after the vertical pass
     lo = min((bx + sx - 1) // sx, ow)
     hi = max(min((nw - 1 + bx - (kw - 1) * dx) // sx + 1, ow), lo)
-    for r in nb.prange(nb_ * oh):
-        b = r // oh
-        oy = r % oh
+    nchunks = (oh + chunk - 1) // chunk
+    for task in nb.prange(nb_ * nchunks):
+        b = task // nchunks
+        r0 = (task % nchunks) * chunk
         buf = np.empty(nw, x.dtype)
         offs = np.empty(max(kh, kw), np.uint64)
         wts = np.empty(max(kh, kw), x.dtype)
-        # 1. vertical pass into buf
-        n = 0
-        const = value * 0
-        for ky in range(kh):
-            py = ty[oy * sy + ky * dy]
-            if py < 0:
-                const += value * col[ky]
-            else:
-                offs[n] = np.uint64((b * nh + py) * nw)
-                wts[n] = col[ky]
-                n += 1
-        for i in range(nw):
-            buf[i] = const
-        _accumulate(buf, xf, offs, wts, n, np.uint64(0), np.uint64(nw), np.uint64(1))
-        # 2. horizontal pass from buf
-        orow = out[b, oy]
-        for ox in range(ow):
-            orow[ox] = 0
+        hoffs = np.empty(kw, np.uint64)
         for kx in range(kw):
-            offs[kx] = np.uint64(kx * dx) - np.uint64(bx)
-            wts[kx] = row[kx]
-        if hi > lo:
-            _accumulate(orow, buf, offs, wts, kw, np.uint64(lo), np.uint64(hi), np.uint64(sx))
-        edge = value * colsum
-        for ox in range(ow):
-            if lo <= ox < hi:
-                continue
-            acc = value * 0
-            for kx in range(kw):
-                px = tx[ox * sx + kx * dx]
-                acc += row[kx] * (edge if px < 0 else buf[px])
-            orow[ox] = acc
+            hoffs[kx] = np.uint64(kx * dx) - np.uint64(bx)
+        for oy in range(r0, min(oh, r0 + chunk)):
+            # 1. vertical pass into buf
+            n = 0
+            const = value * 0
+            for ky in range(kh):
+                py = ty[oy * sy + ky * dy]
+                if py < 0:
+                    const += value * col[ky]
+                else:
+                    offs[n] = np.uint64((b * nh + py) * nw)
+                    wts[n] = col[ky]
+                    n += 1
+            for i in range(nw):
+                buf[i] = const
+            _accumulate(buf, xf, offs, wts, n, np.uint64(0), np.uint64(nw), np.uint64(1))
+            # 2. horizontal pass from buf
+            orow = out[b, oy]
+            for ox in range(lo, hi):
+                orow[ox] = 0
+            if hi > lo:
+                _accumulate(orow, buf, hoffs, row, kw, np.uint64(lo), np.uint64(hi), np.uint64(sx))
+            for ox in range(lo):
+                orow[ox] = _border(buf, row, tx, ox * sx, dx, edge)
+            for ox in range(hi, ow):
+                orow[ox] = _border(buf, row, tx, ox * sx, dx, edge)
+
+
+@nb.njit(cache=True, inline="always", fastmath={"contract"})
+def _border(buf, row, tx, start, dx, edge):  # pragma: no cover - compiled
+    acc = edge * 0
+    for kx in range(row.shape[0]):
+        px = tx[start + kx * dx]
+        acc += row[kx] * (edge if px < 0 else buf[px])
+    return acc
 
 
 def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -131,16 +148,22 @@ def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]
     ty, tx = index_tables(g, problem.codes)
     col, row = factors
     out = np.empty(problem.out_shape, dtype=problem.x.dtype)
+    params = np.array(
+        (
+            g.pads[1][0],
+            *g.strides,
+            *g.dilations,
+            _chunk_rows(problem.x.shape[0], g.out_shape[0]),
+        ),
+        dtype=np.int64,
+    )
     _separable(
         np.ascontiguousarray(problem.x),
         np.ascontiguousarray(col, dtype=problem.x.dtype),
         np.ascontiguousarray(row, dtype=problem.x.dtype),
         ty,
         tx,
-        g.pads[0][0],
-        g.pads[1][0],
-        tuple(int(v) for v in g.strides),
-        tuple(int(v) for v in g.dilations),
+        params,
         problem.x.dtype.type(problem.value),
         out,
     )

@@ -14,6 +14,8 @@ Python ints, numpy integer arrays, and inside numba-compiled kernels.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 __all__ = [
@@ -114,6 +116,7 @@ def index_table(n: int, before: int, after: int, code: int) -> np.ndarray:
     -------
     ndarray of intp, shape (before + n + after,)
         ``table[j]`` is the real index padded position ``j`` reads, or -1 (constant rules).
+        Read-only: tables are cached and shared between calls.
 
     Examples
     --------
@@ -121,5 +124,12 @@ def index_table(n: int, before: int, after: int, code: int) -> np.ndarray:
     >>> index_table(3, 2, 4, CIRCULAR).tolist()
     [1, 2, 0, 1, 2, 0, 1, 2, 0]
     """
+    return _index_table(n, before, after, code)
+
+
+@lru_cache(maxsize=512)
+def _index_table(n: int, before: int, after: int, code: int) -> np.ndarray:
     positions = np.arange(-before, n + after, dtype=np.intp)
-    return np.asarray(source_index(positions, n, code), dtype=np.intp)
+    table = np.asarray(source_index(positions, n, code), dtype=np.intp)
+    table.flags.writeable = False  # shared between calls
+    return table

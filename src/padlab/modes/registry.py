@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, get_args
 
 import numpy as np
@@ -431,14 +432,20 @@ padlab name or the qualified name.
     """
     if isinstance(mode, Rule):
         return mode
-    if not isinstance(mode, str):
-        hint = ""
-        if isinstance(mode, int) and not isinstance(mode, bool) and mode in _CV2_CODES:
-            hint = f" (an OpenCV border code? write 'cv2:{_CV2_CODES[mode]}')"
-        raise PadlabTypeError(
-            f"mode must be a str, a padlab rule name or 'library:name', "
-            f"got {type(mode).__name__} {mode!r}{hint}"
-        )
+    if isinstance(mode, str):
+        return _resolve_name(mode)
+    hint = ""
+    if isinstance(mode, int) and not isinstance(mode, bool) and mode in _CV2_CODES:
+        hint = f" (an OpenCV border code? write 'cv2:{_CV2_CODES[mode]}')"
+    raise PadlabTypeError(
+        f"mode must be a str, a padlab rule name or 'library:name', "
+        f"got {type(mode).__name__} {mode!r}{hint}"
+    )
+
+
+@lru_cache(maxsize=256)
+def _resolve_name(mode: str) -> Rule:
+    """The string half of :func:`resolve_mode`, cached (errors are not cached)."""
     if ":" in mode:
         qualifier, _, foreign = mode.partition(":")
         lib = _library_key(qualifier, mode)
@@ -595,6 +602,8 @@ def check_rule_options(
     ...
     padlab.errors.PadlabValueError: value=5 is only used by mode='constant', but the rule is reflect
     """
+    if _is_zero(value) and stat_length is None and _is_zero(end_values):
+        return  # the defaults: nothing to check
     used = {opt for rule in rules for opt in rule.options}
     names = ", ".join(dict.fromkeys(r.name for r in rules))
 

@@ -29,6 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
 
 from padlab._validate import as_index, normalize_widths
 from padlab.errors import PadlabTypeError, PadlabValueError
@@ -158,35 +161,68 @@ class Geometry:
         >>> Geometry.resolve((224,), (3,), "valid").out_shape
         (222,)
         """
-        in_shape = tuple(in_shape)
-        kernel_shape = tuple(kernel_shape)
-        n_axes = len(kernel_shape)
-        if len(in_shape) != n_axes:
+        key = (
+            tuple(in_shape),
+            tuple(kernel_shape),
+            _freeze(padding),
+            _freeze(stride),
+            _freeze(dilation),
+            convention,
+            flip,
+        )
+        try:
+            return _resolve_cached(*key)
+        except TypeError:  # an unhashable argument (an unusual type): resolve without the cache
+            return _resolve(*key)
+
+
+def _freeze(value: object) -> object:
+    """Lists and arrays as tuples, so arguments can key the cache."""
+    if isinstance(value, np.ndarray):
+        return _freeze(value.tolist())
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _resolve_cached(*key: object) -> Geometry:
+    return _resolve(*key)
+
+
+def _resolve(
+    in_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    padding: object,
+    stride: object,
+    dilation: object,
+    convention: object,
+    flip: bool,
+) -> Geometry:
+    n_axes = len(kernel_shape)
+    if len(in_shape) != n_axes:
+        raise PadlabValueError(
+            f"input size {in_shape} and kernel size {kernel_shape} have different numbers of axes"
+        )
+    for name, shape in (("input size", in_shape), ("kernel size", kernel_shape)):
+        if any(n < 1 for n in shape):
+            raise PadlabValueError(f"{name} must be at least 1 on every axis, got {shape}")
+    strides = _per_axis(stride, n_axes, "stride", 1)
+    dilations = _per_axis(dilation, n_axes, "dilation", 1)
+    conv = resolve_convention(convention)
+    pads = _resolve_pads(padding, in_shape, kernel_shape, strides, dilations, conv, flip)
+    out = []
+    for n, k, (b, a), s, d in zip(in_shape, kernel_shape, pads, strides, dilations, strict=True):
+        span = (k - 1) * d + 1
+        if n + b + a < span:
             raise PadlabValueError(
-                f"input size {in_shape} and kernel size {kernel_shape} have different numbers "
-                "of axes"
+                f"the kernel {kernel_shape} (span {_spans(kernel_shape, dilations)} with "
+                f"dilation {dilations}) is larger than the input {in_shape} padded by "
+                f"{pads} (padding={padding!r}); use padding='same' or 'full', more "
+                "padding, or a smaller kernel"
             )
-        for name, shape in (("input size", in_shape), ("kernel size", kernel_shape)):
-            if any(n < 1 for n in shape):
-                raise PadlabValueError(f"{name} must be at least 1 on every axis, got {shape}")
-        strides = _per_axis(stride, n_axes, "stride", 1)
-        dilations = _per_axis(dilation, n_axes, "dilation", 1)
-        conv = resolve_convention(convention)
-        pads = _resolve_pads(padding, in_shape, kernel_shape, strides, dilations, conv, flip)
-        out = []
-        for n, k, (b, a), s, d in zip(
-            in_shape, kernel_shape, pads, strides, dilations, strict=True
-        ):
-            span = (k - 1) * d + 1
-            if n + b + a < span:
-                raise PadlabValueError(
-                    f"the kernel {kernel_shape} (span {_spans(kernel_shape, dilations)} with "
-                    f"dilation {dilations}) is larger than the input {in_shape} padded by "
-                    f"{pads} (padding={padding!r}); use padding='same' or 'full', more "
-                    "padding, or a smaller kernel"
-                )
-            out.append((n + b + a - span) // s + 1)
-        return cls(in_shape, kernel_shape, pads, strides, dilations, tuple(out))
+        out.append((n + b + a - span) // s + 1)
+    return Geometry(in_shape, kernel_shape, pads, strides, dilations, tuple(out))
 
 
 def _spans(kernel_shape: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[int, ...]:
