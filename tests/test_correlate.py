@@ -248,7 +248,7 @@ def test_hypothesis_every_engine_equals_the_reference_loop(method, op, problem):
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
 
 
-@pytest.mark.parametrize("method", ["reference", "auto", "direct"])
+@pytest.mark.parametrize("method", ["reference", "auto", "direct", "gemm"])
 def test_conv_nd_equals_a_sum_of_correlations(rng, method):
     x = rng.normal(size=(2, 4, 6, 5))
     w = rng.normal(size=(6, 2, 3, 2))
@@ -265,7 +265,7 @@ def test_conv_nd_equals_a_sum_of_correlations(rng, method):
 
 
 def test_conv_nd_refuses_engines_it_does_not_have():
-    with pytest.raises(padlab.PadlabValueError, match=r"conv_nd: unknown method 'fft'"):
+    with pytest.raises(padlab.PadlabValueError, match=r"conv_nd: unknown method .fft.; allowed: .auto., .direct., .gemm."):
         padlab.conv_nd(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), method="fft")
 
 

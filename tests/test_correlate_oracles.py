@@ -28,6 +28,8 @@ F32 = {"rtol": 1e-5, "atol": 1e-4}
 
 # the engine padlab picks, the numba engine forced, and the readable reference loop
 METHODS = ["auto", "direct", "reference"]
+# conv_nd's engines: direct (few channels), gemm (im2col + BLAS, many channels)
+CONV_METHODS = ["auto", "direct", "gemm"]
 
 
 def _signal(shape, rng, dtype=np.float64):
@@ -622,11 +624,12 @@ def _conv_nd_params():
     ]
 
 
+@pytest.mark.parametrize("method", CONV_METHODS)
 @pytest.mark.parametrize(
     ("xshape", "wshape", "groups", "stride", "padding", "dilation", "bias"), _conv_nd_params()
 )
 def test_conv_nd_matches_torch_functional_conv(
-    xshape, wshape, groups, stride, padding, dilation, bias, rng
+    xshape, wshape, groups, stride, padding, dilation, bias, method, rng
 ):
     x = _signal(xshape, rng)
     w = _signal(wshape, rng)
@@ -642,7 +645,14 @@ def test_conv_nd_matches_torch_functional_conv(
         groups=groups,
     ).numpy()
     got = padlab.conv_nd(
-        x, w, b, stride=stride, padding=_padlab_padding(padding), dilation=dilation, groups=groups
+        x,
+        w,
+        b,
+        stride=stride,
+        padding=_padlab_padding(padding),
+        dilation=dilation,
+        groups=groups,
+        method=method,
     )
     assert got.dtype == np.float64
     assert got.shape == expected.shape
@@ -684,8 +694,9 @@ CONV_MODULE_CASES = [
     ("xshape", "wshape", "groups", "stride", "padding", "dilation"), CONV_MODULE_CASES, ids=_id
 )
 @pytest.mark.parametrize("padding_mode", ["zeros", "circular", "reflect", "replicate"])
+@pytest.mark.parametrize("method", CONV_METHODS)
 def test_conv_nd_mode_matches_torch_conv2d_padding_mode(
-    padding_mode, xshape, wshape, groups, stride, padding, dilation, rng
+    padding_mode, xshape, wshape, groups, stride, padding, dilation, method, rng
 ):
     x = _signal(xshape, rng)
     w = _signal(wshape, rng)
@@ -713,6 +724,7 @@ def test_conv_nd_mode_matches_torch_conv2d_padding_mode(
         dilation=dilation,
         groups=groups,
         mode=padding_mode,
+        method=method,
     )
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, **F64)

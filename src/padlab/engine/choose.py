@@ -1,16 +1,18 @@
 """Which engine runs a problem: forced by ``method=``, or chosen by a cost model.
 
-The model estimates each engine's time from the work it does, with per-operation costs measured
-on a 2-core x86_64 machine by ``bench/filters.py --calibrate`` (which also checks, case by case,
-that 'auto' lands on the fastest engine or close to it):
+Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds, where
 
-- direct: ``outputs * taps``;
-- separable (rank-1 2-D kernels): ``output rows * input width * kh + outputs * kw``;
-- fft: ``tiles * F**d * log2(F**d)`` for tiles of ``F`` samples per axis (stride does not shrink
-  it, unlike the others), plus a fixed cost per tile, and only for finite inputs, since the FFT
-  spreads a NaN over its tile.
+- direct: ``work = outputs * taps``, ``rows`` = output rows;
+- separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
+  ``rows`` = output rows;
+- fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
+  outgrows L2), ``rows`` = number of tiles; stride does not shrink it, unlike the others. It is
+  considered only for finite inputs, since the FFT spreads a NaN over its tile.
 
-Each engine also has a fixed cost per call, so small problems never go to the FFT.
+The constants were fitted by ``bench/calibrate.py`` on the 2-core x86_64 (AMD EPYC, AVX2)
+machine this project is developed on, from forced runs of every engine on 180 cases; the same
+script reports how often the model picks the fastest engine. On another machine the ratios
+between engines, which is all the choice depends on, move much less than the times.
 """
 
 from __future__ import annotations
@@ -20,21 +22,43 @@ import math
 import numpy as np
 
 from padlab.engine.direct import correlate_direct
-from padlab.engine.fft import correlate_fft, fft_tile_size
+from padlab.engine.fft import correlate_fft, tiles_work
 from padlab.engine.plan import Problem
 from padlab.engine.separable import correlate_separable, split_rank1
 from padlab.errors import PadlabValueError
 
-__all__ = ["estimate", "pick", "run"]
+__all__ = ["COSTS", "estimate", "features", "pick", "run"]
 
-# nanoseconds per unit of work (see the module docstring); measured, not guessed
-COST_DIRECT = 0.075  # per output and tap
-COST_SEPARABLE = 0.11  # per multiply-add of either pass
-COST_FFT = 0.55  # per F**d * log2(F**d) of every tile
-COST_ROW = 40.0  # per output row and task: setup of the tap tables
-COST_TILE = 25_000.0  # per FFT tile: gathering it, Python and thread overhead
-_FFT_MIN_TAPS = 64  # below this the FFT never wins (checked by the benchmark); skip its estimate
-COST_CALL = {"direct": 5_000.0, "separable": 5_000.0, "fft": 50_000.0}  # fixed cost per call
+#: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py)
+COSTS = {
+    "direct": (0.045, 40.0, 30_000.0),
+    "separable": (0.06, 60.0, 30_000.0),
+    "fft": (0.3, 30_000.0, 60_000.0),
+}
+_FFT_MIN_TAPS = 64  # below this the FFT never wins; skip its estimate (it is the costly one)
+
+
+def features(
+    problem: Problem, factors: object, *, all_engines: bool = False
+) -> dict[str, dict[str, float]]:
+    """The work and row counts of each engine that can run ``problem``.
+
+    The FFT is left out for kernels below 64 taps (it never wins there) unless
+    ``all_engines`` is set, as the calibration script does.
+    """
+    g = problem.geometry
+    batch = problem.x.shape[0]
+    outputs = batch * math.prod(g.out_shape)
+    rows = batch * math.prod(g.out_shape[:-1])
+    out = {"direct": {"work": outputs * problem.kernel.size, "rows": rows}}
+    if factors is not None:
+        kh, kw = problem.kernel.shape
+        out["separable"] = {"work": rows * g.in_shape[-1] * kh + outputs * kw, "rows": rows}
+    if problem.kernel.size >= _FFT_MIN_TAPS or all_engines:
+        full = tuple((o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True))
+        work, tiles = tiles_work(g.extents, full, batch)
+        out["fft"] = {"work": work, "rows": tiles}
+    return out
 
 
 def estimate(problem: Problem, factors: object) -> dict[str, float]:
@@ -50,26 +74,10 @@ def estimate(problem: Problem, factors: object) -> dict[str, float]:
     >>> costs["fft"] < costs["direct"]
     True
     """
-    g = problem.geometry
-    batch = problem.x.shape[0]
-    outputs = batch * math.prod(g.out_shape)
-    rows = batch * math.prod(g.out_shape[:-1])
-    costs = {"direct": outputs * problem.kernel.size * COST_DIRECT + rows * COST_ROW}
-    if factors is not None:
-        kh, kw = problem.kernel.shape
-        work = rows * g.in_shape[-1] * kh + outputs * kw
-        costs["separable"] = work * COST_SEPARABLE + rows * COST_ROW
-    if problem.kernel.size < _FFT_MIN_TAPS:
-        return {method: cost + COST_CALL[method] for method, cost in costs.items()}
-    full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]
-    sizes = [fft_tile_size(span, n) for span, n in zip(g.extents, full, strict=True)]
-    tiles = math.prod(
-        -(-n // max(1, size - span + 1))
-        for n, size, span in zip(full, sizes, g.extents, strict=True)
-    )
-    volume = math.prod(sizes)
-    costs["fft"] = batch * tiles * volume * math.log2(max(volume, 2)) * COST_FFT + tiles * COST_TILE
-    return {method: cost + COST_CALL[method] for method, cost in costs.items()}
+    return {
+        method: COSTS[method][0] * f["work"] + COSTS[method][1] * f["rows"] + COSTS[method][2]
+        for method, f in features(problem, factors).items()
+    }
 
 
 def pick(problem: Problem, factors: object) -> str:

@@ -17,54 +17,98 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
 import scipy.fft
 
+from padlab._threads import run_chunks
 from padlab.engine.plan import Problem, index_tables
 
-__all__ = ["correlate_fft", "fft_tile_size"]
+__all__ = ["correlate_fft", "tile_sizes", "tiles_work"]
+
+
+# Measured on the 2-core test machine: a 2-D real FFT pair costs about 0.5 ns per
+# F**2 * log2(F**2) while the tile's spectrum fits the 512 KiB L2 cache (F <= 256), about
+# twice that beyond; every tile also costs ~60 us of gathering and Python.
+_NS_PER_UNIT = 0.5
+_NS_PER_TILE = 60_000.0
+_CACHE_VOLUME = 256 * 256
 
 
 @cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="padlab-fft")
+def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, ...]:
+    """FFT lengths per axis that minimise the estimated time of all tiles together.
 
-
-def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-@cache
-def fft_tile_size(span: int, out_len: int) -> int:
-    """The FFT length per axis for a kernel span, minimising work per output sample.
+    ``spans`` are the dilated kernel spans, ``lengths`` the stride-1 output lengths. Each axis
+    tries every number of tiles ``m`` (up to a bound), with ``F = next_fast_len(ceil(n / m) +
+    span - 1)``; the cost of a combination is its number of tiles times the FFT cost of one
+    tile (doubled when a tile outgrows L2) plus a fixed cost per tile.
 
     Examples
     --------
-    >>> fft_tile_size(31, 4096)
-    256
-    >>> fft_tile_size(31, 40)    # no tile larger than the output needs
-    72
+    >>> tile_sizes((31, 31), (2048, 2048))
+    (192, 324)
+    >>> tile_sizes((3,), (10,))
+    (12,)
     """
-    best, best_cost = 0, math.inf
-    limit = scipy.fft.next_fast_len(out_len + span - 1, real=True)
-    for size in (32, 64, 128, 256, 512, 1024, 2048):
-        size = min(size, limit)
-        valid = size - span + 1
-        if valid < 1:
-            continue
-        cost = size * math.log2(max(size, 2)) / valid
+    options = []
+    limit = 40 if len(spans) <= 2 else 10
+    for span, n in zip(spans, lengths, strict=True):
+        axis = {}
+        for m in range(1, min(n, limit) + 1):
+            size = scipy.fft.next_fast_len(-(-n // m) + span - 1, real=True)
+            tiles = -(-n // (size - span + 1))
+            axis.setdefault(size, tiles)
+        options.append(sorted(axis.items()))
+    best, best_cost = None, math.inf
+    for combo in itertools.product(*options):
+        volume = math.prod(size for size, _ in combo)
+        tiles = math.prod(t for _, t in combo)
+        per_tile = volume * math.log2(max(volume, 2)) * _NS_PER_UNIT
+        if len(spans) > 1 and volume > _CACHE_VOLUME:
+            per_tile *= 2
+        cost = tiles * (per_tile + _NS_PER_TILE)
         if cost < best_cost:
-            best, best_cost = size, cost
-        if size == limit:
-            break
+            best, best_cost = tuple(size for size, _ in combo), cost
+    assert best is not None
     return best
+
+
+def tiles_work(spans: tuple[int, ...], lengths: tuple[int, ...], batch: int) -> tuple[float, int]:
+    """The FFT engine's work: ``(sum over tiles of V * log2(V), number of tiles)``.
+
+    ``V`` is a tile's volume (doubled when it outgrows L2), counted once per batch item.
+    """
+    sizes = tile_sizes(spans, lengths)
+    volume = math.prod(sizes)
+    tiles = math.prod(
+        -(-n // (size - span + 1)) for n, size, span in zip(lengths, sizes, spans, strict=True)
+    )
+    units = volume * math.log2(max(volume, 2))
+    if len(spans) > 1 and volume > _CACHE_VOLUME:
+        units *= 2
+    return tiles * batch * units, tiles
+
+
+def _gather(x: np.ndarray, sources: list[np.ndarray]) -> np.ndarray:
+    """``x[:, s0, s1, ...]`` as an outer product of index arrays, but fast.
+
+    Axes whose sources are one ascending run become slices (views); the others are taken with
+    ``np.take`` afterwards, on the already reduced block. Fancy indexing with ``np.ix_`` would
+    gather element by element (ten times slower).
+    """
+    view = x
+    takes = []
+    for axis, src in enumerate(sources, start=1):
+        first = int(src[0])
+        if first >= 0 and int(src[-1]) == first + src.size - 1 and (np.diff(src) == 1).all():
+            view = view[(slice(None),) * axis + (slice(first, first + src.size),)]
+        else:
+            takes.append((axis, np.where(src >= 0, src, 0)))
+    for axis, idx in takes:
+        view = np.take(view, idx, axis=axis)
+    return view
 
 
 def correlate_fft(problem: Problem) -> np.ndarray:
@@ -88,7 +132,7 @@ def correlate_fft(problem: Problem) -> np.ndarray:
     tables = index_tables(g, problem.codes)
     spans = g.extents
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]  # stride-1 length
-    sizes = [fft_tile_size(span, n) for span, n in zip(spans, full, strict=True)]
+    sizes = list(tile_sizes(tuple(spans), tuple(full)))
     valid = [size - span + 1 for size, span in zip(sizes, spans, strict=True)]
     # tile lengths on the stride-1 grid, whole multiples of the stride so tiles align
     step = [max(s, (v // s) * s) for v, s in zip(valid, g.strides, strict=True)]
@@ -104,30 +148,23 @@ def correlate_fft(problem: Problem) -> np.ndarray:
 
     def tile(origin: tuple[int, ...]) -> None:
         lengths = [min(st, n - o) for o, st, n in zip(origin, step, full, strict=True)]
-        region = np.zeros((x.shape[0], *sizes), dtype=dtype)
         sources = [
             table[o : o + length + span - 1]
             for table, o, length, span in zip(tables, origin, lengths, spans, strict=True)
         ]
+        picked = _gather(x, sources)
         inside = [src >= 0 for src in sources]
-        picked = x[
-            (
-                slice(None),
-                *np.ix_(*[np.where(m, s, 0) for s, m in zip(sources, inside, strict=True)]),
-            )
-        ]
-        if value != 0 or not all(m.all() for m in inside):
+        if not all(m.all() for m in inside):  # positions of the constant
             mask = np.ones(picked.shape[1:], dtype=bool)
             for axis, m in enumerate(inside):
                 shape = [1] * nd
                 shape[axis] = m.size
                 mask &= m.reshape(shape)
             picked = np.where(mask, picked, value)
-        region[(slice(None), *(slice(0, n) for n in picked.shape[1:]))] = picked
+        region = picked  # rfftn pads it with zeros up to the tile size
+        axes = tuple(range(1, nd + 1))
         result = scipy.fft.irfftn(
-            scipy.fft.rfftn(region, s=sizes, axes=range(1, nd + 1)) * spectrum,
-            s=sizes,
-            axes=range(1, nd + 1),
+            scipy.fft.rfftn(region, s=sizes, axes=axes) * spectrum, s=sizes, axes=axes
         )
         # stride-1 positions origin .. origin+length-1 sit at span-1 .. in the result
         first = [(-o) % s for o, s in zip(origin, g.strides, strict=True)]
@@ -141,5 +178,6 @@ def correlate_fft(problem: Problem) -> np.ndarray:
         )
         out[(slice(None), *target)] = result[(slice(None), *keep)]
 
-    list(_pool().map(tile, starts))
+    origins = list(starts)
+    run_chunks(lambda first, last: [tile(o) for o in origins[first:last]], len(origins))
     return out

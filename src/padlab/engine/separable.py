@@ -19,6 +19,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
+from padlab._threads import chunk_size, run_chunks
 from padlab.engine.direct import _accumulate, _chunk_rows
 from padlab.engine.plan import Problem, index_tables
 
@@ -70,11 +71,11 @@ def _split_cached(data: bytes, shape: tuple[int, ...], dtype: str):
     return col.astype(kernel.dtype), row.astype(kernel.dtype)
 
 
-@nb.njit(parallel=True, cache=True, fastmath={"contract"})
-def _separable(x, col, row, ty, tx, params, value, out):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True, fastmath={"contract"})
+def _separable(first, last, x, col, row, ty, tx, params, value, out):  # pragma: no cover
     """out[b] = correlation of x[b] with outer(col, row); params: bx, sy, sx, dy, dx, chunk."""
     bx, sy, sx, dy, dx, chunk = params[0], params[1], params[2], params[3], params[4], params[5]
-    nb_, nh, nw = x.shape
+    nh, nw = x.shape[1], x.shape[2]
     kh = col.shape[0]
     kw = row.shape[0]
     oh, ow = out.shape[1], out.shape[2]
@@ -83,7 +84,7 @@ def _separable(x, col, row, ty, tx, params, value, out):  # pragma: no cover - c
     lo = min((bx + sx - 1) // sx, ow)
     hi = max(min((nw - 1 + bx - (kw - 1) * dx) // sx + 1, ow), lo)
     nchunks = (oh + chunk - 1) // chunk
-    for task in nb.prange(nb_ * nchunks):
+    for task in range(first, last):
         b = task // nchunks
         r0 = (task % nchunks) * chunk
         buf = np.empty(nw, x.dtype)
@@ -106,13 +107,15 @@ def _separable(x, col, row, ty, tx, params, value, out):  # pragma: no cover - c
                     n += 1
             for i in range(nw):
                 buf[i] = const
-            _accumulate(buf, xf, offs, wts, n, np.uint64(0), np.uint64(nw), np.uint64(1))
+            _accumulate(buf, xf, offs, wts, np.int64(n), np.uint64(0), np.uint64(nw), np.uint64(1))
             # 2. horizontal pass from buf
             orow = out[b, oy]
             for ox in range(lo, hi):
                 orow[ox] = 0
             if hi > lo:
-                _accumulate(orow, buf, hoffs, row, kw, np.uint64(lo), np.uint64(hi), np.uint64(sx))
+                _accumulate(
+                    orow, buf, hoffs, row, np.int64(kw), np.uint64(lo), np.uint64(hi), np.uint64(sx)
+                )
             for ox in range(lo):
                 orow[ox] = _border(buf, row, tx, ox * sx, dx, edge)
             for ox in range(hi, ow):
@@ -157,7 +160,7 @@ def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]
         ),
         dtype=np.int64,
     )
-    _separable(
+    args = (
         np.ascontiguousarray(problem.x),
         np.ascontiguousarray(col, dtype=problem.x.dtype),
         np.ascontiguousarray(row, dtype=problem.x.dtype),
@@ -166,5 +169,10 @@ def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]
         params,
         problem.x.dtype.type(problem.value),
         out,
+    )
+    tasks = problem.x.shape[0] * (-(-g.out_shape[0] // int(params[5])))
+    work = out.size * (col.size + row.size)
+    run_chunks(
+        lambda first, last: _separable(first, last, *args), tasks, per_chunk=chunk_size(tasks, work)
     )
     return out

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 import numpy as np
 
+from padlab._threads import run_chunks, threads
 from padlab._validate import (
     allocate,
     as_index,
@@ -253,40 +251,26 @@ def _stat_lengths(stat_length: object) -> tuple[int | None, int | None]:
     return (out[0], out[1])
 
 
-@cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="padlab-copy")
-
-
-def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _assign(dst: np.ndarray, src: object) -> None:
     """``dst[...] = src``, split over threads along dst's longest axis for large arrays.
 
     numpy releases the GIL while it copies, so the blocks are written in parallel; ``src`` is
     broadcast first, so each block reads exactly what a single assignment would.
     """
-    threads = _threads()
-    if dst.nbytes < _PARALLEL_COPY_BYTES or threads == 1 or dst.ndim == 0:
-        dst[...] = src
-        return
-    split = int(np.argmax(dst.shape))
-    if dst.shape[split] < threads:
+    n_threads = threads()
+    split = int(np.argmax(dst.shape)) if dst.ndim else 0
+    if dst.nbytes < _PARALLEL_COPY_BYTES or n_threads == 1 or dst.shape[split] < n_threads:
         dst[...] = src
         return
     whole = np.broadcast_to(src, dst.shape)
-    bounds = np.linspace(0, dst.shape[split], threads + 1).astype(int)
+    bounds = np.linspace(0, dst.shape[split], n_threads + 1).astype(int)
 
-    def part(k: int) -> None:
-        block = _at(split, slice(bounds[k], bounds[k + 1]))
-        dst[block] = whole[block]
+    def part(first: int, last: int) -> None:
+        for k in range(first, last):
+            block = _at(split, slice(bounds[k], bounds[k + 1]))
+            dst[block] = whole[block]
 
-    list(_pool().map(part, range(threads)))
+    run_chunks(part, n_threads)
 
 
 def _at(axis: int, sl: slice | np.ndarray) -> tuple[object, ...]:
@@ -465,17 +449,19 @@ def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> n
     """
     other = [a for a in range(chunk.ndim) if a != axis]
     split = max(other, key=lambda a: chunk.shape[a], default=None)
-    threads = _threads()
-    if split is None or chunk.nbytes < _PARALLEL_COPY_BYTES or chunk.shape[split] < threads:
+    n_threads = threads()
+    if split is None or chunk.nbytes < _PARALLEL_COPY_BYTES or chunk.shape[split] < n_threads:
         result = _reduce(chunk, axis, stat)
     else:
-        bounds = np.linspace(0, chunk.shape[split], threads + 1).astype(int)
-        parts = list(
-            _pool().map(
-                lambda k: _reduce(chunk[_at(split, slice(bounds[k], bounds[k + 1]))], axis, stat),
-                range(threads),
-            )
-        )
+        bounds = np.linspace(0, chunk.shape[split], n_threads + 1).astype(int)
+        parts: list[np.ndarray | None] = [None] * n_threads
+
+        def part(first: int, last: int) -> None:
+            for k in range(first, last):
+                block = chunk[_at(split, slice(bounds[k], bounds[k + 1]))]
+                parts[k] = _reduce(block, axis, stat)
+
+        run_chunks(part, n_threads)
         result = np.concatenate(parts, axis=split)
     if dtype.kind in "iu":
         result = np.round(result)
