@@ -26,7 +26,9 @@ def test_channel_axis_filters_each_channel_alone(rng):
     got = padlab.correlate(image, kernel, mode="reflect", channel_axis=-1)
     assert got.shape == image.shape
     for c in range(3):
-        np.testing.assert_allclose(got[..., c], padlab.correlate(image[..., c], kernel, mode="reflect"))
+        np.testing.assert_allclose(
+            got[..., c], padlab.correlate(image[..., c], kernel, mode="reflect")
+        )
 
 
 def test_channel_axis_first_and_strided_output(rng):
@@ -169,7 +171,9 @@ def test_conv_nd_errors(x, w, kwargs, match):
 def test_conv_nd_unbatched_input(rng):
     x = rng.normal(size=(3, 6, 6))
     w = rng.normal(size=(2, 3, 3, 3))
-    np.testing.assert_allclose(padlab.conv_nd(x, w, padding=1), padlab.conv_nd(x[None], w, padding=1)[0])
+    np.testing.assert_allclose(
+        padlab.conv_nd(x, w, padding=1), padlab.conv_nd(x[None], w, padding=1)[0]
+    )
 
 
 def test_conv_nd_partial_zeroes_outputs_that_see_no_pixel():
@@ -219,7 +223,9 @@ def _problems(draw):
 @pytest.mark.parametrize("op", ["correlate", "convolve"])
 @given(problem=_problems())
 def test_hypothesis_every_engine_equals_the_reference_loop(method, op, problem):
-    shape, kernel_shape, stride, dilation, padding, mode, convention, dtype, channels, seed = problem
+    shape, kernel_shape, stride, dilation, padding, mode, convention, dtype, channels, seed = (
+        problem
+    )
     rng = np.random.default_rng(seed)
     image = (rng.random(shape if channels is None else (*shape, channels)) * 100).astype(dtype)
     kernel = rng.normal(size=kernel_shape)
@@ -253,7 +259,9 @@ def test_conv_nd_equals_a_sum_of_correlations(rng, method):
     x = rng.normal(size=(2, 4, 6, 5))
     w = rng.normal(size=(6, 2, 3, 2))
     bias = rng.normal(size=6)
-    out = padlab.conv_nd(x, w, bias, padding="same", groups=2, mode="reflect", stride=(1, 2), method=method)
+    out = padlab.conv_nd(
+        x, w, bias, padding="same", groups=2, mode="reflect", stride=(1, 2), method=method
+    )
     for n in range(2):
         for o in range(6):
             g = o // 3
@@ -265,7 +273,10 @@ def test_conv_nd_equals_a_sum_of_correlations(rng, method):
 
 
 def test_conv_nd_refuses_engines_it_does_not_have():
-    with pytest.raises(padlab.PadlabValueError, match=r"conv_nd: unknown method .fft.; allowed: .auto., .direct., .gemm."):
+    with pytest.raises(
+        padlab.PadlabValueError,
+        match=r"conv_nd: unknown method .fft.; allowed: .auto., .direct., .gemm.",
+    ):
         padlab.conv_nd(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), method="fft")
 
 
@@ -299,7 +310,9 @@ def test_hypothesis_separable_engine_equals_the_reference_loop(problem):
 
 
 def test_forcing_separable_on_a_full_rank_kernel_is_an_error():
-    with pytest.raises(padlab.PadlabValueError, match=r"method='separable' needs a 2-D kernel of rank 1"):
+    with pytest.raises(
+        padlab.PadlabValueError, match=r"method='separable' needs a 2-D kernel of rank 1"
+    ):
         padlab.correlate(np.ones((5, 5)), np.eye(3), method="separable")
 
 

@@ -47,6 +47,7 @@ from padlab.modes import (
     translate,
 )
 from padlab.ops import conv_nd, convolve, correlate, filter_image, output_shape, same_padding
+from padlab.report import describe_filtering, show_image, show_pair
 
 try:
     __version__ = _version("padlab")
@@ -68,6 +69,7 @@ __all__ = [
     "convolve",
     "correlate",
     "describe",
+    "describe_filtering",
     "display",
     "filter_image",
     "from_float",
@@ -82,6 +84,8 @@ __all__ = [
     "rule_names",
     "same_padding",
     "sample_image",
+    "show_image",
+    "show_pair",
     "to_float",
     "to_gray",
     "translate",

@@ -2,7 +2,8 @@
 
 Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds, where
 
-- direct: ``work = outputs * taps``, ``rows`` = output rows;
+- direct: ``work = outputs * taps``, with the border columns (read through the column table,
+  not vectorised) counted 8 times, ``rows`` = output rows;
 - separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
   ``rows`` = output rows;
 - fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
@@ -10,9 +11,12 @@ Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds, where
   considered only for finite inputs, since the FFT spreads a NaN over its tile.
 
 The constants were fitted by ``bench/calibrate.py`` on the 2-core x86_64 (AMD EPYC, AVX2)
-machine this project is developed on, from forced runs of every engine on 180 cases; the same
-script reports how often the model picks the fastest engine. On another machine the ratios
-between engines, which is all the choice depends on, move much less than the times.
+machine this project is developed on, from forced runs of every engine on 174 cases (images
+128 to 4096 square, kernels 3 to 45, random and separable, stride 1 and 2). With these constants
+the model picked the fastest engine in 165 of them; the worst pick took 2.2 times the fastest
+engine's time, and on average (geometric mean) picks cost 1.9% over the fastest. On another
+machine the ratios between engines, which is all the choice depends on, move much less than the
+times.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ __all__ = ["COSTS", "estimate", "features", "pick", "run"]
 
 #: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py)
 COSTS = {
-    "direct": (0.045, 40.0, 30_000.0),
-    "separable": (0.06, 60.0, 30_000.0),
-    "fft": (0.3, 30_000.0, 60_000.0),
+    "direct": (0.036, 218.0, 85_000.0),
+    "separable": (0.050, 150.0, 56_000.0),
+    "fft": (0.32, 10_400.0, 290_000.0),
 }
+_BORDER_FACTOR = 7.0  # extra cost of a border column's multiply-add (scalar, with lookups)
 _FFT_MIN_TAPS = 64  # below this the FFT never wins; skip its estimate (it is the costly one)
 
 
@@ -50,7 +55,20 @@ def features(
     batch = problem.x.shape[0]
     outputs = batch * math.prod(g.out_shape)
     rows = batch * math.prod(g.out_shape[:-1])
-    out = {"direct": {"work": outputs * problem.kernel.size, "rows": rows}}
+    # border columns take the scalar, table-lookup path: about 8 times the interior's cost
+    n, (before, _), kw, sx, dx, ow = (
+        g.in_shape[-1],
+        g.pads[-1],
+        g.kernel_shape[-1],
+        g.strides[-1],
+        g.dilations[-1],
+        g.out_shape[-1],
+    )
+    lo = min(-(-before // sx), ow)
+    hi = max(min((n - 1 + before - (kw - 1) * dx) // sx + 1, ow), lo)
+    border = (ow - (hi - lo)) / ow
+    direct_work = outputs * problem.kernel.size * (1 + _BORDER_FACTOR * border)
+    out = {"direct": {"work": direct_work, "rows": rows}}
     if factors is not None:
         kh, kw = problem.kernel.shape
         out["separable"] = {"work": rows * g.in_shape[-1] * kh + outputs * kw, "rows": rows}

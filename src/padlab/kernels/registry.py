@@ -52,12 +52,25 @@ def _box(size: int = 3) -> np.ndarray:
     return np.full((size, size), 1.0 / (size * size))
 
 
+# OpenCV's getGaussianKernel uses these fixed taps for small sizes when sigma is not given
+_SMALL_GAUSSIANS = {
+    1: [1.0],
+    3: [0.25, 0.5, 0.25],
+    5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+    7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125],
+}
+
+
 def _gaussian(size: int = 5, sigma: float | None = None) -> np.ndarray:
-    if sigma is None:  # OpenCV's getGaussianKernel default for sigma <= 0
-        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-    ax = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(ax**2) / (2 * sigma**2))
-    g /= g.sum()
+    """OpenCV's Gaussian: ``cv2.GaussianBlur(ksize=size, sigmaX=sigma or 0)`` exactly."""
+    if sigma is None and size in _SMALL_GAUSSIANS:
+        g = np.array(_SMALL_GAUSSIANS[size])
+    else:
+        if sigma is None:  # OpenCV's default for sigma <= 0
+            sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+        ax = np.arange(size) - (size - 1) / 2
+        g = np.exp(-(ax**2) / (2 * sigma**2))
+        g /= g.sum()
     return np.outer(g, g)
 
 
@@ -246,7 +259,7 @@ def parse_kernel(spec: object) -> tuple[str, np.ndarray]:
         array = np.asarray(spec, dtype=np.float64)
         return f"custom {'x'.join(map(str, array.shape))}", _check(array, "kernel")
     text = os.fspath(spec).strip()
-    if any(ch in text for ch in ",;") or re.fullmatch(r"[-+0-9./ ]+", text):
+    if any(ch in text for ch in ",;") or re.fullmatch(r"[-+0-9./\s]+", text):
         return "custom", _check(_from_text(text, "kernel text"), text)
     path = Path(text)
     if path.suffix.lower() in (".npy", ".txt", ".csv"):
