@@ -17,6 +17,16 @@ array([3, 2, 1, 2, 3, 2, 1])
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+from padlab.analysis import (
+    border_profile,
+    compare,
+    context_error,
+    coverage,
+    distribution_shift,
+    equivariance_error,
+    false_edge_energy,
+    uneven_padding,
+)
 from padlab.errors import (
     PadlabError,
     PadlabFileError,
@@ -65,12 +75,19 @@ __all__ = [
     "PadlabValueError",
     "Rule",
     "__version__",
+    "border_profile",
+    "compare",
+    "context_error",
     "conv_nd",
     "convolve",
     "correlate",
+    "coverage",
     "describe",
     "describe_filtering",
     "display",
+    "distribution_shift",
+    "equivariance_error",
+    "false_edge_energy",
     "filter_image",
     "from_float",
     "get_kernel",
@@ -89,5 +106,6 @@ __all__ = [
     "to_float",
     "to_gray",
     "translate",
+    "uneven_padding",
     "write_image",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from padlab.engine.warmup import notice
 from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
 from padlab.io.images import FORMATS, from_float, read_image, sample_image, write_image
 from padlab.io.mapping import MAPPINGS, display
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     """Filter the images; one line per failure, a summary, status 1 if any failed."""
     label, kernel = parse_kernel(args.kernel)
     rule = resolve_mode(args.mode)
+    notice()
     padding = _padding(args.padding)
     inputs, batch = _expand(args.images)
     targets = _targets(inputs, batch, args.output, label, rule.name)

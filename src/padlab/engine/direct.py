@@ -37,8 +37,9 @@ __all__ = ["conv_direct", "correlate_direct"]
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
 # fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
 _FMA = {"contract"}
-# Output samples per segment: 2048 float32 (8 KiB) stay in L1 while all taps pass over them.
-_SEGMENT = 2048
+# Output samples per segment: 4096 float32 (16 KiB) stay in L1 while all taps pass over them
+# (measured best of 1024, 2048 and 4096 on the development machine).
+_SEGMENT = 4096
 
 
 @nb.njit(cache=True, inline="always", fastmath=_FMA)
@@ -111,7 +112,7 @@ def _pass9(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, fastmath=_FMA)
-def _accumulate(orow, xf, offs, wts, n, lo, hi, sx):  # pragma: no cover - compiled
+def _accumulate(orow, xf, offs, wts, n, lo, hi, sx, zero=False):  # pragma: no cover - compiled
     """orow[lo:hi] += sum over taps t of wts[t] * xf[offs[t] + ox * sx].
 
     The range is cut into segments that stay in L1 cache while the taps pass over them, 8 taps
@@ -122,6 +123,9 @@ def _accumulate(orow, xf, offs, wts, n, lo, hi, sx):  # pragma: no cover - compi
     """
     for start in range(lo, hi, _SEGMENT):
         stop = min(hi, start + _SEGMENT)
+        if zero:  # start from 0 here, while the segment is in cache (not in a separate sweep)
+            for ox in range(start, stop):
+                orow[ox] = 0
         if sx == 1:
             t = 0
             while n - t > 9:
@@ -325,8 +329,6 @@ def _task(it, x, w, tz, ty, tx, params, value, out):  # pragma: no cover - compi
         return
     # 2. the flat band [a, c): out flat index q = oy*ow + ox reads xf[q + off_tap]
     pf = plane.ravel()
-    for q in range(a * ow, c * ow):
-        pf[q] = 0
     n = 0
     for ci in range(cg):
         cc = g * cg + ci
@@ -347,6 +349,7 @@ def _task(it, x, w, tz, ty, tx, params, value, out):  # pragma: no cover - compi
         np.uint64(a * ow + lo),
         np.uint64((c - 1) * ow + hi),
         np.uint64(1),
+        True,  # the band's first and last border columns are assigned in step 3
     )
     # 3. the band's border columns were computed from the wrong row: recompute them
     for oy in range(a, c):

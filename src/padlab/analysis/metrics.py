@@ -1,0 +1,424 @@
+"""Measurements of what a padding rule did to a filtered image.
+
+All of them filter with 'same' padding and stride 1, and speak of the *border band*: the samples
+whose window reaches beyond the image, i.e. within ``r`` of an edge, where ``r`` is the larger
+side of the kernel's 'same' padding (1 for 3x3). Colour images are measured over all channels
+together, with bands taken over the spatial axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from padlab._validate import as_numeric_array
+from padlab.errors import PadlabValueError
+from padlab.modes.padding import pad
+from padlab.modes.registry import resolve_mode
+from padlab.ops.filtering import correlate
+from padlab.ops.geometry import same_padding
+
+__all__ = [
+    "BorderProfile",
+    "ContextError",
+    "DistributionShift",
+    "FalseEdges",
+    "band_width",
+    "border_distance",
+    "border_profile",
+    "context_error",
+    "distribution_shift",
+    "equivariance_error",
+    "false_edge_energy",
+]
+
+
+def band_width(kernel_shape: tuple[int, ...], dilation: int = 1, convention: str = "tf") -> int:
+    """How far from the edge a 'same' correlation reads padding: the larger side of the pads.
+
+    Examples
+    --------
+    >>> band_width((3, 3)), band_width((4, 4)), band_width((5, 1))
+    (1, 2, 2)
+    """
+    pairs = same_padding(
+        tuple(max(k, 1) * 4 for k in kernel_shape), tuple(kernel_shape), 1, dilation, convention
+    )
+    return max(max(pair) for pair in pairs)
+
+
+def border_distance(shape: tuple[int, ...]) -> np.ndarray:
+    """Distance of every sample to the nearest edge (0 on the edge), over all given axes.
+
+    Examples
+    --------
+    >>> border_distance((3, 5))
+    array([[0, 0, 0, 0, 0],
+           [0, 1, 1, 1, 0],
+           [0, 0, 0, 0, 0]])
+    """
+    distance = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
+    for axis, n in enumerate(shape):
+        line = np.minimum(np.arange(n), n - 1 - np.arange(n))
+        view = [1] * len(shape)
+        view[axis] = n
+        distance = np.minimum(distance, line.reshape(view))
+    return distance
+
+
+def _split(image: object, kernel: object) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Float image, float kernel, and the channel axis (last) if the image has one."""
+    x = as_numeric_array(image, "image")
+    w = as_numeric_array(kernel, "kernel").astype(np.float64)
+    if x.dtype.kind in "ub":
+        from padlab.io.images import to_float
+
+        x = to_float(x)
+    x = x.astype(np.float64)
+    if x.ndim == w.ndim:
+        return x, w, None
+    if x.ndim == w.ndim + 1:
+        return x, w, -1
+    raise PadlabValueError(
+        f"image {x.shape} and kernel {w.shape}: the image needs the kernel's dimensions, "
+        "plus one channel axis at the end for colour"
+    )
+
+
+def _spatial(x: np.ndarray, channel_axis: int | None) -> tuple[int, ...]:
+    return x.shape if channel_axis is None else x.shape[:-1]
+
+
+def _band(x: np.ndarray, channel_axis: int | None, width: int) -> np.ndarray:
+    """Border band mask over the spatial axes, broadcast over channels."""
+    band = border_distance(_spatial(x, channel_axis)) < width
+    return band if channel_axis is None else np.broadcast_to(band[..., None], x.shape)
+
+
+def _filter(x, w, mode, channel_axis, value=0.0, depth=1):
+    for _ in range(depth):
+        x = correlate(
+            x,
+            w,
+            mode=mode,
+            value=value if resolve_mode(mode).name == "constant" else 0,
+            channel_axis=channel_axis,
+            method="direct",
+        )
+    return x
+
+
+def _settle(values: np.ndarray, x: np.ndarray, w: np.ndarray, depth: int = 1) -> np.ndarray:
+    """Round to 12 significant digits of the largest possible response, ``max|x| (sum|w|)**depth``.
+
+    The engine adds a border output's products in a different order than an interior output's,
+    so equal sums can differ in the last bits (1e-16). Rounding removes that noise before values
+    are compared (a KS test would count it as a difference); nothing a padding rule does is that
+    small.
+    """
+    scale = float(np.abs(x).max()) * float(np.abs(w).sum()) ** depth
+    if not np.isfinite(scale) or scale == 0:
+        return values
+    return np.round(values / scale, 12) * scale
+
+
+def _rms(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(values)))) if values.size else 0.0
+
+
+@dataclass(frozen=True)
+class ContextError:
+    """Error against the true context; see :func:`context_error`.
+
+    Attributes
+    ----------
+    rmse, max_abs : float
+        RMS and largest absolute error in the border band.
+    relative_rmse, relative_max : float
+        The same, over the RMS of the true response on the whole window.
+    by_distance : ndarray
+        RMS error at distance 0, 1, ... from the window's edge (one entry per band row).
+    band : int
+        Band width: ``depth * r``.
+    interior_max_abs : float
+        Largest error beyond the band: 0 by construction (a check, not a result).
+    error : ndarray
+        The error map (filtered window minus truth), for figures.
+    """
+
+    rmse: float
+    max_abs: float
+    relative_rmse: float
+    relative_max: float
+    by_distance: np.ndarray
+    band: int
+    interior_max_abs: float
+    error: np.ndarray = field(repr=False)
+
+
+def context_error(
+    image: object, kernel: object, mode: str = "zeros", *, depth: int = 1, value: float = 0
+) -> ContextError:
+    """Error of a padding rule against the true context, which a larger image provides.
+
+    An inner window is cut from the image with a margin ``m = depth * r``. The truth is the
+    image filtered ``depth`` times (with any rule: the margin keeps its borders away) and cut to
+    the same window; the test is the window filtered ``depth`` times with ``mode``. Their
+    difference lives in a band ``m`` wide along the window's edge; outside it both read the same
+    real pixels (and the engine adds their products in the same order, so the interior error is
+    exactly 0). Circular padding of an image periodic over the window is exact up to rounding.
+
+    ``rmse = sqrt(mean(e**2))`` and ``max_abs = max|e|`` over the band, ``relative_*`` divide
+    them by ``sqrt(mean(truth**2))`` over the window, ``by_distance[d]`` is the RMS at distance
+    ``d`` from the window's edge.
+
+    Parameters
+    ----------
+    image : array_like
+        Grayscale (H, W) or colour (H, W, C), or 1-D/3-D with a matching kernel; uint8 and bool
+        are converted to [0, 1] floats. It must be larger than ``4 * depth * r`` on every axis.
+    kernel : array_like
+    mode : str
+        The padding rule.
+    depth : int
+        How many times the filter is stacked (a CNN-like depth); the band is ``depth`` times
+        wider.
+    value : float
+        The constant of ``mode='constant'``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab import context_error
+    >>> x = (np.arange(14.0) - 1) % 4  # the window x[1:13] holds 3 whole periods
+    >>> context_error(x, np.ones(3), "circular").rmse
+    0.0
+    >>> round(context_error(x, np.ones(3), "zeros").rmse, 4)
+    2.1213
+    """
+    x, w, channel_axis = _split(image, kernel)
+    if depth < 1:
+        raise PadlabValueError(f"depth must be at least 1, got {depth}")
+    r = band_width(w.shape)
+    margin = depth * r
+    spatial = _spatial(x, channel_axis)
+    if any(n <= 4 * margin for n in spatial):
+        raise PadlabValueError(
+            f"image {x.shape} is too small for a context window with a margin of {margin} "
+            f"(depth {depth} x kernel reach {r}); it needs more than {4 * margin} samples per axis"
+        )
+    window = tuple(slice(margin, n - margin) for n in spatial)
+    truth = _filter(x, w, "reflect", channel_axis, depth=depth)[window]
+    test = _filter(x[window], w, mode, channel_axis, value, depth)
+    error = _settle(test - truth, x, w, depth)
+    band = _band(error, channel_axis, margin)
+    distance = border_distance(_spatial(error, channel_axis))
+    if channel_axis is not None:
+        distance = np.broadcast_to(distance[..., None], error.shape)
+    scale = _rms(truth) or 1.0
+    rmse, max_abs = _rms(error[band]), float(np.abs(error[band]).max())
+    return ContextError(
+        rmse=rmse,
+        max_abs=max_abs,
+        relative_rmse=rmse / scale,
+        relative_max=max_abs / scale,
+        by_distance=np.array([_rms(error[distance == d]) for d in range(margin)]),
+        band=margin,
+        interior_max_abs=float(np.abs(error[~band]).max()) if (~band).any() else 0.0,
+        error=error,
+    )
+
+
+@dataclass(frozen=True)
+class FalseEdges:
+    """Edge response at the border against the interior; see :func:`false_edge_energy`."""
+
+    band_mean_abs: float
+    interior_mean_abs: float
+    ratio: float
+
+
+def false_edge_energy(
+    image: object, kernel: object, mode: str = "zeros", *, value: float = 0
+) -> FalseEdges:
+    """Mean absolute response in the border band, and its ratio to the interior's.
+
+    ``ratio = mean|R[band]| / mean|R[interior]|`` for ``R`` the filtered image: above 1, the
+    filter fires more at the border than inside (a black frame under zero padding lights up an
+    edge filter). A flat interior gives an infinite ratio as soon as the band responds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab import false_edge_energy, get_kernel
+    >>> flat = np.full((20, 20), 0.5)
+    >>> round(false_edge_energy(flat, get_kernel("sobel-x"), "zeros").band_mean_abs, 4)
+    1.0263
+    >>> false_edge_energy(flat, get_kernel("sobel-x"), "reflect").band_mean_abs
+    0.0
+    """
+    x, w, channel_axis = _split(image, kernel)
+    response = np.abs(_settle(_filter(x, w, mode, channel_axis, value), x, w))
+    band = _band(response, channel_axis, band_width(w.shape))
+    if band.all():
+        raise PadlabValueError(f"image {x.shape} has no interior beyond the border band")
+    inside, edge = float(response[~band].mean()), float(response[band].mean())
+    ratio = edge / inside if inside > 0 else (np.inf if edge > 0 else 1.0)
+    return FalseEdges(edge, inside, float(ratio))
+
+
+@dataclass(frozen=True)
+class DistributionShift:
+    """How the padding changes value distributions; see :func:`distribution_shift`."""
+
+    ks_border_vs_interior: float
+    w1_border_vs_interior: float
+    ks_padded_vs_original: float
+    w1_padded_vs_original: float
+    padding_value: float
+    mass_at_value_padded: float
+    mass_at_value_original: float
+
+
+def distribution_shift(
+    image: object,
+    kernel: object,
+    mode: str = "zeros",
+    *,
+    value: float = 0,
+    pad_width: int | None = None,
+) -> DistributionShift:
+    """Distribution of the response at the border vs inside, and of the padded vs original image.
+
+    - ``ks_border_vs_interior``, ``w1_border_vs_interior``: two-sample Kolmogorov-Smirnov
+      statistic and Wasserstein-1 distance between the filtered values in the border band and
+      in the interior;
+    - ``ks_padded_vs_original``, ``w1_padded_vs_original``: the same between the image padded
+      by ``pad_width`` (default: the kernel's reach ``r``) and the image itself;
+    - ``mass_at_value_*``: the share of samples equal to the padding constant (``value`` for
+      'constant', 0 otherwise) in the padded and in the original image: the spike at 0 that
+      zero padding adds to a photo's histogram.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab import distribution_shift
+    >>> x = np.full((10, 10), 0.5)
+    >>> s = distribution_shift(x, np.ones((3, 3)) / 9, "zeros")
+    >>> round(s.mass_at_value_padded, 4), s.mass_at_value_original
+    (0.3056, 0.0)
+    >>> distribution_shift(x, np.ones((3, 3)) / 9, "reflect").ks_border_vs_interior
+    0.0
+    """
+    x, w, channel_axis = _split(image, kernel)
+    rule = resolve_mode(mode)
+    response = _settle(_filter(x, w, mode, channel_axis, value), x, w)
+    band = _band(response, channel_axis, band_width(w.shape))
+    if band.all():
+        raise PadlabValueError(f"image {x.shape} has no interior beyond the border band")
+    edge, inside = response[band].ravel(), response[~band].ravel()
+    width = band_width(w.shape) if pad_width is None else int(pad_width)
+    axes = tuple(range(x.ndim - (channel_axis is not None)))
+    padded_rule = "zeros" if rule.kind == "partial" else rule.name
+    options = {"value": value} if rule.name == "constant" else {}
+    padded = pad(x, width, padded_rule, axes=axes, **options)
+    constant = float(value) if rule.name == "constant" else 0.0
+    return DistributionShift(
+        ks_border_vs_interior=float(stats.ks_2samp(edge, inside).statistic),
+        w1_border_vs_interior=float(stats.wasserstein_distance(edge, inside)),
+        ks_padded_vs_original=float(stats.ks_2samp(padded.ravel(), x.ravel()).statistic),
+        w1_padded_vs_original=float(stats.wasserstein_distance(padded.ravel(), x.ravel())),
+        padding_value=constant,
+        mass_at_value_padded=float(np.mean(padded == constant)),
+        mass_at_value_original=float(np.mean(x == constant)),
+    )
+
+
+@dataclass(frozen=True)
+class BorderProfile:
+    """Statistics of a response by distance to the nearest border; see :func:`border_profile`."""
+
+    distance: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    count: np.ndarray
+
+
+def border_profile(
+    response: object, *, max_distance: int | None = None, channel_axis: int | None = None
+) -> BorderProfile:
+    """Mean and spread of a response at distance 0, 1, 2, ... from the nearest border.
+
+    Distances at or beyond ``max_distance`` (default: a quarter of the shortest side) are pooled
+    into the last entry, the interior.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab import border_profile
+    >>> p = border_profile(np.pad(np.ones((4, 4)), 1), max_distance=2)
+    >>> p.distance.tolist(), p.mean.tolist()
+    ([0, 1], [0.0, 1.0])
+    """
+    values = as_numeric_array(response, "response").astype(np.float64)
+    spatial = _spatial(values, channel_axis)
+    distance = border_distance(spatial)
+    limit = max_distance if max_distance is not None else max(1, min(spatial) // 4)
+    distance = np.minimum(distance, limit - 1)
+    if channel_axis is not None:
+        distance = np.broadcast_to(distance[..., None], values.shape)
+    steps = np.arange(limit)
+    groups = [values[distance == d] for d in steps]
+    return BorderProfile(
+        distance=steps,
+        mean=np.array([g.mean() if g.size else np.nan for g in groups]),
+        std=np.array([g.std() if g.size else np.nan for g in groups]),
+        count=np.array([g.size for g in groups]),
+    )
+
+
+def equivariance_error(
+    image: object,
+    kernel: object,
+    mode: str = "zeros",
+    *,
+    shifts: tuple[tuple[int, ...], ...] | None = None,
+    value: float = 0,
+) -> float:
+    """How far filtering is from commuting with a shift: filter(shift(x)) vs shift(filter(x)).
+
+    A shift by ``s`` drops the first ``s`` samples of an axis (no wrap-around), so both sides
+    cover the same region; the error is the RMS of their difference over that region, divided by
+    the RMS of ``filter(x)``, averaged over ``shifts`` (default: one sample along each axis and
+    (2, 3, ...) diagonally). Away from the borders the two sides agree exactly; the error
+    measures how differently the rule treats a border that moved.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab import equivariance_error
+    >>> x = np.random.default_rng(0).random((32, 32))
+    >>> e_zero = equivariance_error(x, np.ones((3, 3)), "zeros")
+    >>> e_reflect = equivariance_error(x, np.ones((3, 3)), "reflect")
+    >>> bool(e_reflect < e_zero)
+    True
+    """
+    x, w, channel_axis = _split(image, kernel)
+    spatial = _spatial(x, channel_axis)
+    if shifts is None:
+        shifts = tuple(tuple(int(a == b) for b in range(len(spatial))) for a in range(len(spatial)))
+        shifts += (tuple(2 + a for a in range(len(spatial))),)
+    base = _filter(x, w, mode, channel_axis, value)
+    scale = _rms(base) or 1.0
+    errors = []
+    for shift in shifts:
+        if len(shift) != len(spatial) or any(
+            s < 0 or s >= n // 2 for s, n in zip(shift, spatial, strict=True)
+        ):
+            raise PadlabValueError(f"shift {shift} does not fit image {x.shape}")
+        cut = tuple(slice(s, None) for s in shift)
+        moved = _filter(x[cut], w, mode, channel_axis, value)
+        errors.append(_rms(moved - base[cut]) / scale)
+    return float(np.mean(errors))
