@@ -11,14 +11,24 @@ import sys
 from collections.abc import Sequence
 
 from padlab import __version__
+from padlab.cli import audit as audit_cmd
 from padlab.cli import compare as compare_cmd
+from padlab.cli import experiment as experiment_cmd
 from padlab.cli import filter as filter_cmd
 from padlab.cli import kernels as kernels_cmd
 from padlab.cli import modes as modes_cmd
 from padlab.cli import report as report_cmd
 from padlab.errors import PadlabError
 
-_COMMANDS = (report_cmd, filter_cmd, compare_cmd, modes_cmd, kernels_cmd)
+_COMMANDS = (
+    report_cmd,
+    filter_cmd,
+    compare_cmd,
+    modes_cmd,
+    kernels_cmd,
+    audit_cmd,
+    experiment_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -102,10 +102,18 @@ def pick(problem: Problem, factors: object) -> str:
     """The engine with the lowest estimate; never 'fft' for inputs with NaN or infinity."""
     costs = estimate(problem, factors)
     best = min(costs, key=costs.__getitem__)
-    if best == "fft" and not np.isfinite(problem.x).all():
+    if best == "fft" and not _finite(problem.x):
         costs.pop("fft")
         best = min(costs, key=costs.__getitem__)
     return best
+
+
+def _finite(x: np.ndarray) -> bool:
+    """No NaN or infinity in ``x``, without a boolean temporary the size of ``x``.
+
+    ``min`` and ``max`` propagate NaN and reach any infinity.
+    """
+    return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
 
 def run(problem: Problem, method: str = "auto") -> np.ndarray:

@@ -104,8 +104,13 @@ def _gather(x: np.ndarray, sources: list[np.ndarray]) -> np.ndarray:
         first = int(src[0])
         if first >= 0 and int(src[-1]) == first + src.size - 1 and (np.diff(src) == 1).all():
             view = view[(slice(None),) * axis + (slice(first, first + src.size),)]
-        else:
-            takes.append((axis, np.where(src >= 0, src, 0)))
+        else:  # cut the view to the indices' range first: the take then copies only the tile
+            valid = src[src >= 0]
+            low = int(valid.min()) if valid.size else 0
+            high = int(valid.max()) + 1 if valid.size else 1
+            idx = np.where(src >= 0, src, low)  # constant positions: any sample, masked later
+            view = view[(slice(None),) * axis + (slice(low, high),)]
+            takes.append((axis, idx - low))
     for axis, idx in takes:
         view = np.take(view, idx, axis=axis)
     return view
@@ -160,12 +165,15 @@ def correlate_fft(problem: Problem) -> np.ndarray:
                 shape = [1] * nd
                 shape[axis] = m.size
                 mask &= m.reshape(shape)
-            picked = np.where(mask, picked, value)
-        region = picked  # rfftn pads it with zeros up to the tile size
+            if not picked.flags.writeable or picked.base is not None:
+                picked = picked.copy()  # a view of x: never write into the input
+            np.putmask(picked, ~np.broadcast_to(mask, picked.shape), value)
         axes = tuple(range(1, nd + 1))
-        result = scipy.fft.irfftn(
-            scipy.fft.rfftn(region, s=sizes, axes=axes) * spectrum, s=sizes, axes=axes
-        )
+        spec = scipy.fft.rfftn(picked, s=sizes, axes=axes)  # zero-padded to the tile size
+        del picked
+        spec *= spectrum  # in place: one spectrum per tile in memory, not two
+        result = scipy.fft.irfftn(spec, s=sizes, axes=axes)
+        del spec
         # stride-1 positions origin .. origin+length-1 sit at span-1 .. in the result
         first = [(-o) % s for o, s in zip(origin, g.strides, strict=True)]
         keep = tuple(
