@@ -342,6 +342,38 @@ def test_position_experiment_small_end_to_end(tmp_path, capsys):
     assert "partial" in capsys.readouterr().out
 
 
+def test_position_experiment_output_checked_before_training(tmp_path, capsys, monkeypatch):
+    import padlab.torch.experiment as experiment
+
+    def no_training(**kwargs):
+        raise AssertionError("trained although the output cannot be written")
+
+    monkeypatch.setattr(experiment, "position_experiment", no_training)
+    missing = tmp_path / "no" / "pos"
+    assert main(["experiment", "position", "-o", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["experiment", "position", "-o", str(tmp_path / "file")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_position_experiment_save_replaces_whole_directory(tmp_path):
+    from padlab.torch.experiment import ExperimentResult, save
+
+    result = ExperimentResult(
+        [{"name": "valid", "rule": "zeros", "padding": 0, "similar": [1.0, 0.9],
+          "dissimilar": [0.0, 0.1], "epochs": [3, 4]}],
+        {"seeds": 2}, 1.0,
+    )  # fmt: skip
+    out = tmp_path / "pos"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older run")
+    save(result, out)
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "results.json", "table.txt"]
+    assert "95.0 ±  7.1%" in (out / "table.txt").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["pos"]  # no temporary left behind
+
+
 def test_import_padlab_does_not_import_torch():
     code = "import sys, padlab; padlab.correlate([1.0, 2.0], [1.0]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

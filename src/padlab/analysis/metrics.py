@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from padlab._validate import as_numeric_array
 from padlab.errors import PadlabValueError
@@ -325,6 +324,9 @@ def distribution_shift(
     options = {"value": value} if rule.name == "constant" else {}
     padded = pad(x, width, padded_rule, axes=axes, **options)
     constant = float(value) if rule.name == "constant" else 0.0
+
+    from scipy import stats  # imported here: scipy.stats takes ~1 s to import
+
     return DistributionShift(
         ks_border_vs_interior=float(stats.ks_2samp(edge, inside).statistic),
         w1_border_vs_interior=float(stats.wasserstein_distance(edge, inside)),

@@ -166,7 +166,7 @@ def _pm(values: list[float]) -> str:
 
 def position_experiment(
     *,
-    seeds: int = 5,
+    seeds: int = 3,
     epochs: int = 50,
     patience: int = 8,
     train: int = 2000,
@@ -244,27 +244,68 @@ def plot(result: ExperimentResult):
         means = [statistics.fmean(v[key]) for v in result.variants]
         spread = [statistics.stdev(v[key]) if len(v[key]) > 1 else 0 for v in result.variants]
         ax.bar(xs + offset, means, 0.36, yerr=spread, capsize=3, color=colour, label=f"{key} test")
+        if key == "dissimilar":  # the number that matters, printed above its error bar
+            for x, mean, sd in zip(xs + offset, means, spread, strict=True):
+                y = min(mean + sd, 1.0) + 0.015
+                ax.text(x, y, f"{100 * mean:.0f}%", ha="center", va="bottom", fontsize=8)
     ax.axhline(0.5, ls=":", color="gray", lw=1)
-    ax.text(len(names) - 0.5, 0.51, "chance", color="gray", ha="right", fontsize=8)
+    ax.text(1.005, 0.5, "chance", color="gray", va="center", fontsize=8,
+            transform=ax.get_yaxis_transform())  # fmt: skip
     ax.set_xticks(xs, names, rotation=20)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel("accuracy")
     ax.set_title(
         f"Red-Green: same boxes, other band (mean ± std over {result.config['seeds']} seeds)"
     )
-    ax.legend(loc="lower left")
+    fig.legend(loc="outside right upper")
     return fig
 
 
 def save(result: ExperimentResult, directory: str | Path) -> Path:
-    """Write results.json, table.txt and accuracy.png to ``directory`` (created)."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
-    (out / "table.txt").write_text(result.table() + "\n")
-    fig = plot(result)
-    fig.savefig(out / "accuracy.png", dpi=110)
+    """Write results.json, table.txt and accuracy.png to ``directory``.
+
+    The files are written to a temporary directory beside it, which then replaces
+    ``directory``: an interrupted run never leaves half of a result behind.
+    """
+    import os
+    import shutil
+    import tempfile
+
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    out = Path(directory)
+    check_output(out)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        (work / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
+        (work / "table.txt").write_text(result.table() + "\n")
+        fig = plot(result)
+        fig.savefig(work / "accuracy.png", dpi=110)
+        plt.close(fig)
+        work.chmod(0o755)
+        if out.exists():
+            old = out.parent / f".{out.name}.old.{os.getpid()}"
+            os.replace(out, old)
+            os.replace(work, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return out
+
+
+def check_output(directory: str | Path) -> None:
+    """Fail early (before any training) if ``directory`` cannot be written."""
+    import os
+
+    from padlab.errors import PadlabFileError
+
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise PadlabFileError(f"{out}: exists and is not a directory")
+    if not out.parent.is_dir():
+        raise PadlabFileError(f"{out}: the directory {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise PadlabFileError(f"{out}: cannot write in {out.parent}")

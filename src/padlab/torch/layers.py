@@ -19,6 +19,7 @@ from torch import nn
 
 from padlab.engine.plan import partial_scale
 from padlab.modes.index import INDEX_CODES, index_table
+from padlab.modes.padding import _straight_runs
 from padlab.modes.registry import Rule, resolve_mode
 from padlab.ops.geometry import Geometry, resolve_convention
 
@@ -81,8 +82,7 @@ def _pad_axis(x: torch.Tensor, axis: int, before: int, after: int, rule: Rule, v
         return torch.cat(pieces, dim=axis)
     if rule.kind == "index" or (rule.kind == "odd" and n == 1):
         code = INDEX_CODES.get(rule.name, INDEX_CODES["replicate"])
-        table = _table(n, before, after, code, str(x.device))
-        return x.index_select(axis, table)
+        return _gather_runs(x, axis, n, before, after, code)
     if rule.kind == "odd":
         return _odd(x, axis, before, after, rule.name == "symmetric_odd")
     if rule.kind == "ramp":
@@ -90,10 +90,30 @@ def _pad_axis(x: torch.Tensor, axis: int, before: int, after: int, rule: Rule, v
     return _statistic(x, axis, before, after, rule.name)
 
 
-@lru_cache(maxsize=256)
-def _table(n: int, before: int, after: int, code: int, device: str) -> torch.Tensor:
-    table = np.array(index_table(n, before, after, code))  # a writable copy of the cached table
-    return torch.as_tensor(table, dtype=torch.long, device=device)
+def _gather_runs(x: torch.Tensor, axis: int, n: int, before: int, after: int, code: int):
+    """``x`` read through the index table, as slices, flips and repeats joined by ``cat``.
+
+    Every copying rule's table is made of straight runs (step +1, -1 or 0), so this is a few
+    views instead of a gather (``index_select`` along a spatial axis is slow on the CPU). Very
+    wide pads of tiny axes (many runs) fall back to ``index_select``.
+    """
+    table = index_table(n, before, after, code)
+    runs = _straight_runs(table)
+    if runs is None:
+        index = torch.as_tensor(np.array(table), dtype=torch.long, device=x.device)
+        return x.index_select(axis, index)
+    pieces = []
+    for first, stop, step in runs:
+        length, start = stop - first, int(table[first])
+        if step == 1:
+            pieces.append(x.narrow(axis, start, length))
+        elif step == -1:
+            pieces.append(x.narrow(axis, start - length + 1, length).flip(axis))
+        else:
+            shape = list(x.shape)
+            shape[axis] = length
+            pieces.append(x.narrow(axis, start, 1).expand(shape))
+    return torch.cat(pieces, dim=axis)
 
 
 def _odd(x: torch.Tensor, axis: int, before: int, after: int, include_edge: bool) -> torch.Tensor:
@@ -253,6 +273,12 @@ class PaddedConv2d(nn.Conv2d):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         g = self.geometry(input.shape[-2], input.shape[-1])
+        (top, bottom), (left, right) = g.pads
+        if self.rule.name == "zeros" and top == bottom and left == right:
+            # plain zero padding: let the convolution pad (the fastest path)
+            return F.conv2d(
+                input, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups
+            )
         padded = pad_tensor(input, g.pads, self.rule, value=self.value)
         out = F.conv2d(padded, self.weight, None, self.stride, 0, self.dilation, self.groups)
         if self.rule.kind == "partial":
