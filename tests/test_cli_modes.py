@@ -72,3 +72,15 @@ def test_bad_names_give_one_line_and_status_2(capsys, word, match):
     assert len(lines) == 1
     assert lines[0].startswith("padlab modes: error: ")
     assert match in lines[0]
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    import padlab
+
+    assert padlab.__version__ == version("padlab")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"padlab {version('padlab')}"

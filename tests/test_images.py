@@ -145,18 +145,45 @@ def test_write_into_missing_directory(tmp_path):
         padlab.write_image(tmp_path / "no" / "a.png", np.zeros((2, 2), np.uint8))
 
 
-def test_write_is_atomic_when_saving_fails(tmp_path, monkeypatch):
-    padlab.write_image(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
-    before = (tmp_path / "a.png").read_bytes()
+@pytest.mark.parametrize(
+    ("name", "failing"),
+    [("a.bmp", "pillow save"), ("a.png", "rename"), ("a.png", "write")],
+)
+def test_write_is_atomic_when_saving_fails(tmp_path, monkeypatch, name, failing):
+    import padlab._files
+
+    padlab.write_image(tmp_path / name, np.zeros((2, 2), np.uint8))
+    before = (tmp_path / name).read_bytes()
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(Image.Image, "save", boom)
+    if failing == "pillow save":
+        monkeypatch.setattr(Image.Image, "save", boom)
+    elif failing == "rename":
+        monkeypatch.setattr(padlab._files.os, "replace", boom)
+    else:
+        real_fdopen = padlab._files.os.fdopen
+
+        class Full:
+            def __init__(self, fd, mode):
+                self.handle = real_fdopen(fd, mode)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.handle.close()
+
+            def write(self, data):
+                self.handle.write(data[: len(data) // 2])
+                raise OSError("disk full")
+
+        monkeypatch.setattr(padlab._files.os, "fdopen", Full)
     with pytest.raises(padlab.PadlabFileError, match="disk full"):
-        padlab.write_image(tmp_path / "a.png", np.full((2, 2), 255, np.uint8))
-    assert (tmp_path / "a.png").read_bytes() == before  # the old file is intact
-    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary file left
+        padlab.write_image(tmp_path / name, np.full((2, 2), 255, np.uint8))
+    assert (tmp_path / name).read_bytes() == before  # the old file is intact
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
 
 
 def test_every_listed_extension_is_writable(tmp_path):
@@ -225,11 +252,43 @@ def test_display_reports_what_it_did():
     assert "255" in padlab.display(np.array([-3.0, 300.0]), "clip", white=255).summary
 
 
+def test_from_float_rounds_float32_like_float64_also_near_ties():
+    k = np.arange(256)
+    ties = ((k + 0.5) / 255).astype(np.float32)
+    x = np.clip(np.concatenate([np.nextafter(ties, 0), ties, np.nextafter(ties, 1)]), 0, 1)
+    x = np.concatenate([x, np.random.default_rng(0).random(200_000, dtype=np.float32)])
+    expected = np.rint(x.astype(np.float64) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(padlab.from_float(x), expected)
+    np.testing.assert_array_equal(padlab.from_float(x.reshape(-1, 2)[:, ::-1]),
+                                  expected.reshape(-1, 2)[:, ::-1])  # fmt: skip
+    with pytest.raises(padlab.PadlabTypeError, match="complex"):
+        padlab.from_float(np.array([0.5j]))
+
+
 def test_display_errors():
     with pytest.raises(padlab.PadlabValueError, match="unknown mapping 'wrap'"):
         padlab.display(np.zeros(3), "wrap")
     with pytest.raises(padlab.PadlabValueError, match="empty"):
         padlab.display(np.zeros(0), "clip")
+    with pytest.raises(padlab.PadlabTypeError, match="complex"):
+        padlab.display(np.array([1j]), "abs")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.int16])
+@pytest.mark.parametrize("mapping", ["clip", "abs", "symmetric", "minmax"])
+def test_display_matches_float64_arithmetic(dtype, mapping):
+    rng = np.random.default_rng(3)
+    values = (rng.normal(size=(17, 9)) * 100).astype(dtype)
+    got = padlab.display(values, mapping, white=80).pixels
+    x = values.astype(np.float64)
+    expected = {
+        "clip": np.clip(x, 0, 80) / 80,
+        "abs": np.minimum(np.abs(x), 80) / 80,
+        "symmetric": 0.5 + x / (2 * np.abs(x).max()),
+        "minmax": (x - x.min()) / (x.max() - x.min()),
+    }[mapping]
+    assert got.dtype == np.float32 and got.min() >= 0 and got.max() <= 1
+    np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 def test_flat_responses_do_not_divide_by_zero():

@@ -14,9 +14,7 @@ Examples
 array([3, 2, 1, 2, 3, 2, 1])
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
+from padlab._version import __version__
 from padlab.analysis import (
     border_profile,
     compare,
@@ -58,11 +56,6 @@ from padlab.modes import (
 )
 from padlab.ops import conv_nd, convolve, correlate, filter_image, output_shape, same_padding
 from padlab.report import describe_filtering, show_image, show_pair
-
-try:
-    __version__ = _version("padlab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "LIBRARIES",

@@ -37,13 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, print the table, write results.json, table.txt and accuracy.png."""
+    from padlab._files import check_output_directory
     from padlab.errors import PadlabValueError
-    from padlab.torch.experiment import check_output, position_experiment, save
+    from padlab.torch.experiment import position_experiment, save
 
     for name in ("seeds", "epochs", "patience", "train", "test"):
         if getattr(args, name) < 1:
             raise PadlabValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    check_output(args.output)
+    check_output_directory(args.output)
     _keep_heap_memory()
     result = position_experiment(
         seeds=args.seeds,

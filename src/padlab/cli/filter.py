@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     """Filter the images; one line per failure, a summary, status 1 if any failed."""
     label, kernel = parse_kernel(args.kernel)
     rule = resolve_mode(args.mode)
-    notice()
+    # numba loads (0.4 s of imports) in the background while the first image is decoded
+    threading.Thread(target=notice, name="padlab-preload", daemon=True).start()
     padding = _padding(args.padding)
     inputs, batch = _expand(args.images)
     targets = _targets(inputs, batch, args.output, label, rule.name)

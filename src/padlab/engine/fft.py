@@ -20,7 +20,6 @@ import math
 from functools import cache
 
 import numpy as np
-import scipy.fft
 
 from padlab._threads import run_chunks
 from padlab.engine.plan import Problem, index_tables
@@ -37,6 +36,13 @@ _CACHE_VOLUME = 256 * 256
 
 
 @cache
+def _fft():
+    """scipy.fft, imported on first use (0.4 s: too much for every ``import padlab``)."""
+    import scipy.fft
+
+    return scipy.fft
+
+
 def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, ...]:
     """FFT lengths per axis that minimise the estimated time of all tiles together.
 
@@ -57,7 +63,7 @@ def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, .
     for span, n in zip(spans, lengths, strict=True):
         axis = {}
         for m in range(1, min(n, limit) + 1):
-            size = scipy.fft.next_fast_len(-(-n // m) + span - 1, real=True)
+            size = _fft().next_fast_len(-(-n // m) + span - 1, real=True)
             tiles = -(-n // (size - span + 1))
             axis.setdefault(size, tiles)
         options.append(sorted(axis.items()))
@@ -145,7 +151,7 @@ def correlate_fft(problem: Problem) -> np.ndarray:
     dilated = np.zeros(spans, dtype=dtype)
     dilated[tuple(slice(None, None, d) for d in g.dilations)] = problem.kernel
     # correlation = convolution with the flipped kernel
-    spectrum = scipy.fft.rfftn(dilated[(slice(None, None, -1),) * nd], s=sizes)
+    spectrum = _fft().rfftn(dilated[(slice(None, None, -1),) * nd], s=sizes)
 
     out = np.empty(problem.out_shape, dtype=dtype)
     starts = itertools.product(*(range(0, n, st) for n, st in zip(full, step, strict=True)))
@@ -169,10 +175,10 @@ def correlate_fft(problem: Problem) -> np.ndarray:
                 picked = picked.copy()  # a view of x: never write into the input
             np.putmask(picked, ~np.broadcast_to(mask, picked.shape), value)
         axes = tuple(range(1, nd + 1))
-        spec = scipy.fft.rfftn(picked, s=sizes, axes=axes)  # zero-padded to the tile size
+        spec = _fft().rfftn(picked, s=sizes, axes=axes)  # zero-padded to the tile size
         del picked
         spec *= spectrum  # in place: one spectrum per tile in memory, not two
-        result = scipy.fft.irfftn(spec, s=sizes, axes=axes)
+        result = _fft().irfftn(spec, s=sizes, axes=axes)
         del spec
         # stride-1 positions origin .. origin+length-1 sit at span-1 .. in the result
         first = [(-o) % s for o, s in zip(origin, g.strides, strict=True)]

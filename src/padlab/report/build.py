@@ -12,9 +12,7 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from padlab._files import atomic_directory, check_output_directory
 from padlab.analysis.compare import DEFAULT_MODES, Comparison, compare
 from padlab.analysis.metrics import band_width, context_error
-from padlab.errors import PadlabFileError, PadlabValueError
+from padlab.errors import PadlabValueError
 from padlab.io.images import to_float, to_gray
 from padlab.kernels.registry import describe_kernel, get_kernel
 from padlab.modes.registry import RULES, resolve_mode
@@ -173,13 +172,7 @@ def build_report(
     started = time.perf_counter()
     say = progress or (lambda message: None)
     target = Path(out_dir)
-    if target.exists() and not target.is_dir():
-        raise PadlabFileError(f"{target}: exists and is not a directory")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise PadlabFileError(f"{target}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise PadlabFileError(f"{target}: cannot write in {parent}")
+    check_output_directory(target)
     if pad_width < 1:
         raise PadlabValueError(f"pad width must be at least 1 pixel, got {pad_width}")
     if depth < 1:
@@ -195,23 +188,9 @@ def build_report(
     if min(gray.shape) <= 4 * depth * max(band_width(k.shape) for k in named.values()) + 8:
         raise PadlabValueError(f"image {image.shape} is too small for this report (depth {depth})")
 
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    work.chmod(0o777 & ~umask)  # mkdtemp makes it private; a report is for sharing
-    try:
+    with atomic_directory(target) as work:
         report = _build(gray, named, rules, pad_width, depth, work, image_name, image, command, say)
         say("writing the report")
-        if target.exists():
-            old = parent / f".{target.name}.old.{os.getpid()}"
-            os.replace(target, old)
-            os.replace(work, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     report.directory = target
     report.seconds = time.perf_counter() - started
     return report

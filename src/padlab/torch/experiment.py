@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from padlab._files import atomic_directory, check_output_directory
 from padlab.torch.layers import PaddedConv2d
 
 __all__ = ["VARIANTS", "ExperimentResult", "make_dataset", "position_experiment", "red_green_net"]
@@ -267,45 +268,14 @@ def save(result: ExperimentResult, directory: str | Path) -> Path:
     The files are written to a temporary directory beside it, which then replaces
     ``directory``: an interrupted run never leaves half of a result behind.
     """
-    import os
-    import shutil
-    import tempfile
-
     import matplotlib.pyplot as plt
 
     out = Path(directory)
-    check_output(out)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    check_output_directory(out)
+    with atomic_directory(out) as work:
         (work / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
         (work / "table.txt").write_text(result.table() + "\n")
         fig = plot(result)
         fig.savefig(work / "accuracy.png", dpi=110)
         plt.close(fig)
-        work.chmod(0o755)
-        if out.exists():
-            old = out.parent / f".{out.name}.old.{os.getpid()}"
-            os.replace(out, old)
-            os.replace(work, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return out
-
-
-def check_output(directory: str | Path) -> None:
-    """Fail early (before any training) if ``directory`` cannot be written."""
-    import os
-
-    from padlab.errors import PadlabFileError
-
-    out = Path(directory)
-    if out.exists() and not out.is_dir():
-        raise PadlabFileError(f"{out}: exists and is not a directory")
-    if not out.parent.is_dir():
-        raise PadlabFileError(f"{out}: the directory {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise PadlabFileError(f"{out}: cannot write in {out.parent}")

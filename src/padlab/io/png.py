@@ -1,0 +1,102 @@
+"""A small PNG encoder whose compression runs on all threads.
+
+Pillow deflates a PNG in one thread and tries a row filter per row; a 2048x2048 RGB filter
+result took it 0.5 to 0.65 s, a third of a warm ``padlab filter`` run. This encoder writes the
+rows unfiltered and deflates horizontal strips in parallel (zlib releases the GIL), joined into
+one zlib stream: each strip but the last ends with a full flush, so the strips concatenate into
+valid deflate data, and the checksum is computed over the whole image. The files are plain
+PNG (8- or 16-bit gray, gray+alpha, RGB, RGBA; no interlacing) that every reader opens.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from padlab._threads import run_chunks, threads
+
+__all__ = ["encode_png"]
+
+# PNG colour types by channel count
+_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
+# below this many bytes one thread is faster than two
+_PARALLEL_BYTES = 1 << 20
+
+
+def encode_png(array: np.ndarray, level: int = 1) -> bytes:
+    """The bytes of a PNG file holding ``array``.
+
+    Parameters
+    ----------
+    array : ndarray
+        uint8 or uint16, shape (H, W) or (H, W, C) with C in 1 to 4 (gray, gray+alpha, RGB,
+        RGBA), H and W at least 1.
+    level : int
+        zlib level, 1 (fastest, cv2.imwrite's default) to 9.
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> x = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    >>> data = encode_png(x)
+    >>> data[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    >>> bool((np.asarray(Image.open(io.BytesIO(data))) == x).all())
+    True
+    """
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"PNG stores uint8 or uint16, got {array.dtype}")
+    pixels = array[..., np.newaxis] if array.ndim == 2 else array
+    if pixels.ndim != 3 or pixels.shape[2] not in _COLOUR_TYPE:
+        raise ValueError(f"PNG needs (H, W) or (H, W, 1..4), got shape {array.shape}")
+    height, width, channels = pixels.shape
+    if height < 1 or width < 1:
+        raise ValueError(f"PNG needs at least one pixel, got shape {array.shape}")
+    depth = 8 * pixels.dtype.itemsize
+    # each row: filter type 0 (none), then the samples, big-endian
+    rows = np.empty((height, 1 + width * channels * pixels.dtype.itemsize), np.uint8)
+    rows[:, 0] = 0
+    samples = np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder(">"))
+    rows[:, 1:] = samples.view(np.uint8).reshape(height, -1)
+    header = struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPE[channels], 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", _deflate(rows, level)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _deflate(rows: np.ndarray, level: int) -> bytes:
+    """One zlib stream of ``rows``, its strips deflated in parallel."""
+    strips = threads() if rows.nbytes >= _PARALLEL_BYTES else 1
+    bounds = np.linspace(0, rows.shape[0], strips + 1).astype(int)
+    parts: list[bytes] = [b""] * strips
+
+    def deflate(first: int, last: int) -> None:
+        for k in range(first, last):
+            raw = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: no header
+            data = rows[bounds[k] : bounds[k + 1]].data
+            ending = zlib.Z_FINISH if k == strips - 1 else zlib.Z_FULL_FLUSH
+            parts[k] = raw.compress(data) + raw.flush(ending)
+
+    run_chunks(deflate, strips)
+    flags = {1: 0x01, 9: 0xDA}.get(level, 0x9C)  # FLEVEL hint; any value makes a valid header
+    checksum = zlib.adler32(rows.data)
+    return b"".join((bytes((0x78, flags)), *parts, struct.pack(">I", checksum)))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return b"".join(
+        (struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(kind + data)))
+    )
