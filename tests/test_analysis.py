@@ -295,3 +295,37 @@ def test_cli_compare_table(capsys):
 def test_cli_compare_bad_rule(capsys):
     assert main(["compare", "-m", "zeros,mirror"]) == 2
     assert "'scipy:mirror'" in capsys.readouterr().err
+
+
+@given(
+    a=st.lists(st.integers(-5, 5), min_size=1, max_size=40),
+    b=st.lists(st.integers(-5, 5), min_size=1, max_size=40),
+    scale=st.sampled_from([1.0, 0.1, 1e3]),
+)
+def test_ks_w1_equal_scipy_with_ties(a, b, scale):
+    from scipy import stats
+
+    from padlab.analysis.metrics import ks_w1
+
+    x, y = np.array(a) * scale, np.array(b) * scale
+    ks, w1 = ks_w1(x, y)
+    with np.errstate(divide="ignore", invalid="ignore"):  # scipy's p-value of 1-sample inputs
+        expected = stats.ks_2samp(x, y, method="asymp").statistic
+    assert ks == pytest.approx(expected, abs=1e-12)
+    assert w1 == pytest.approx(stats.wasserstein_distance(x, y), rel=1e-9, abs=1e-12)
+
+
+def test_ks_w1_large_samples_and_errors():
+    from scipy import stats
+
+    from padlab.analysis.metrics import ks_w1
+
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=50_000), rng.normal(0.3, 2.0, size=20_000)
+    x[:10_000] = 0.0  # a spike, as zero padding makes
+    ks, w1 = ks_w1(x, y)
+    assert ks == pytest.approx(stats.ks_2samp(x, y, method="asymp").statistic, abs=1e-12)
+    assert w1 == pytest.approx(stats.wasserstein_distance(x, y), rel=1e-9)
+    assert ks_w1(x, x) == (0.0, 0.0)
+    with pytest.raises(padlab.PadlabValueError, match="sizes 0 and 3"):
+        ks_w1(np.array([]), np.ones(3))
