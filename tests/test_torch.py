@@ -378,3 +378,25 @@ def test_import_padlab_does_not_import_torch():
     code = "import sys, padlab; padlab.correlate([1.0, 2.0], [1.0]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["experiment", "position", "--seeds", "1"],
+        ["audit", "torch.nn:Identity", "--input", "3x8x8"],
+    ],
+)
+def test_commands_without_pytorch_say_so_in_one_line(argv):
+    # a fresh interpreter in which `import torch` fails, as on an install without the extra
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from padlab.cli.main import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"padlab {argv[0]}: error: padlab.torch needs PyTorch: "
+        "pip install 'padlab[torch]' (or torch itself)"
+    ]

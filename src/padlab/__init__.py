@@ -26,6 +26,7 @@ from padlab.analysis import (
     uneven_padding,
 )
 from padlab.errors import (
+    PadlabDependencyError,
     PadlabError,
     PadlabFileError,
     PadlabMemoryError,
@@ -61,6 +62,7 @@ __all__ = [
     "LIBRARIES",
     "RULES",
     "ModeName",
+    "PadlabDependencyError",
     "PadlabError",
     "PadlabFileError",
     "PadlabMemoryError",

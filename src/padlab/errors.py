@@ -17,6 +17,7 @@ PadlabValueError True
 from __future__ import annotations
 
 __all__ = [
+    "PadlabDependencyError",
     "PadlabError",
     "PadlabFileError",
     "PadlabMemoryError",
@@ -43,3 +44,7 @@ class PadlabMemoryError(PadlabError, MemoryError):
 
 class PadlabFileError(PadlabError, OSError):
     """A file is missing, unreadable, not an image, or cannot be written."""
+
+
+class PadlabDependencyError(PadlabError, ImportError):
+    """An optional dependency (PyTorch for :mod:`padlab.torch`) is not installed."""

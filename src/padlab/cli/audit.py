@@ -66,8 +66,9 @@ def load_model(spec: str):
 def run(args: argparse.Namespace) -> int:
     """Print the audit table."""
     size = _size(args.input)
+    from padlab.torch.audit import audit  # first: says so if PyTorch is missing
+
     model = load_model(args.factory)
-    from padlab.torch.audit import audit
 
     print(audit(model, size).table())
     return 0

@@ -3,10 +3,12 @@
 Optional: needs ``torch`` (``pip install padlab[torch]``). ``import padlab`` never imports it.
 """
 
+from padlab.errors import PadlabDependencyError
+
 try:
     import torch  # noqa: F401
-except ImportError as err:  # pragma: no cover - exercised without torch installed
-    raise ImportError(
+except ImportError as err:  # tested in a subprocess that hides torch
+    raise PadlabDependencyError(
         "padlab.torch needs PyTorch: pip install 'padlab[torch]' (or torch itself)"
     ) from err
 
