@@ -294,3 +294,17 @@ def test_display_matches_float64_arithmetic(dtype, mapping):
 def test_flat_responses_do_not_divide_by_zero():
     np.testing.assert_array_equal(padlab.display(np.zeros((2, 2)), "symmetric").pixels, 0.5)
     np.testing.assert_array_equal(padlab.display(np.ones((2, 2)), "minmax").pixels, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "mapping", "white", "expected"),
+    [
+        (np.array([-3e38, 0, 3e38], np.float32), "minmax", 1.0, [0, 0.5, 1]),
+        (np.array([-3e38, 0, 3e38], np.float32), "symmetric", 1.0, [0, 0.5, 1]),
+        (np.array([-3e38, np.inf, 3e38], np.float32), "minmax", 1.0, [0, 0.5, 1]),
+        (np.array([0.5, 2.0], np.float32), "clip", 1e-46, [1, 1]),
+        (np.array([16777216, 16777217], np.int32), "minmax", 1.0, [0, 1]),
+    ],
+)
+def test_display_extremes_keep_float64_precision(values, mapping, white, expected):
+    np.testing.assert_array_equal(padlab.display(values, mapping, white=white).pixels, expected)

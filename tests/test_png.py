@@ -99,3 +99,26 @@ def test_write_image_png_uses_it_and_reads_back(tmp_path):
     with pytest.raises(padlab.PadlabValueError, match="empty"):
         padlab.write_image(tmp_path / "b.png", np.zeros((0, 4), np.uint8))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_stream_split_over_several_idat_chunks(monkeypatch):
+    import padlab.io.png as png
+
+    monkeypatch.setattr(png, "_MAX_CHUNK", 1000)  # as a >2 GiB stream is split at 1 GiB
+    x = np.random.default_rng(6).integers(0, 256, (1200, 700, 3), dtype=np.uint8)
+    data = encode_png(x)
+    assert data.count(b"IDAT") > 100
+    np.testing.assert_array_equal(_pillow(data), x)
+    np.testing.assert_array_equal(_opencv(data), x)
+
+
+def test_big_endian_and_non_contiguous_input():
+    x = np.random.default_rng(8).integers(0, 65536, (40, 30), dtype=np.uint16)
+    np.testing.assert_array_equal(_opencv(encode_png(x.astype(">u2"))), x)
+    np.testing.assert_array_equal(_opencv(encode_png(x.T)), x.T)
+
+
+def test_write_image_big_endian(tmp_path):
+    x = np.random.default_rng(9).integers(0, 65536, (20, 10), dtype=np.uint16)
+    padlab.write_image(tmp_path / "a.png", x.astype(">u2"))
+    np.testing.assert_array_equal(padlab.read_image(tmp_path / "a.png"), x)

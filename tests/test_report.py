@@ -13,6 +13,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 import padlab
+from padlab._files import MARKER
 from padlab.cli.main import main
 from padlab.report.build import build_report
 
@@ -142,6 +143,7 @@ def test_a_new_report_replaces_an_old_one_only_when_complete(tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     (out / "old.txt").write_text("old report")
+    (out / MARKER).write_text("")  # an earlier padlab report
     build_report(_drawn_photo(), image_name="x", kernels=("blur",), modes=("zeros", "reflect"),
                  depth=1, out_dir=out)  # fmt: skip
     assert not (out / "old.txt").exists() and (out / "index.html").exists()

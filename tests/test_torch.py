@@ -130,6 +130,17 @@ def test_every_rule_equals_padlab_conv_nd(rule, padding):
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("rule", [r.name for r in RULES])
+def test_unbatched_input_as_nn_conv2d(rule):
+    torch.manual_seed(4)
+    layer = PaddedConv2d(3, 5, 3, padding=1, padding_mode=rule).double()
+    x = _x((1, 3, 8, 7))
+    with torch.no_grad():
+        single, batch = layer(x[0]), layer(x)
+    assert single.shape == (5, 8, 7)  # as nn.Conv2d: (C, H, W) in, (C, H, W) out
+    torch.testing.assert_close(single, batch[0])
+
+
 @pytest.mark.parametrize(
     "rule", [r.name for r in RULES if r.name not in ("median", "minimum", "maximum")]
 )
@@ -335,6 +346,7 @@ def test_position_experiment_small_end_to_end(tmp_path, capsys):
                    "--test", "100", "-o", str(tmp_path / "pos")])  # fmt: skip
     assert status == 0
     assert {p.name for p in (tmp_path / "pos").iterdir()} == {
+        ".padlab-output",
         "results.json",
         "table.txt",
         "accuracy.png",
@@ -368,8 +380,11 @@ def test_position_experiment_save_replaces_whole_directory(tmp_path):
     out = tmp_path / "pos"
     out.mkdir()
     (out / "stale.txt").write_text("from an older run")
+    (out / ".padlab-output").write_text("")
     save(result, out)
-    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "results.json", "table.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".padlab-output", "accuracy.png", "results.json", "table.txt",
+    ]  # fmt: skip
     assert "95.0 ±  7.1%" in (out / "table.txt").read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["pos"]  # no temporary left behind
 

@@ -299,6 +299,8 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     b = np.sort(np.asarray(b, dtype=np.float64).ravel())
     if a.size == 0 or b.size == 0:
         raise PadlabValueError(f"need two non-empty samples, got sizes {a.size} and {b.size}")
+    if np.isnan(a[-1]) or np.isnan(b[-1]):  # sorting puts NaN last; as scipy, NaN in, NaN out
+        return float("nan"), float("nan")
     # merge the two sorted runs (a stable sort finds the runs: linear time), then count how
     # many of each sample lie at or below every distinct value (the last of each run of ties)
     order = np.argsort(np.concatenate([a, b]), kind="stable")

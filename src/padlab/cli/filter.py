@@ -16,7 +16,7 @@ from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
 from padlab.io.images import FORMATS, from_float, read_image, sample_image, write_image
 from padlab.io.mapping import MAPPINGS, display
 from padlab.kernels.registry import parse_kernel
-from padlab.modes.registry import resolve_mode
+from padlab.modes.registry import Rule, resolve_mode
 from padlab.ops.images import ALPHA, filter_image
 
 SAMPLE_NAME = "grace_hopper"
@@ -71,7 +71,15 @@ def run(args: argparse.Namespace) -> int:
     label, kernel = parse_kernel(args.kernel)
     rule = resolve_mode(args.mode)
     # numba loads (0.4 s of imports) in the background while the first image is decoded
-    threading.Thread(target=notice, name="padlab-preload", daemon=True).start()
+    preload = threading.Thread(target=notice, name="padlab-preload", daemon=True)
+    preload.start()
+    try:
+        return _run(args, label, kernel, rule)
+    finally:
+        preload.join()  # never exit while it may still be printing
+
+
+def _run(args: argparse.Namespace, label: str, kernel: np.ndarray, rule: Rule) -> int:
     padding = _padding(args.padding)
     inputs, batch = _expand(args.images)
     targets = _targets(inputs, batch, args.output, label, rule.name)

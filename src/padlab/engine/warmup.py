@@ -7,7 +7,6 @@ command line calls :func:`notice` so a new user knows why the first run is slow.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TextIO
 
@@ -24,9 +23,12 @@ def cached() -> bool:
     """
     from padlab.engine.direct import _conv_tasks
 
-    cache = getattr(_conv_tasks, "_cache", None)
-    index = getattr(cache, "_index_path", None)
-    return index is None or os.path.exists(index)
+    cache_file = getattr(getattr(_conv_tasks, "_cache", None), "_cache_file", None)
+    try:
+        # numba's index of compiled signatures; empty if missing or made for other source
+        return bool(cache_file._load_index())
+    except Exception:  # numba internals changed: assume cached, stay quiet
+        return True
 
 
 def notice(stream: TextIO | None = None) -> bool:

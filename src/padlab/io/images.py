@@ -176,6 +176,8 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
             f"{path}: unknown image extension {path.suffix!r}; allowed: {', '.join(FORMATS)}"
         )
     array = np.asarray(image)
+    if not array.dtype.isnative:  # big-endian data, e.g. from a FITS or raw file
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype == np.uint16:
         if array.ndim != 2 or fmt not in ("PNG", "TIFF"):
             raise PadlabValueError(

@@ -80,10 +80,9 @@ def display(response: object, mapping: str = "clip", *, white: float = 1.0) -> M
     values = as_numeric_array(response, "response")
     if values.dtype.kind == "c":
         raise PadlabTypeError(f"cannot display a complex response ({values.dtype}); pass its abs")
-    # float32 is plenty for 8- or 16-bit pixels and halves the memory traffic; float64 stays
-    values = values.astype(np.float64 if values.dtype == np.float64 else np.float32, copy=False)
     if values.size == 0:
         raise PadlabValueError("cannot display an empty response")
+    values = values.astype(_working_dtype(values, white), copy=False)
     notes = []
     if not np.isfinite(values).all():
         bad = ~np.isfinite(values)
@@ -107,9 +106,21 @@ def display(response: object, mapping: str = "clip", *, white: float = 1.0) -> M
         low, high = float(values.min()), float(values.max())
         pixels = (values - low) / (high - low) if high > low else np.zeros(values.shape)
         notes.insert(0, f"{low:.4g} is black, {high:.4g} is white")
-    if mapping not in ("clip", "abs"):  # those two are in [0, 1] already
-        pixels = np.clip(pixels, 0, 1)
+    pixels = np.clip(pixels, 0, 1)
     return Mapped(pixels.astype(np.float32, copy=False), mapping, f"{mapping}: " + "; ".join(notes))
+
+
+def _working_dtype(values: np.ndarray, white: float) -> type:
+    """float32 for float32 responses of moderate size (half the memory traffic, and plenty for
+    8- or 16-bit pixels); float64 for everything else, where float32 could round or overflow.
+    """
+    if values.dtype != np.float32 or not 1e-30 < white < 1e30:
+        return np.float64
+    low, high = float(values.min()), float(values.max())
+    if not (np.isfinite(low) and np.isfinite(high)):  # rare: look past the non-finite values
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    return np.float64 if max(-low, high) > 1e30 else np.float32  # differences could overflow
 
 
 def _share(mask: np.ndarray) -> str:

@@ -23,6 +23,8 @@ __all__ = ["encode_png"]
 _COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
 # below this many bytes one thread is faster than two
 _PARALLEL_BYTES = 1 << 20
+# bytes per IDAT chunk (the format's limit is 2**31 - 1)
+_MAX_CHUNK = 1 << 30
 
 
 def encode_png(array: np.ndarray, level: int = 1) -> bytes:
@@ -52,7 +54,7 @@ def encode_png(array: np.ndarray, level: int = 1) -> bytes:
     >>> bool((np.asarray(Image.open(io.BytesIO(data))) == x).all())
     True
     """
-    if array.dtype not in (np.uint8, np.uint16):
+    if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2):
         raise TypeError(f"PNG stores uint8 or uint16, got {array.dtype}")
     pixels = array[..., np.newaxis] if array.ndim == 2 else array
     if pixels.ndim != 3 or pixels.shape[2] not in _COLOUR_TYPE:
@@ -67,14 +69,10 @@ def encode_png(array: np.ndarray, level: int = 1) -> bytes:
     samples = np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder(">"))
     rows[:, 1:] = samples.view(np.uint8).reshape(height, -1)
     header = struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPE[channels], 0, 0, 0)
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", header),
-            _chunk(b"IDAT", _deflate(rows, level)),
-            _chunk(b"IEND", b""),
-        )
-    )
+    stream = memoryview(_deflate(rows, level))
+    # a chunk holds at most 2**31 - 1 bytes; the IDAT chunks together hold one zlib stream
+    idat = [_chunk(b"IDAT", stream[k : k + _MAX_CHUNK]) for k in range(0, len(stream), _MAX_CHUNK)]
+    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), *idat, _chunk(b"IEND", b"")))
 
 
 def _deflate(rows: np.ndarray, level: int) -> bytes:
@@ -96,7 +94,6 @@ def _deflate(rows: np.ndarray, level: int) -> bytes:
     return b"".join((bytes((0x78, flags)), *parts, struct.pack(">I", checksum)))
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return b"".join(
-        (struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(kind + data)))
-    )
+def _chunk(kind: bytes, data: bytes | memoryview) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return b"".join((struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)))

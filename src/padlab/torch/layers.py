@@ -285,10 +285,10 @@ class PaddedConv2d(nn.Conv2d):
             scale = _partial_scale(g, str(out.device), out.dtype)
             out = out * scale
             if self.bias is not None:
-                out = (out + self.bias.view(1, -1, 1, 1)) * (scale > 0)
+                out = (out + self.bias.view(-1, 1, 1)) * (scale > 0)
             return out
         if self.bias is not None:
-            out = out + self.bias.view(1, -1, 1, 1)
+            out = out + self.bias.view(-1, 1, 1)
         return out
 
 
