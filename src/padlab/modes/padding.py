@@ -306,7 +306,7 @@ def _copy_from(roi: np.ndarray, axis: int, start: int, idx: np.ndarray) -> None:
     run by run with slices, like numpy.pad does; fancy indexing along a non-contiguous axis
     would gather element by element.
     """
-    runs = _straight_runs(idx)
+    runs = straight_runs(idx)
     if runs is None:
         _assign(roi[_at(axis, slice(start, start + len(idx)))], roi[_at(axis, idx)])
         return
@@ -323,16 +323,16 @@ def _copy_from(roi: np.ndarray, axis: int, start: int, idx: np.ndarray) -> None:
         _assign(roi[_at(axis, slice(start + first, start + stop))], roi[_at(axis, src)])
 
 
-def _straight_runs(idx: np.ndarray) -> list[tuple[int, int, int]] | None:
+def straight_runs(idx: np.ndarray) -> list[tuple[int, int, int]] | None:
     """Split ``idx`` into maximal runs with a constant step of -1, 0 or +1.
 
     Returns ``(first, stop, step)`` triples, or None if there would be more than _MAX_RUNS.
 
     Examples
     --------
-    >>> _straight_runs(np.array([1, 0, 1, 2, 3, 2, 1]))
+    >>> straight_runs(np.array([1, 0, 1, 2, 3, 2, 1]))
     [(0, 2, -1), (2, 5, 1), (5, 7, -1)]
-    >>> _straight_runs(np.array([0, 0, 0, 5]))
+    >>> straight_runs(np.array([0, 0, 0, 5]))
     [(0, 3, 0), (3, 4, 1)]
     """
     runs: list[tuple[int, int, int]] = []

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from padlab._files import atomic_directory, check_output_directory
+from padlab._version import __version__
 from padlab.analysis.compare import DEFAULT_MODES, Comparison, compare
 from padlab.analysis.metrics import band_width, context_error
 from padlab.errors import PadlabValueError
@@ -172,7 +173,7 @@ def build_report(
     started = time.perf_counter()
     say = progress or (lambda message: None)
     target = Path(out_dir)
-    check_output_directory(target)
+    check_output_directory(target)  # fail before any work (atomic_directory checks again)
     if pad_width < 1:
         raise PadlabValueError(f"pad width must be at least 1 pixel, got {pad_width}")
     if depth < 1:
@@ -273,7 +274,7 @@ def _build(gray, named, rules, pad_width, depth, work, image_name, image, comman
         "depth": depth,
         "recommendation": {"mode": best, "why": sentence},
         "comparisons": {name: c.to_dict() for name, c in comparisons.items()},
-        "padlab": _version(),
+        "padlab": __version__,
         "command": command,
     }
     (work / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2))
@@ -303,12 +304,6 @@ def _clean(value):
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
-
-
-def _version() -> str:
-    from padlab import __version__
-
-    return __version__
 
 
 def _render(
@@ -371,7 +366,7 @@ def _render(
         pad_width=pad_width,
         depth=depth,
         command=command or "padlab report",
-        version=_version(),
+        version=__version__,
         python=sys.version.split()[0],
         platform=platform.platform(),
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

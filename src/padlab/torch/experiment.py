@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from padlab._files import atomic_directory, check_output_directory
+from padlab._files import atomic_directory
 from padlab.torch.layers import PaddedConv2d
 
 __all__ = ["VARIANTS", "ExperimentResult", "make_dataset", "position_experiment", "red_green_net"]
@@ -271,8 +271,7 @@ def save(result: ExperimentResult, directory: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     out = Path(directory)
-    check_output_directory(out)
-    with atomic_directory(out) as work:
+    with atomic_directory(out) as work:  # checks the directory first
         (work / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
         (work / "table.txt").write_text(result.table() + "\n")
         fig = plot(result)

@@ -19,7 +19,7 @@ from torch import nn
 
 from padlab.engine.plan import partial_scale
 from padlab.modes.index import INDEX_CODES, index_table
-from padlab.modes.padding import _straight_runs
+from padlab.modes.padding import straight_runs
 from padlab.modes.registry import Rule, resolve_mode
 from padlab.ops.geometry import Geometry, resolve_convention
 
@@ -98,7 +98,7 @@ def _gather_runs(x: torch.Tensor, axis: int, n: int, before: int, after: int, co
     wide pads of tiny axes (many runs) fall back to ``index_select``.
     """
     table = index_table(n, before, after, code)
-    runs = _straight_runs(table)
+    runs = straight_runs(table)
     if runs is None:
         index = torch.as_tensor(np.array(table), dtype=torch.long, device=x.device)
         return x.index_select(axis, index)
