@@ -25,9 +25,9 @@ import numpy as np
 
 import padlab
 from padlab.engine import choose
-from padlab.engine.separable import split_rank1
+from padlab.geometry import Geometry
+from padlab.kernels.rank import split_rank1
 from padlab.ops.filtering import _rules, prepare
-from padlab.ops.geometry import Geometry
 
 
 def _median_time(fn, budget: float = 0.5) -> float:

@@ -41,9 +41,9 @@ import torch.nn.functional as F
 
 import padlab
 from padlab.engine.choose import estimate
-from padlab.engine.separable import split_rank1
+from padlab.geometry import Geometry
+from padlab.kernels.rank import split_rank1
 from padlab.ops.filtering import _rules, prepare
-from padlab.ops.geometry import Geometry
 
 CV2_BORDER = {
     "zeros": cv2.BORDER_CONSTANT,

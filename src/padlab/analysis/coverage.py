@@ -12,9 +12,9 @@ import numpy as np
 
 from padlab._validate import as_index, as_numeric_array
 from padlab.errors import PadlabValueError
+from padlab.geometry import Geometry
 from padlab.modes.index import INDEX_CODES, source_index
 from padlab.modes.registry import resolve_mode
-from padlab.ops.geometry import Geometry
 
 __all__ = ["coverage"]
 

@@ -14,10 +14,10 @@ import numpy as np
 
 from padlab._validate import as_numeric_array
 from padlab.errors import PadlabValueError
+from padlab.geometry import same_padding
 from padlab.modes.padding import pad
 from padlab.modes.registry import resolve_mode
 from padlab.ops.filtering import correlate
-from padlab.ops.geometry import same_padding
 
 __all__ = [
     "BorderProfile",

@@ -28,8 +28,9 @@ import numpy as np
 from padlab.engine.direct import correlate_direct
 from padlab.engine.fft import correlate_fft, tiles_work
 from padlab.engine.plan import Problem
-from padlab.engine.separable import correlate_separable, split_rank1
+from padlab.engine.separable import correlate_separable
 from padlab.errors import PadlabValueError
+from padlab.kernels.rank import split_rank1
 
 __all__ = ["COSTS", "estimate", "features", "pick", "run"]
 
@@ -85,7 +86,7 @@ def estimate(problem: Problem, factors: object) -> dict[str, float]:
     Examples
     --------
     >>> import numpy as np
-    >>> from padlab.ops.geometry import Geometry
+    >>> from padlab.geometry import Geometry
     >>> p = Problem(np.zeros((1, 2048, 2048), np.float32), np.ones((31, 31), np.float32),
     ...             Geometry.resolve((2048, 2048), (31, 31)), (0, 0), 0.0)
     >>> costs = estimate(p, None)

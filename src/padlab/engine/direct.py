@@ -30,7 +30,7 @@ import numpy as np
 
 from padlab._threads import chunk_size, run_chunks, threads
 from padlab.engine.plan import Problem, index_tables
-from padlab.ops.geometry import Geometry
+from padlab.geometry import Geometry
 
 __all__ = ["conv_direct", "correlate_direct"]
 

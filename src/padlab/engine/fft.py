@@ -128,7 +128,7 @@ def correlate_fft(problem: Problem) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from padlab.ops.geometry import Geometry
+    >>> from padlab.geometry import Geometry
     >>> from padlab.modes.index import CIRCULAR
     >>> x = np.arange(1.0, 6.0)[None]
     >>> p = Problem(x, np.array([1.0, 2.0, 3.0]), Geometry.resolve((5,), (3,), "same"),

@@ -13,7 +13,7 @@ import numba as nb
 import numpy as np
 
 from padlab.engine.direct import _plan
-from padlab.ops.geometry import Geometry
+from padlab.geometry import Geometry
 
 __all__ = ["conv_gemm"]
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from padlab.geometry import Geometry
 from padlab.modes.padding import pad
 from padlab.modes.registry import Rule
-from padlab.ops.geometry import Geometry
 
 __all__ = ["correlate_reference"]
 
@@ -35,7 +35,7 @@ def correlate_reference(
     image, kernel : ndarray
         Same number of dimensions, already in the compute dtype.
     geometry : Geometry
-        Pads, strides and dilations (see :class:`padlab.ops.geometry.Geometry`).
+        Pads, strides and dilations (see :class:`padlab.geometry.Geometry`).
     rules : sequence of Rule
         One padding rule per axis.
     value, stat_length, end_values

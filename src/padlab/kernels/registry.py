@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from padlab.errors import PadlabFileError, PadlabValueError
+from padlab.kernels.rank import split_rank1
 
 __all__ = ["KERNELS", "NamedKernel", "get_kernel", "kernel_names", "parse_kernel"]
 
@@ -324,8 +325,6 @@ def describe_kernel(kernel: np.ndarray) -> dict[str, object]:
     >>> describe_kernel(get_kernel("blur"))
     {'shape': (3, 3), 'sum': 1.0, 'separable': True}
     """
-    from padlab.engine.separable import split_rank1
-
     total = float(kernel.sum())
     return {
         "shape": tuple(kernel.shape),

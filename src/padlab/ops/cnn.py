@@ -7,12 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from padlab._validate import as_index, as_numeric_array
-from padlab.engine.plan import partial_scale
 from padlab.errors import PadlabValueError
+from padlab.geometry import Geometry, partial_scale
 from padlab.modes.registry import check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
 from padlab.ops.filtering import _rules, prepare, run_problem
-from padlab.ops.geometry import Geometry
 
 __all__ = ["conv_nd"]
 

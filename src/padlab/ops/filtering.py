@@ -7,14 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from padlab._validate import as_index, as_numeric_array, fill_value
-from padlab.engine.plan import Problem, partial_scale
+from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
 from padlab.errors import PadlabValueError
+from padlab.geometry import Geometry, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
 from padlab.modes.padding import pad
 from padlab.modes.registry import Rule, check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
-from padlab.ops.geometry import Geometry
 
 __all__ = ["METHODS", "convolve", "correlate", "prepare", "run_problem"]
 
@@ -47,7 +47,7 @@ _SHARED_DOC = """
     convention : str, default 'tf'
         Where 'same' puts the extra sample when the padding is odd: 'tf' after (TensorFlow,
         Keras, ONNX SAME_UPPER, torch padding='same'), 'scipy' before (scipy.ndimage, OpenCV's
-        default anchor, ONNX SAME_LOWER). See :mod:`padlab.ops.geometry`.
+        default anchor, ONNX SAME_LOWER). See :mod:`padlab.geometry`.
     channel_axis : int, optional
         The axis of ``image`` holding channels; each channel is filtered independently with
         the same kernel.

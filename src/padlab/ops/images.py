@@ -6,9 +6,9 @@ import numpy as np
 
 from padlab._validate import as_numeric_array
 from padlab.errors import PadlabValueError
+from padlab.geometry import Geometry, resolve_convention
 from padlab.io.images import to_float, to_gray
 from padlab.ops.filtering import correlate
-from padlab.ops.geometry import Geometry, resolve_convention
 
 __all__ = ["ALPHA", "filter_image"]
 

@@ -17,11 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from padlab.engine.plan import partial_scale
+from padlab.geometry import Geometry, partial_scale, resolve_convention
 from padlab.modes.index import INDEX_CODES, index_table
 from padlab.modes.padding import straight_runs
 from padlab.modes.registry import Rule, resolve_mode
-from padlab.ops.geometry import Geometry, resolve_convention
 
 __all__ = ["PaddedConv2d", "pad_tensor"]
 

@@ -36,7 +36,14 @@ import numpy as np
 from padlab._validate import as_index, normalize_widths
 from padlab.errors import PadlabTypeError, PadlabValueError
 
-__all__ = ["CONVENTIONS", "Geometry", "output_shape", "resolve_convention", "same_padding"]
+__all__ = [
+    "CONVENTIONS",
+    "Geometry",
+    "output_shape",
+    "partial_scale",
+    "resolve_convention",
+    "same_padding",
+]
 
 #: Accepted spellings of the two 'same' conventions.
 CONVENTIONS = {
@@ -288,7 +295,7 @@ def same_padding(
     stride, dilation : int or sequence of int
     convention : str
         ``"tf"`` (extra sample after) or ``"scipy"`` (extra sample before); see
-        :mod:`padlab.ops.geometry`.
+        :mod:`padlab.geometry`.
     convolve : bool
         Mirror the split, as :func:`padlab.convolve` does.
 
@@ -365,3 +372,40 @@ def output_shape(
         tuple(as_index(n, "size") for n in sizes), kernel, padding, stride, dilation, convention
     )
     return geometry.out_shape[0] if scalar else geometry.out_shape
+
+
+def partial_scale(
+    geometry: Geometry, partial_axes: tuple[bool, ...], dtype: np.dtype
+) -> np.ndarray:
+    """The partial-convolution factor of every output, as a broadcastable array.
+
+    Along a partial axis, an output whose window has ``k`` taps of which ``c`` land on real
+    samples is scaled by ``k / c`` (0 if ``c`` is 0). Real samples form a box, so the count over
+    the whole window is the product of the per-axis counts and the factor is the product of
+    the per-axis factors (Liu et al. 2018, with the per-pixel ratio).
+
+    Examples
+    --------
+    >>> g = Geometry.resolve((5,), (3,), "same")
+    >>> partial_scale(g, (True,), np.dtype(np.float64)).tolist()
+    [1.5, 1.0, 1.0, 1.0, 1.5]
+    """
+    scale = np.ones(geometry.out_shape, dtype=dtype)
+    for axis, is_partial in enumerate(partial_axes):
+        if not is_partial:
+            continue
+        n, (before, _), k, s, d, out = (
+            geometry.in_shape[axis],
+            geometry.pads[axis],
+            geometry.kernel_shape[axis],
+            geometry.strides[axis],
+            geometry.dilations[axis],
+            geometry.out_shape[axis],
+        )
+        positions = np.arange(out)[:, None] * s + np.arange(k)[None, :] * d - before
+        count = ((positions >= 0) & (positions < n)).sum(axis=1)
+        factor = np.divide(k, count, out=np.zeros(out), where=count > 0)
+        shape = [1] * len(geometry.out_shape)
+        shape[axis] = out
+        scale *= factor.reshape(shape).astype(dtype)
+    return scale
