@@ -4,36 +4,170 @@ An interrupted or failed run never leaves a half-written image or report behind,
 reader never sees one. Temporaries are created with ``os.open``/``os.mkdir`` and mode 0o666 /
 0o777, so the kernel applies the umask and the outputs get the permissions a plain ``open``
 would give (no racy ``os.umask`` round trip). Paths are resolved first, so a symlink to a
-directory is written through, not replaced.
+file or a directory is written through (the link stays, its target is replaced), not replaced.
+
+Temporaries have short hidden names (``.padlab-<hex>.tmp``, 24 characters), so any output
+name the file system allows (255 bytes) can be written. While a temporary exists, SIGTERM is
+handled like SIGINT (in the main thread, unless the program installed its own handler): the
+temporary is removed and the process ends (status 143 for SIGTERM, ``KeyboardInterrupt`` for
+SIGINT); the final renames are never interrupted half-way. Any ``OSError`` while writing (a
+full disk, a read-only file system, a name too long) becomes a one-line
+:class:`~padlab.errors.PadlabFileError` naming the output and the cause.
 
 An output *directory* is replaced as a whole, so padlab only ever replaces a directory it
 made: each one holds a marker file, :data:`MARKER`; an existing directory without it (your
-home, the current directory) is refused, unless it is empty.
+home, the current directory) is refused, unless it is empty. If a file appears in such an
+empty directory while padlab works, the directory is left alone and the run fails: padlab
+never deletes what it did not write.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
+import signal
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["MARKER", "atomic_directory", "atomic_file", "check_output_directory"]
+from padlab.errors import PadlabFileError
+
+__all__ = [
+    "MARKER",
+    "TEMPORARY_PREFIX",
+    "Terminated",
+    "atomic_directory",
+    "atomic_file",
+    "check_output_directory",
+    "resolve_output",
+]
 
 #: The file that marks a directory as padlab's output, which a new run may replace.
 MARKER = ".padlab-output"
+#: How every temporary's name starts (then 12 hex digits and ``.tmp``).
+TEMPORARY_PREFIX = ".padlab-"
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM while padlab writes an output (exit status 143)."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def resolve_output(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute with its symlinks followed, or a one-line error (symlink loop).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.symlink("b", os.path.join(folder, "a")); os.symlink("a", os.path.join(folder, "b"))
+    >>> resolve_output(os.path.join(folder, "a"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    padlab.errors.PadlabFileError: .../a: a symlink loop; cannot write there
+    """
+    try:
+        return Path(path).resolve()
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        raise PadlabFileError(f"{path}: a symlink loop; cannot write there") from None
+    except OSError as err:  # Python >= 3.13 raises ELOOP as OSError
+        if err.errno == errno.ELOOP:
+            raise PadlabFileError(f"{path}: a symlink loop; cannot write there") from None
+        raise PadlabFileError(f"{path}: cannot write there ({_cause(err)})") from None
 
 
 def _temporary_name(path: Path) -> Path:
-    return path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    return path.parent / f"{TEMPORARY_PREFIX}{secrets.token_hex(6)}.tmp"
+
+
+def _cause(err: OSError) -> str:
+    cause = err.strerror or str(err) or type(err).__name__
+    return cause if err.errno is None else f"{cause}, errno {errno.errorcode.get(err.errno, '?')}"
+
+
+def _write_error(shown: object, err: OSError) -> PadlabFileError:
+    where = f" (writing {err.filename})" if err.filename and str(err.filename) != str(shown) else ""
+    return PadlabFileError(f"{shown}: cannot write the output: {_cause(err)}{where}")
+
+
+# -- signals: SIGTERM like SIGINT while temporaries exist; renames never interrupted -----------
+
+_guard = {"depth": 0, "critical": 0, "pending": None, "previous": {}}
+
+
+def _handler(signum: int, frame: object) -> None:
+    if _guard["critical"]:
+        _guard["pending"] = signum
+        return
+    _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _signals_guarded() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` (main thread, default handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _guard["depth"] == 0:
+        previous = {}
+        for signum, default in (
+            (signal.SIGTERM, signal.SIG_DFL),
+            (signal.SIGINT, signal.default_int_handler),
+        ):
+            if signal.getsignal(signum) is default:
+                previous[signum] = signal.signal(signum, _handler)
+        _guard["previous"] = previous
+    _guard["depth"] += 1
+    try:
+        yield
+    finally:
+        _guard["depth"] -= 1
+        if _guard["depth"] == 0:
+            for signum, handler in _guard["previous"].items():
+                signal.signal(signum, handler)
+            _guard["previous"] = {}
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Signals handled by :func:`_handler` wait until the block is done (the final renames)."""
+    _guard["critical"] += 1
+    try:
+        yield
+    finally:
+        _guard["critical"] -= 1
+        pending, _guard["pending"] = _guard["pending"], None
+        if pending is not None and _guard["critical"] == 0:
+            _raise_for(pending)
+
+
+def _announce(err: BaseException) -> None:
+    if isinstance(err, Terminated):
+        print("padlab: terminated (SIGTERM); the unfinished output was removed", file=sys.stderr)
 
 
 @contextmanager
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary handle to a temporary file that becomes ``path`` when the block succeeds.
+
+    Raises
+    ------
+    PadlabFileError
+        The file cannot be written (full disk, read-only, name too long, symlink loop); the
+        temporary is removed and ``path`` is unchanged.
 
     Examples
     --------
@@ -45,21 +179,28 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     >>> Path(target).read_bytes()
     b'done'
     """
-    path = Path(path).resolve()
-    while True:
-        tmp = _temporary_name(path)
+    shown, path = path, resolve_output(path)
+    with _signals_guarded():
+        while True:
+            tmp = _temporary_name(path)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:  # pragma: no cover - 48 random bits collided
+                continue
+            except OSError as err:
+                raise _write_error(shown, err) from None
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits collided
-            continue
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            with os.fdopen(fd, "wb") as handle:
+                yield handle
+            with _uninterrupted():
+                os.replace(tmp, path)
+        except BaseException as err:
+            tmp.unlink(missing_ok=True)
+            _announce(err)
+            if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
+                raise _write_error(shown, err) from None
+            raise
 
 
 @contextmanager
@@ -67,7 +208,8 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary directory that replaces ``path`` (and all it held) when the block succeeds.
 
     ``path`` must not exist, be empty, or be an earlier padlab output (it holds
-    :data:`MARKER`); see :func:`check_output_directory`.
+    :data:`MARKER`); see :func:`check_output_directory`. If a directory that was empty receives
+    a file meanwhile, nothing is replaced and :class:`~padlab.errors.PadlabFileError` is raised.
 
     Examples
     --------
@@ -78,28 +220,48 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     >>> sorted(os.listdir(target))
     ['.padlab-output', 'a.txt']
     """
-    path = Path(path).resolve()
-    check_output_directory(path)
-    while True:
-        work = _temporary_name(path)
+    shown, path = path, resolve_output(path)
+    check_output_directory(shown)
+    with _signals_guarded():
+        while True:
+            work = _temporary_name(path)
+            try:
+                os.mkdir(work, 0o777)
+                break
+            except FileExistsError:  # pragma: no cover - 48 random bits collided
+                continue
+            except OSError as err:
+                raise _write_error(shown, err) from None
         try:
-            os.mkdir(work, 0o777)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits collided
-            continue
+            (work / MARKER).write_text("written by padlab; a new run may replace this directory\n")
+            yield work
+            with _uninterrupted():
+                _commit(work, path, shown)
+        except BaseException as err:
+            shutil.rmtree(work, ignore_errors=True)
+            _announce(err)
+            if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
+                raise _write_error(shown, err) from None
+            raise
+
+
+def _commit(work: Path, path: Path, shown: object) -> None:
+    """Move ``work`` to ``path``: over nothing, an empty directory, or an earlier output."""
     try:
-        (work / MARKER).write_text("written by padlab; a new run may replace this directory\n")
-        yield work
-        if path.exists():
-            old = _temporary_name(path)
-            os.replace(path, old)
-            os.replace(work, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, path)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        os.replace(work, path)  # atomic over nothing or over an empty directory
+        return
+    except OSError as err:
+        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    if not (path / MARKER).is_file():
+        raise PadlabFileError(
+            f"{shown}: files appeared in this directory while padlab worked; padlab never "
+            "replaces what it did not write, so nothing was written. Name a new directory"
+        )
+    old = _temporary_name(path)
+    os.replace(path, old)
+    os.replace(work, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def check_output_directory(path: str | os.PathLike[str]) -> None:
@@ -119,9 +281,7 @@ def check_output_directory(path: str | os.PathLike[str]) -> None:
     ...
     padlab.errors.PadlabFileError: ...: a directory padlab did not write; ...
     """
-    from padlab.errors import PadlabFileError
-
-    shown, path = path, Path(path).resolve()
+    shown, path = path, resolve_output(path)
     if path.exists() and not path.is_dir():
         raise PadlabFileError(f"{shown}: exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not (path / MARKER).exists():

@@ -218,7 +218,9 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
     try:
         with atomic_file(path) as handle:
             save(handle)
-    except OSError as err:
+    except PadlabFileError:
+        raise
+    except OSError as err:  # pragma: no cover - atomic_file turns OSError into PadlabFileError
         raise PadlabFileError(f"{path}: cannot write the image ({err})") from None
 
 
