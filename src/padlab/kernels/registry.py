@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from padlab.errors import PadlabFileError, PadlabValueError
+from padlab._validate import as_numeric_array
+from padlab.errors import PadlabError, PadlabFileError, PadlabTypeError, PadlabValueError
 from padlab.kernels.rank import split_rank1
 
 __all__ = ["KERNELS", "NamedKernel", "get_kernel", "kernel_names", "parse_kernel"]
@@ -167,9 +168,25 @@ KERNELS: dict[str, NamedKernel] = {
     )
 }
 
-_NAME = re.compile(
-    r"^(?P<name>[a-z]+(?:-[xy4])?)(?:-(?P<size>\d+))?(?:-(?P<sigma>\d+(?:\.\d+)?))?$"
-)
+# parameters after a registry name: -SIZE, then (gaussian) -SIGMA
+_PARAMETERS = re.compile(r"^(?P<size>\d+)(?:-(?P<sigma>\d+(?:\.\d+)?))?$")
+# .npy kernels larger than this many values are certainly not kernels
+_MAX_FILE_VALUES = 2**24
+
+
+def _split_name(text: str) -> tuple[NamedKernel, re.Match[str] | None] | None:
+    """The registry entry ``text`` names and its parameters, matching whole names first.
+
+    ``laplacian-4`` is a name; ``box-4`` is ``box`` with size 4; ``gaussian-4-1.5`` is
+    ``gaussian`` with size 4 and sigma 1.5.
+    """
+    if text in KERNELS:
+        return KERNELS[text], None
+    for name in sorted(KERNELS, key=len, reverse=True):
+        if text.startswith(name + "-"):
+            match = _PARAMETERS.match(text[len(name) + 1 :])
+            return (KERNELS[name], match) if match else None
+    return None
 
 
 def kernel_names() -> tuple[str, ...]:
@@ -204,16 +221,19 @@ def get_kernel(name: str) -> np.ndarray:
     array([[0.25, 0.25],
            [0.25, 0.25]])
     """
-    match = _NAME.match(name.strip().lower())
-    entry = KERNELS.get(match["name"]) if match else None
-    if entry is None:
+    if not isinstance(name, str):
+        raise PadlabTypeError(f"a kernel name must be a string, got {type(name).__name__}")
+    found = _split_name(name.strip().lower())
+    if found is None:
         raise PadlabValueError(
             f"unknown kernel {name!r}; named kernels: {', '.join(KERNELS)} (box-N, gaussian-N, "
             "gaussian-N-SIGMA, identity-N take a size), or write one as text "
             "('0,-1,0;-1,5,-1;0,-1,0') or give a .npy/.txt file"
         )
-    takes_size = entry.name in ("box", "gaussian", "identity")
-    if (match["size"] or match["sigma"]) and not takes_size:
+    entry, match = found
+    if match is None:
+        return entry.make()
+    if entry.name not in ("box", "gaussian", "identity"):
         raise PadlabValueError(f"kernel {entry.name!r} takes no parameters, got {name!r}")
     if match["sigma"] and entry.name != "gaussian":
         raise PadlabValueError(f"only gaussian takes a sigma, got {name!r}")
@@ -257,15 +277,27 @@ def parse_kernel(spec: object) -> tuple[str, np.ndarray]:
     'outline'
     """
     if not isinstance(spec, str | os.PathLike):
-        array = np.asarray(spec, dtype=np.float64)
+        array = _real(as_numeric_array(spec, "kernel"), "kernel")
         return f"custom {'x'.join(map(str, array.shape))}", _check(array, "kernel")
     text = os.fspath(spec).strip()
     if any(ch in text for ch in ",;") or re.fullmatch(r"[-+0-9./\s]+", text):
         return "custom", _check(_from_text(text, "kernel text"), text)
     path = Path(text)
     if path.suffix.lower() in (".npy", ".txt", ".csv"):
-        return path.stem, _check(_from_file(path), str(path))
+        # a file named like a registry kernel keeps its suffix, so the two never share a label
+        label = path.name if _split_name(path.stem.lower()) else path.stem
+        return label, _check(_from_file(path), str(path))
     return text.lower(), get_kernel(text)
+
+
+def _real(array: np.ndarray, where: str) -> np.ndarray:
+    """A bool, integer or float kernel as float64; complex values are refused, never dropped."""
+    if array.dtype.kind == "c":
+        raise PadlabTypeError(
+            f"{where}: the kernel is complex ({array.dtype}); padlab kernels are real "
+            "(bool, integer or float): take .real or .imag yourself"
+        )
+    return array.astype(np.float64)
 
 
 def _number(token: str, where: str) -> float:
@@ -292,16 +324,51 @@ def _from_text(text: str, where: str) -> np.ndarray:
 
 
 def _from_file(path: Path) -> np.ndarray:
-    if not path.exists():
-        raise PadlabFileError(f"{path}: no such kernel file")
+    if not path.is_file():
+        what = "no such kernel file" if not path.exists() else "not a regular file"
+        raise PadlabFileError(f"{path}: {what}")
     try:
         if path.suffix.lower() == ".npy":
-            return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+            return _from_npy(path)
         return _from_text(path.read_text(), str(path))
-    except (OSError, ValueError) as err:
-        if isinstance(err, PadlabValueError):
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        if isinstance(err, PadlabError):
             raise
         raise PadlabFileError(f"{path}: cannot read the kernel ({err})") from None
+
+
+def _from_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` kernel, its header checked before any data is read."""
+    fmt = np.lib.format
+    with open(path, "rb") as handle:
+        version = fmt.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(handle)
+        else:
+            shape, fortran, dtype = fmt.read_array_header_2_0(handle)
+        if dtype.kind not in "biuf":
+            kind = {"c": "complex", "V": "structured"}.get(dtype.kind, "non-numeric")
+            raise PadlabTypeError(
+                f"{path}: the kernel file holds {kind} values ({dtype}); allowed: bool, integer "
+                "or float"
+            )
+        if len(shape) not in (1, 2):
+            raise PadlabValueError(f"{path}: a kernel must be a 1-D or 2-D array, got {shape}")
+        count = math.prod(shape)
+        if count > _MAX_FILE_VALUES:
+            raise PadlabValueError(
+                f"{path}: declares a kernel of shape {shape} ({count} values); allowed: at most "
+                f"{_MAX_FILE_VALUES} values"
+            )
+        stored = os.fstat(handle.fileno()).st_size - handle.tell()
+        if stored != count * dtype.itemsize:
+            raise PadlabFileError(
+                f"{path}: declares shape {shape} of {dtype} ({count * dtype.itemsize} bytes) but "
+                f"holds {stored} bytes of data"
+            )
+        data = np.fromfile(handle, dtype=dtype, count=count)
+    array = data.reshape(shape, order="F" if fortran else "C")
+    return array.astype(np.float64)
 
 
 def _check(array: np.ndarray, where: str) -> np.ndarray:
