@@ -88,7 +88,9 @@ def normalize_widths(width: object, n_axes: int) -> tuple[tuple[int, int], ...]:
     """Pad widths as one ``(before, after)`` pair per padded axis, like ``numpy.pad``.
 
     ``width`` is an int (every side), a ``(before, after)`` pair (every axis), or one pair (or
-    one int) per axis.
+    one int, or numpy's one-element ``(w,)``) per axis. A wrong type (a float, a string, an
+    array that is not of integers) is a :class:`PadlabTypeError`; a wrong value or structure
+    (negative, the wrong number of entries) a :class:`PadlabValueError`.
 
     Examples
     --------
@@ -98,9 +100,16 @@ def normalize_widths(width: object, n_axes: int) -> tuple[tuple[int, int], ...]:
     ((1, 3), (1, 3))
     >>> normalize_widths([(0, 1), 2], 2)
     ((0, 1), (2, 2))
+    >>> normalize_widths(((1,), (2,)), 2)
+    ((1, 1), (2, 2))
     """
-    if isinstance(width, np.ndarray) and width.ndim <= 2:
-        width = width.tolist()
+    if isinstance(width, np.ndarray):
+        if width.dtype.kind not in "iu":
+            raise PadlabTypeError(
+                f"pad widths must be integers, got an array of dtype {width.dtype}"
+            )
+        if width.ndim <= 2:
+            width = width.tolist()
     if not isinstance(width, Sequence) or isinstance(width, str):
         w = _width(width)
         return ((w, w),) * n_axes
@@ -118,12 +127,12 @@ def normalize_widths(width: object, n_axes: int) -> tuple[tuple[int, int], ...]:
     out = []
     for item in items:
         if isinstance(item, Sequence) and not isinstance(item, str):
-            if len(item) != 2:
+            if len(item) not in (1, 2):
                 raise PadlabValueError(
-                    f"width {width!r}: each per-axis entry must be an int or a (before, after) "
-                    f"pair, got {item!r}"
+                    f"width {width!r}: each per-axis entry must be an int, (w,) or a "
+                    f"(before, after) pair, got {item!r}"
                 )
-            out.append((_width(item[0]), _width(item[1])))
+            out.append((_width(item[0]), _width(item[-1])))
         else:
             w = _width(item)
             out.append((w, w))

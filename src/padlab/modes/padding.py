@@ -144,7 +144,7 @@ def pad(
     shape = tuple(n + b + a for n, (b, a) in zip(x.shape, full, strict=True))
     out = allocate(shape, x.dtype, f"padding an array of shape {x.shape} by {widths}")
     centre = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, full, strict=True))
-    _assign(out[centre], x)
+    _assign(out[(*centre, Ellipsis)], x)  # the Ellipsis keeps a 0-d result an array
     if x.size == 0:
         # Only constant rules can get here with a padded empty axis; others pad nothing real.
         for axis in sorted(axis_rule):
@@ -234,12 +234,19 @@ def _constant_of(rule: Rule, options: dict[str, object]) -> object:
 def _stat_lengths(stat_length: object) -> tuple[int | None, int | None]:
     if stat_length is None:
         return (None, None)
-    pair = (
-        stat_length
-        if isinstance(stat_length, Sequence) and not isinstance(stat_length, str)
-        else (stat_length, stat_length)
-    )
-    check_sequence_length(list(pair), 2, "stat_length", "sides (before, after)")
+    if isinstance(stat_length, np.ndarray) and stat_length.ndim <= 2:
+        stat_length = stat_length.tolist()
+    if not isinstance(stat_length, Sequence) or isinstance(stat_length, str):
+        pair: Sequence[object] = (stat_length, stat_length)
+    elif len(stat_length) == 1:  # numpy's (n,) and ((before, after),): the same for every axis
+        return _stat_lengths(stat_length[0])
+    elif len(stat_length) == 2 and not any(isinstance(v, Sequence) for v in stat_length):
+        pair = stat_length
+    else:
+        raise PadlabValueError(
+            f"stat_length={stat_length!r}: padlab takes one stat_length for every padded axis "
+            "(an int, (n,) or a (before, after) pair), not one per axis"
+        )
     out = []
     for item in pair:
         length = None if item is None else as_index(item, "stat_length")
