@@ -23,6 +23,7 @@ __all__ = [
     "PadlabMemoryError",
     "PadlabTypeError",
     "PadlabValueError",
+    "PadlabWarning",
 ]
 
 
@@ -48,3 +49,7 @@ class PadlabFileError(PadlabError, OSError):
 
 class PadlabDependencyError(PadlabError, ImportError):
     """An optional dependency (PyTorch for :mod:`padlab.torch`) is not installed."""
+
+
+class PadlabWarning(UserWarning):
+    """Something padlab did that you may not expect, such as reading one frame of a GIF."""

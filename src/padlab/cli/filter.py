@@ -13,6 +13,7 @@ import numpy as np
 
 from padlab.engine.warmup import notice
 from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
+from padlab.geometry import Geometry
 from padlab.io.images import FORMATS, from_float, read_image, sample_image, write_image
 from padlab.io.mapping import MAPPINGS, display
 from padlab.kernels.registry import parse_kernel
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     """Filter the images; one line per failure, a summary, status 1 if any failed."""
     label, kernel = parse_kernel(args.kernel)
     rule = resolve_mode(args.mode)
+    # --padding and --stride checked once, before any file is read or written
+    Geometry.resolve(kernel.shape, kernel.shape, _padding(args.padding), args.stride)
     # numba loads (0.4 s of imports) in the background while the first image is decoded
     preload = threading.Thread(target=notice, name="padlab-preload", daemon=True)
     preload.start()
@@ -142,13 +145,13 @@ def _expand(items: list[str]) -> tuple[list[Path | None], bool]:
     batch = len(items) > 1
     for item in items:
         if any(ch in item for ch in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(item))
+            matches = _regular(sorted(Path(p) for p in glob.glob(item)))
             if not matches:
                 raise PadlabFileError(f"{item}: no file matches")
             paths += matches
             batch = True
         elif Path(item).is_dir():
-            found = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in FORMATS)
+            found = _regular(sorted(p for p in Path(item).iterdir() if p.suffix.lower() in FORMATS))
             if not found:
                 raise PadlabFileError(f"{item}: no image files ({', '.join(FORMATS)})")
             paths += found
@@ -156,6 +159,14 @@ def _expand(items: list[str]) -> tuple[list[Path | None], bool]:
         else:
             paths.append(Path(item))
     return paths, batch
+
+
+def _regular(paths: list[Path]) -> list[Path]:
+    """The regular files among ``paths``; FIFOs, devices, sockets, directories skipped, said."""
+    for path in paths:
+        if not path.is_file():
+            print(f"padlab filter: skipping {path}: not a regular file", file=sys.stderr)
+    return [path for path in paths if path.is_file()]
 
 
 def _targets(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import warnings
 from collections.abc import Sequence
 
 from padlab import __version__
@@ -58,13 +59,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():  # warnings as one line each, restored afterwards
+            warnings.showwarning = _one_line_warning
+            return int(args.run(args) or 0)
     except PadlabError as err:
         print(f"padlab {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("padlab: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"padlab: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def entry() -> None:

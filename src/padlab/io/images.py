@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from padlab._files import atomic_file
 from padlab._validate import as_numeric_array
-from padlab.errors import PadlabFileError, PadlabTypeError, PadlabValueError
+from padlab.errors import (
+    PadlabError,
+    PadlabFileError,
+    PadlabTypeError,
+    PadlabValueError,
+    PadlabWarning,
+)
+from padlab.io.png import decode_png16, png_header
 
 __all__ = [
     "FORMATS",
@@ -75,15 +83,19 @@ def read_image(path: str | os.PathLike[str], *, alpha: str = "keep") -> np.ndarr
     Parameters
     ----------
     path : str or path
-        A JPEG, PNG, TIFF (8 or 16 bit), WebP or BMP file.
+        A JPEG, PNG, TIFF (8 or 16 bit, also 16-bit colour), WebP, BMP or GIF file. Of an
+        animated or multi-page file only the first frame is read, with a
+        :class:`~padlab.errors.PadlabWarning`.
     alpha : {'keep', 'drop'}
         Keep an alpha channel as the fourth channel, or drop it.
 
     Returns
     -------
     ndarray
-        uint8 or uint16 as stored; (H, W) for grayscale, (H, W, 3) or (H, W, 4). Palette and
-        bilevel images become RGB(A) or uint8 grayscale; CMYK becomes RGB.
+        uint8 or uint16 as stored (16-bit RGB PNG and TIFF too, as ``cv2.imread`` with
+        ``IMREAD_UNCHANGED``; TIFF needs tifffile for that); (H, W) for grayscale, (H, W, 3) or
+        (H, W, 4). Palette and bilevel images become RGB(A) or uint8 grayscale; CMYK becomes
+        RGB.
 
     Raises
     ------
@@ -108,22 +120,95 @@ def read_image(path: str | os.PathLike[str], *, alpha: str = "keep") -> np.ndarr
         raise PadlabFileError(f"{path}: no such file")
     if path.is_dir():
         raise PadlabFileError(f"{path}: is a directory, not an image")
+    if not path.is_file():  # opening a FIFO would wait for a writer forever
+        raise PadlabFileError(f"{path}: not a regular file (a FIFO, device or socket)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                array = _to_array(img)
+                frames = getattr(img, "n_frames", 1)
+                array = _sixteen_bit_colour(img, path)
+                if array is None:
+                    img.load()
+                    img = ImageOps.exif_transpose(img)
+                    array = _to_array(img)
+                else:
+                    array = _orient(array, img.getexif().get(_ORIENTATION, 1))
     except UnidentifiedImageError:
         raise PadlabFileError(f"{path}: not an image padlab can read") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, SyntaxError, ValueError, zlib.error, Image.DecompressionBombError) as err:
+        if isinstance(err, PadlabError):
+            raise
         raise PadlabFileError(f"{path}: cannot read the image ({err})") from None
     except Image.DecompressionBombWarning as err:
         raise PadlabFileError(f"{path}: refusing a suspiciously large image ({err})") from None
+    if frames > 1:
+        warnings.warn(
+            PadlabWarning(
+                f"{path}: has {frames} frames (animated or multi-page); padlab reads only the first"
+            ),
+            stacklevel=2,
+        )
     if alpha == "drop" and array.ndim == 3 and array.shape[2] == 4:
         array = array[..., :3]
     return array
+
+
+_ORIENTATION = 0x0112  # the EXIF orientation tag
+
+
+def _sixteen_bit_colour(img, path: Path) -> np.ndarray | None:
+    """16-bit RGB(A) pixels, which Pillow would silently cut to 8 bits; None for other images.
+
+    PNG goes through padlab's own decoder; TIFF through tifffile, if installed (else a
+    one-line error rather than a silent loss of 8 bits).
+    """
+    if img.format == "PNG":
+        with open(path, "rb") as handle:
+            header = png_header(handle.read(33))
+        if header is None or header[2] != 16 or header[3] not in (2, 4, 6):
+            return None
+        return decode_png16(path.read_bytes())
+    if img.format == "TIFF" and img.mode in ("RGB", "RGBA"):
+        bits = img.tag_v2.get(258, (8,))
+        if max(bits) <= 8:
+            return None
+        try:
+            import tifffile
+        except ImportError:
+            raise PadlabFileError(
+                f"{path}: a {max(bits)}-bit colour TIFF, which Pillow reads only as 8 bits; "
+                "install tifffile (pip install tifffile) to read it as uint16"
+            ) from None
+        try:
+            array = tifffile.imread(path, key=0)
+        except (ValueError, NotImplementedError) as err:  # a codec only imagecodecs has
+            raise PadlabFileError(
+                f"{path}: a {max(bits)}-bit colour TIFF that tifffile cannot decode ({err}); "
+                "Pillow would cut it to 8 bits"
+            ) from None
+        if array.dtype != np.uint16 or array.ndim != 3 or array.shape[2] not in (3, 4):
+            raise PadlabFileError(
+                f"{path}: a colour TIFF of {array.dtype} pixels, shape {array.shape}; padlab "
+                "reads 8- and 16-bit RGB or RGBA"
+            )
+        return array
+    return None
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """``array`` turned upright for an EXIF orientation (1 to 8), as ImageOps.exif_transpose."""
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    turn = turns.get(orientation)
+    return array if turn is None else np.ascontiguousarray(turn(array))
 
 
 def _to_array(img) -> np.ndarray:
