@@ -93,7 +93,9 @@ def _cause(err: OSError) -> str:
 
 
 def _write_error(shown: object, err: OSError) -> PadlabFileError:
-    where = f" (writing {err.filename})" if err.filename and str(err.filename) != str(shown) else ""
+    name = str(err.filename or "")
+    own = not name or name == str(shown) or Path(name).name.startswith(TEMPORARY_PREFIX)
+    where = "" if own else f" (writing {name})"
     return PadlabFileError(f"{shown}: cannot write the output: {_cause(err)}{where}")
 
 
@@ -282,6 +284,15 @@ def check_output_directory(path: str | os.PathLike[str]) -> None:
     padlab.errors.PadlabFileError: ...: a directory padlab did not write; ...
     """
     shown, path = path, resolve_output(path)
+    try:
+        _check_directory(shown, path)
+    except PadlabFileError:
+        raise
+    except OSError as err:  # a name too long, a permission denied on the way, ...
+        raise PadlabFileError(f"{shown}: cannot write there ({_cause(err)})") from None
+
+
+def _check_directory(shown: object, path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise PadlabFileError(f"{shown}: exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not (path / MARKER).exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from padlab._files import atomic_file
+from padlab._files import atomic_file, resolve_output
 from padlab._validate import as_numeric_array
 from padlab.errors import (
     PadlabError,
@@ -282,7 +282,7 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
         array = array[..., 0]
     if array.ndim == 3 and array.shape[2] == 4 and fmt in ("JPEG", "BMP"):
         raise PadlabValueError(f"{path}: {fmt} cannot store an alpha channel; use PNG or WebP")
-    if not path.parent.is_dir():
+    if not resolve_output(path).parent.is_dir():  # a symlink loop is named as such
         raise PadlabFileError(f"{path}: the directory {path.parent} does not exist")
     if array.size == 0:
         raise PadlabValueError(f"{path}: cannot write an empty image, shape {array.shape}")
