@@ -589,7 +589,7 @@ def _gif(path: Path) -> list[np.ndarray]:
 def test_an_animated_gif_gives_its_first_frame_and_says_so(tmp_path):
     """Design choice: only the first frame is read; a PadlabWarning (one CLI line) says so."""
     frames = _gif(tmp_path / "anim.gif")
-    with pytest.warns(padlab.errors.PadlabWarning, match="3 frames.*only the first"):
+    with pytest.warns(padlab.PadlabWarning, match="3 frames.*only the first"):
         image = padlab.read_image(tmp_path / "anim.gif")
     np.testing.assert_array_equal(image, frames[0])
     proc = padlab_cli("filter", "anim.gif", "-k", "blur", "-o", "o.png", cwd=tmp_path)

@@ -32,6 +32,7 @@ from padlab.errors import (
     PadlabMemoryError,
     PadlabTypeError,
     PadlabValueError,
+    PadlabWarning,
 )
 from padlab.io import (
     display,
@@ -68,6 +69,7 @@ __all__ = [
     "PadlabMemoryError",
     "PadlabTypeError",
     "PadlabValueError",
+    "PadlabWarning",
     "Rule",
     "__version__",
     "border_profile",
