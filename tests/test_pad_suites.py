@@ -1,4 +1,4 @@
-"""numpy's own tests of ``numpy.pad``, run against ``padlab.pad`` through a thin shim.
+"""numpy's and scipy's own tests, run against padlab through thin shims.
 
 numpy ships ``numpy/lib/tests/test_arraypad.py`` in its wheel. A subprocess replaces
 ``numpy.pad`` by :func:`numpy_pad_shim` (which only translates numpy's argument names to
@@ -6,9 +6,17 @@ padlab's) and runs that file. Every test must pass except the ones listed in
 :data:`NOT_APPLICABLE`, each with the reason it does not apply; a listed test that starts to
 pass fails this test too, so the list stays honest.
 
-The shim ignores ``match=`` in ``pytest.raises``: padlab's messages are worded differently
-(they name the value and what is allowed), but the exception *class* must be the one numpy
-raises (a padlab error derives from ``ValueError`` or ``TypeError`` as numpy's does).
+scipy's 2-D correlation tests (``scipy/signal/tests/test_signaltools.py``, classes
+``TestConvolve2d`` and ``TestCorrelate2d``: 'full'/'same'/'valid' with fill, wrap and symmetric
+boundaries) run the same way against ``padlab.correlate``/``padlab.convolve``
+(:data:`SCIPY_NOT_APPLICABLE`). scipy.ndimage's correlate tests are not run: nearly all of
+them pass ``output=`` arrays or ``origin=`` shifts, which padlab's geometry (``padding=``,
+``convention=``) expresses differently, so a shim would be a reimplementation, not a shim.
+
+The shims ignore ``match=`` in ``pytest.raises``: padlab's messages are worded differently
+(they name the value and what is allowed), but the exception *class* must be the one the
+library raises (a padlab error derives from ``ValueError`` or ``TypeError`` as theirs do),
+except where padlab follows the rule "a wrong type is a TypeError" and they do not.
 """
 
 from __future__ import annotations
@@ -21,10 +29,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy
 
 import padlab
 
 NUMPY_TESTS = Path(np.__file__).parent / "lib" / "tests" / "test_arraypad.py"
+SCIPY_TESTS = Path(scipy.__file__).parent / "signal" / "tests" / "test_signaltools.py"
+
+SCIPY_NOT_APPLICABLE = {
+    "TestConvolve2d::test_valid_mode_complx[": "complex arrays: padlab filters real arrays",
+    "TestConvolve2d::test_valid_mode2[": "complex arrays: padlab filters real arrays",
+    # a list as fill value is a wrong type: PadlabTypeError, where scipy raises ValueError
+    "TestConvolve2d::test_fillvalue_errors[": "fillvalue=[1, 2] is a TypeError in padlab",
+    "TestConvolve2d::test_fillvalue_empty[": "fillvalue=[] is a TypeError in padlab",
+    "TestConvolve2d::test_invalid_dims[": "padlab correlates 1-D and 3-D arrays too",
+}
 
 # test id (a prefix if it ends with "[" or "::") -> why it does not apply to padlab.pad
 NOT_APPLICABLE = {
@@ -80,6 +99,57 @@ def numpy_pad_shim(array, pad_width, mode="constant", **kwargs):
     return padlab.pad(array, pad_width, mode, **options, **kwargs)
 
 
+# scipy.signal's boundary names -> padlab rules
+_BOUNDARY = {"fill": "constant", "wrap": "circular", "symm": "symmetric"}
+
+
+def scipy_2d_shim(function):
+    """``scipy.signal.correlate2d``/``convolve2d``'s signature over a padlab function.
+
+    Only conventions are translated: the boundary names, 'valid' with the inputs swapped when
+    the second is the larger (scipy swaps them), and integer inputs giving integer outputs
+    (padlab computes them in float; the shim checks the values are whole before casting).
+
+    Examples
+    --------
+    >>> scipy_2d_shim(padlab.correlate)([[1, 2], [3, 4]], [[1, 1]], "same", "wrap")
+    array([[3, 3],
+           [7, 7]])
+    """
+    flip = function is padlab.correlate
+
+    def shim(in1, in2, mode="full", boundary="fill", fillvalue=0):
+        a, b = np.asarray(in1), np.asarray(in2)
+        swap = (
+            mode == "valid"
+            and a.ndim == b.ndim
+            and a.shape != b.shape
+            and all(x <= y for x, y in zip(a.shape, b.shape, strict=True))
+        )
+        if swap:
+            a, b = b, a
+        rule = _BOUNDARY.get(boundary, boundary) if isinstance(boundary, str) else boundary
+        out = function(a, b, mode=rule, padding=mode, value=fillvalue)
+        if swap and flip:  # correlating the swapped pair reverses the result
+            out = out[::-1, ::-1]
+        kind = np.result_type(a, b)
+        if kind.kind in "biu":
+            assert np.array_equal(out, np.rint(out)), "an integer correlation that is not whole"
+            out = out.astype(kind)
+        return out
+
+    return shim
+
+
+class _ScipyPatch:
+    """Replace the test module's correlate2d/convolve2d after collection (scipy's test
+    decorators look the originals up while collecting)."""
+
+    def pytest_runtest_setup(self, item) -> None:
+        item.module.correlate2d = scipy_2d_shim(padlab.correlate)
+        item.module.convolve2d = scipy_2d_shim(padlab.convolve)
+
+
 def install() -> None:
     """In the subprocess only: numpy.pad becomes the shim; ``match=`` is not checked."""
     np.pad = numpy_pad_shim
@@ -102,15 +172,16 @@ class _Collect:
                 self.outcomes[key] = "xfailed" if hasattr(report, "wasxfail") else report.outcome
 
 
-def run_suite(test_file: str, result_file: str) -> int:
-    """Run ``test_file`` with the shim installed; write every test's outcome as JSON."""
+def run_suite(test_file: str, result_file: str, *selection: str) -> int:
+    """Run ``test_file`` with the shims installed; write every test's outcome as JSON."""
     install()
     collect = _Collect()
     ini = Path(result_file).with_suffix(".ini")
     ini.write_text("[pytest]\n")
+    options = ["-q", "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(ini.parent)]
     status = pytest.main(
-        [test_file, "-q", "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(ini.parent)],
-        plugins=[collect],
+        [test_file, *options, *selection],
+        plugins=[collect, _ScipyPatch()],
     )
     Path(result_file).write_text(json.dumps(collect.outcomes))
     return int(status)
@@ -120,18 +191,17 @@ def _matches(test_id: str, key: str) -> bool:
     return test_id.startswith(key) if key.endswith(("[", "::")) else test_id == key
 
 
-def _reason(test_id: str) -> str | None:
-    return next((why for key, why in NOT_APPLICABLE.items() if _matches(test_id, key)), None)
+def _reason(test_id: str, table: dict[str, str]) -> str | None:
+    return next((why for key, why in table.items() if _matches(test_id, key)), None)
 
 
-@pytest.mark.slow
-def test_numpy_pad_suite_passes_against_padlab_pad(tmp_path):
-    assert NUMPY_TESTS.is_file(), f"numpy's test file is missing: {NUMPY_TESTS}"
+def _run_and_check(tmp_path, test_file, table, minimum, *selection):
+    assert Path(test_file).is_file(), f"the library's test file is missing: {test_file}"
     result = tmp_path / "outcomes.json"
     tests = Path(__file__).parent
     code = (
         f"import sys; sys.path.insert(0, {str(tests)!r}); import test_pad_suites as s; "
-        f"sys.exit(s.run_suite({str(NUMPY_TESTS)!r}, {str(result)!r}))"
+        f"sys.exit(s.run_suite({str(test_file)!r}, {str(result)!r}, *{list(selection)!r}))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run(
@@ -143,17 +213,31 @@ def test_numpy_pad_suite_passes_against_padlab_pad(tmp_path):
         timeout=600,
     )
     outcomes = json.loads(result.read_text())
-    assert len(outcomes) > 500, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(outcomes) >= minimum, proc.stdout[-2000:] + proc.stderr[-2000:]
     unexpected_failures = sorted(
-        t for t, o in outcomes.items() if o == "failed" and _reason(t) is None
+        t for t, o in outcomes.items() if o == "failed" and _reason(t, table) is None
     )
     assert not unexpected_failures, proc.stdout[-4000:]
-    stale = sorted(t for t, o in outcomes.items() if o == "passed" and _reason(t) is not None)
-    assert not stale, f"these tests now pass, remove them from NOT_APPLICABLE: {stale}"
-    for prefix in NOT_APPLICABLE:
+    stale = sorted(
+        t for t, o in outcomes.items() if o == "passed" and _reason(t, table) is not None
+    )
+    assert not stale, f"these tests now pass, remove them from the table: {stale}"
+    for prefix in table:
         assert any(_matches(t, prefix) for t in outcomes), f"no numpy test matches {prefix!r}"
     skipped = sorted(t for t, o in outcomes.items() if o == "skipped")
     assert not skipped
+
+
+@pytest.mark.slow
+def test_numpy_pad_suite_passes_against_padlab_pad(tmp_path):
+    _run_and_check(tmp_path, NUMPY_TESTS, NOT_APPLICABLE, 500)
+
+
+@pytest.mark.slow
+def test_scipy_2d_correlation_suite_passes_against_padlab(tmp_path):
+    _run_and_check(
+        tmp_path, SCIPY_TESTS, SCIPY_NOT_APPLICABLE, 20, "-k", "Convolve2d or Correlate2d"
+    )
 
 
 def test_numpy_width_forms_and_zero_d_arrays_match_numpy():
