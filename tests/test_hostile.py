@@ -226,6 +226,33 @@ def test_the_shared_write_mechanism_cleans_up_on_sigterm_and_sigint(tmp_path, na
     assert sorted(os.listdir(tmp_path)) == []
 
 
+RENAME_SIGNAL = """
+import os, signal, sys
+from padlab._files import atomic_file
+real = os.replace
+def replace(source, target):  # SIGTERM arrives just as the final rename starts
+    os.kill(os.getpid(), signal.SIGTERM)
+    real(source, target)
+    print("renamed", flush=True)
+os.replace = replace
+with atomic_file(sys.argv[1]) as handle:
+    handle.write(b"done")
+print("not reached")
+"""
+
+
+def test_sigterm_during_the_final_rename_waits_for_it(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", RENAME_SIGNAL, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stdout.split() == ["renamed"]
+    assert proc.stderr.strip() == "padlab: terminated (SIGTERM)"
+    assert (tmp_path / "out").read_bytes() == b"done"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
 def test_sigterm_handling_is_only_installed_while_writing_and_respects_other_handlers(tmp_path):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     with atomic_file(tmp_path / "a") as handle:

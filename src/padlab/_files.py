@@ -145,20 +145,28 @@ def _signals_guarded() -> Iterator[None]:
 
 @contextmanager
 def _uninterrupted() -> Iterator[None]:
-    """Signals handled by :func:`_handler` wait until the block is done (the final renames)."""
+    """Signals handled by :func:`_handler` wait until the block is done (the final renames).
+
+    Only the main thread counts: signal handlers run there, and a count shared with other
+    threads could be lost in a race and defer a signal forever.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _guard["critical"] += 1
     try:
         yield
     finally:
         _guard["critical"] -= 1
-        pending, _guard["pending"] = _guard["pending"], None
-        if pending is not None and _guard["critical"] == 0:
+        if _guard["critical"] == 0 and _guard["pending"] is not None:
+            pending, _guard["pending"] = _guard["pending"], None
             _raise_for(pending)
 
 
-def _announce(err: BaseException) -> None:
+def _announce(err: BaseException, removed: bool) -> None:
     if isinstance(err, Terminated):
-        print("padlab: terminated (SIGTERM); the unfinished output was removed", file=sys.stderr)
+        done = "; the unfinished output was removed" if removed else ""
+        print(f"padlab: terminated (SIGTERM){done}", file=sys.stderr)
 
 
 @contextmanager
@@ -198,8 +206,9 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             with _uninterrupted():
                 os.replace(tmp, path)
         except BaseException as err:
+            removed = tmp.exists()
             tmp.unlink(missing_ok=True)
-            _announce(err)
+            _announce(err, removed)
             if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
                 raise _write_error(shown, err) from None
             raise
@@ -240,8 +249,9 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
             with _uninterrupted():
                 _commit(work, path, shown)
         except BaseException as err:
+            removed = work.exists()
             shutil.rmtree(work, ignore_errors=True)
-            _announce(err)
+            _announce(err, removed)
             if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
                 raise _write_error(shown, err) from None
             raise
