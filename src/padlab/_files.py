@@ -33,7 +33,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from padlab.errors import PadlabFileError
 
@@ -101,12 +101,22 @@ def _write_error(shown: object, err: OSError) -> PadlabFileError:
 
 # -- signals: SIGTERM like SIGINT while temporaries exist; renames never interrupted -----------
 
-_guard = {"depth": 0, "critical": 0, "pending": None, "previous": {}}
+
+class _Guard:
+    """The main thread's signal state while outputs are written."""
+
+    depth = 0  # nested atomic writes
+    critical = 0  # inside the final renames
+    pending: int | None = None  # a signal that arrived during the renames
+    previous: dict[signal.Signals, Any] = {}  # noqa: RUF012 - the handlers to restore
+
+
+_guard = _Guard()
 
 
 def _handler(signum: int, frame: object) -> None:
-    if _guard["critical"]:
-        _guard["pending"] = signum
+    if _guard.critical:
+        _guard.pending = signum
         return
     _raise_for(signum)
 
@@ -123,24 +133,24 @@ def _signals_guarded() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    if _guard["depth"] == 0:
-        previous = {}
+    if _guard.depth == 0:
+        previous: dict[signal.Signals, Any] = {}
         for signum, default in (
             (signal.SIGTERM, signal.SIG_DFL),
             (signal.SIGINT, signal.default_int_handler),
         ):
             if signal.getsignal(signum) is default:
                 previous[signum] = signal.signal(signum, _handler)
-        _guard["previous"] = previous
-    _guard["depth"] += 1
+        _guard.previous = previous
+    _guard.depth += 1
     try:
         yield
     finally:
-        _guard["depth"] -= 1
-        if _guard["depth"] == 0:
-            for signum, handler in _guard["previous"].items():
-                signal.signal(signum, handler)
-            _guard["previous"] = {}
+        _guard.depth -= 1
+        if _guard.depth == 0:
+            for restored, handler in _guard.previous.items():
+                signal.signal(restored, handler)
+            _guard.previous = {}
 
 
 @contextmanager
@@ -153,13 +163,13 @@ def _uninterrupted() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _guard["critical"] += 1
+    _guard.critical += 1
     try:
         yield
     finally:
-        _guard["critical"] -= 1
-        if _guard["critical"] == 0 and _guard["pending"] is not None:
-            pending, _guard["pending"] = _guard["pending"], None
+        _guard.critical -= 1
+        if _guard.critical == 0 and _guard.pending is not None:
+            pending, _guard.pending = _guard.pending, None
             _raise_for(pending)
 
 
