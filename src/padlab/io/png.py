@@ -169,19 +169,33 @@ def decode_png16(data: bytes) -> np.ndarray:
 
 
 def _unfilter(filtered: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    """Undo the PNG row filters of an (H, W, bytes per pixel) array, diagonal by diagonal."""
+    """Undo the PNG row filters of an (H, W, bytes per pixel) array, diagonal by diagonal.
+
+    The pixels are stored skewed, diagonal ``d = row + column`` as one row of ``done``, so a
+    diagonal's left, upper and upper-left neighbours are contiguous slices of the previous
+    two: each step is a handful of vectorised operations on slices. Outside the image the
+    neighbours are 0, as the format says.
+    """
     height, width, bpp = filtered.shape
-    done = np.zeros((height + 1, width + 1, bpp), np.int16)  # a zero row and column in front
-    for d in range(height + width - 1):
-        i = np.arange(max(0, d - width + 1), min(height, d + 1))
-        j = d - i
-        a = done[i + 1, j]  # left
-        b = done[i, j + 1]  # up
-        c = done[i, j]  # up-left
-        kind = filters[i][:, None]
+    diagonals = height + width - 1
+    rows = np.arange(height)[:, None]
+    cols = np.arange(width)[None, :]
+    skewed = np.zeros((diagonals, height, bpp), np.uint8)
+    skewed[rows + cols, rows] = filtered
+    # done[d + 2, i + 1] is pixel (i, d - i); two zero diagonals in front, a zero row above
+    done = np.zeros((diagonals + 2, height + 1, bpp), np.uint8)
+    kinds = filters.astype(np.int8)[:, None]
+    for d in range(diagonals):
+        lo, hi = max(0, d - width + 1), min(height - 1, d)
+        a = done[d + 1, lo + 1 : hi + 2].astype(np.int16)  # left: previous diagonal, same row
+        b = done[d + 1, lo : hi + 1].astype(np.int16)  # up: previous diagonal, row above
+        c = done[d, lo : hi + 1].astype(np.int16)  # up-left: two diagonals back, row above
+        kind = kinds[lo : hi + 1]
         p = a + b - c
         pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
         paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-        predictor = np.choose(kind, (np.zeros_like(a), a, b, (a + b) >> 1, paeth))
-        done[i + 1, j + 1] = (filtered[i, j] + predictor) & 0xFF
-    return np.ascontiguousarray(done[1:, 1:].astype(np.uint8)).reshape(height, width * bpp)
+        # None: 0, Sub: a, Up: b, Average: (a + b) // 2, Paeth
+        predictor = np.where(kind == 4, paeth, np.where(kind == 3, (a + b) >> 1, 0))
+        predictor = np.where(kind == 2, b, np.where(kind == 1, a, predictor))
+        done[d + 2, lo + 1 : hi + 2] = (skewed[d, lo : hi + 1] + predictor).astype(np.uint8)
+    return done[rows + cols + 2, rows + 1].reshape(height, width * bpp)
