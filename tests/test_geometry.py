@@ -566,8 +566,6 @@ def test_interior_range_is_the_outputs_that_read_no_padding(n, k, s, d, before, 
     assume(n + before + after >= (k - 1) * d + 1)
     g = Geometry.resolve((n,), (k,), ((before, after),), s, d)
     ((lo, hi),) = g.interior()
-    real = [
-        all(0 <= o * s + t * d - before < n for t in range(k)) for o in range(g.out_shape[0])
-    ]
+    real = [all(0 <= o * s + t * d - before < n for t in range(k)) for o in range(g.out_shape[0])]
     assert real == [lo <= o < hi for o in range(g.out_shape[0])]
     assert (lo, hi) == interior_range(n, before, k, s, d, g.out_shape[0])
