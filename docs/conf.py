@@ -19,7 +19,7 @@ import padlab  # noqa: E402
 
 project = "padlab"
 author = "padlab developers"
-copyright = "2026, padlab developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, padlab developers"
 release = padlab.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -41,11 +41,15 @@ html_title = f"padlab {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "secondary_sidebar_items": ["page-toc"],
+    "secondary_sidebar_items": {"**": ["page-toc"], "rules": [], "index": []},
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+# light by default: the gallery's matplotlib figures have white backgrounds (and the theme's
+# script needs a valid mode on a first visit)
+html_context = {"default_mode": "light"}
 html_sidebars = {"index": [], "install": [], "rules": []}
+# the rules page needs the width for its table of names; its table links every rule
 html_show_sourcelink = False
 
 # API reference: autosummary writes a page per object from the numpydoc docstrings
@@ -63,7 +67,7 @@ sphinx_gallery_conf = {
     "examples_dirs": [str(HERE.parent / "examples")],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "download_all_examples": False,

@@ -25,7 +25,8 @@ for i in range(out.shape[0]):
         out[i, j] = np.sum(window * kernel)
 
 print("by hand:\n", out)
-print("padlab.correlate agrees:", np.allclose(out, padlab.correlate(image, kernel, padding="valid")))
+same = np.allclose(out, padlab.correlate(image, kernel, padding="valid"))
+print("padlab.correlate agrees:", same)
 flipped = kernel[::-1, ::-1]
 print(
     "convolve = correlate with the flipped kernel:",

@@ -44,7 +44,8 @@ with torch.no_grad():
     conv.weight.copy_(w)
     ported = conv(t)[0, 0].numpy()
 print("PaddedConv2d, max difference:", np.abs(ported - expected).max())
-print("and padlab.correlate:", np.abs(padlab.correlate(image, kernel, mode="scipy:reflect") - expected).max())
+direct = padlab.correlate(image, kernel, mode="scipy:reflect")
+print("padlab.correlate, max difference:", np.abs(direct - expected).max())
 
 # %%
 # OpenCV's default border, ``BORDER_REFLECT_101``, is padlab's ``reflect``, which PyTorch has:

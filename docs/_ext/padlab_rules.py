@@ -31,15 +31,14 @@ def rules_rst() -> list[str]:
     """The page's reStructuredText, from the registry."""
     libraries = list(LIBRARIES.values())
     lines = [
-        ".. list-table:: Every rule and its name in each library (the first name is the one",
-        "   padlab.translate prints)",
+        ".. list-table::",
         "   :header-rows: 1",
         "   :class: padlab-names",
         "",
         "   * - padlab",
         "     - diagram",
     ]
-    lines += [f"     - {lib.title}" for lib in libraries]
+    lines += [f"     - {lib.key}" for lib in libraries]
     for rule in RULES:
         lines.append(f"   * - :ref:`{rule.name} <rule-{rule.name}>`")
         lines.append(f"     - ``{rule.pattern}``")
@@ -48,7 +47,7 @@ def rules_rst() -> list[str]:
             lines.append(f"     - {'``' + names[0] + '``' if names else 'none'}")
     lines.append("")
     for rule in RULES:
-        title = f"``{rule.name}``"
+        title = rule.name
         lines += [
             f".. _rule-{rule.name}:",
             "",
