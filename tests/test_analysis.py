@@ -260,6 +260,7 @@ def test_compare_ranks_rules_by_context_error():
     json.dumps(data)  # JSON-ready
 
 
+@pytest.mark.slow
 def test_cli_compare_json_on_the_sample_photo(capsys):
     assert main(["compare", "-k", "sobel-x", "-m", "zeros,reflect,partial", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

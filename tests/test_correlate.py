@@ -194,6 +194,7 @@ def _problems(draw):
     return shape, kernel_shape, stride, dilation, padding, mode, convention, dtype, channels, seed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ENGINES)
 @pytest.mark.parametrize("op", ["correlate", "convolve"])
 @given(problem=_problems())
@@ -268,6 +269,7 @@ def _separable_problems(draw):
     return shape, col, row, stride, dilation, padding, mode, dtype
 
 
+@pytest.mark.slow
 @given(_separable_problems())
 @example(((1, 1), [1, 1, 1, 1], [1], (1, 1), (2, 1), 2, "zeros", np.float64))  # span 7 > 1 + 4
 def test_hypothesis_separable_engine_equals_the_reference_loop(problem):

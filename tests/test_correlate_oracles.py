@@ -800,6 +800,7 @@ def _numpy_rule_geometries(draw):
     return shape, kshape, pads, stride, dilation, names, method, seed
 
 
+@pytest.mark.slow
 @given(_numpy_rule_geometries())
 def test_correlate_equals_numpy_pad_then_torch_unpadded_conv(case):
     shape, kshape, pads, stride, dilation, names, method, seed = case
@@ -828,6 +829,7 @@ def test_correlate_equals_numpy_pad_then_torch_unpadded_conv(case):
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 @given(_numpy_rule_geometries())
 def test_convolve_equals_numpy_pad_then_torch_conv_with_flipped_kernel(case):
     """With explicit pairs, convolve pads as told and slides the flipped kernel."""

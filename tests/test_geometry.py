@@ -191,6 +191,7 @@ def _torch_conv1d_shape(n, k, padding, stride, dilation):
     return F.conv1d(x, w, stride=stride, padding=padding, dilation=dilation).shape[-1]
 
 
+@pytest.mark.slow
 @given(
     n=st.integers(1, 40),
     k=st.integers(1, 9),
@@ -210,6 +211,7 @@ def test_output_shape_matches_torch_conv1d_for_integer_padding(n, k, padding, st
     assert padlab.output_shape(n, k, padding, stride, dilation) == expected
 
 
+@pytest.mark.slow
 @given(
     n=st.integers(1, 40),
     k=st.integers(1, 9),
@@ -228,6 +230,7 @@ def test_output_shape_valid_matches_torch_conv1d_valid(n, k, stride, dilation):
     assert padlab.output_shape(n, k, "valid", stride, dilation) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
 @given(n=st.integers(1, 40), k=st.integers(1, 9), dilation=st.integers(1, 4))
 def test_output_shape_same_matches_torch_conv1d_same_at_stride_1(n, k, dilation):
@@ -237,6 +240,7 @@ def test_output_shape_same_matches_torch_conv1d_same_at_stride_1(n, k, dilation)
     assert padlab.output_shape(n, k, "same", 1, dilation) == expected == n
 
 
+@pytest.mark.slow
 @given(
     h=st.integers(1, 20),
     w=st.integers(1, 20),

@@ -21,6 +21,7 @@ Every import counts, also one inside a function (a lazy import is still a depend
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -103,11 +104,17 @@ def _is_module(name: str) -> bool:
     ).is_file()
 
 
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@functools.cache
 def _imports(path: Path) -> list[tuple[str, str | None, int]]:
     """``(module, name or None, line)`` for every import in a file, relative ones resolved."""
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = _tree(path)
     found: list[tuple[str, str | None, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -166,7 +173,7 @@ def _private_imports() -> list[str]:
 
 def _private_attributes(path: Path, importer: str) -> list[str]:
     """``alias._name`` where alias is an imported padlab module (``from padlab.x import y``)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = _tree(path)
     aliases: dict[str, str] = {}
     for target, name, _ in _imports(path):
         if not target.startswith("padlab"):
@@ -245,6 +252,8 @@ def test_the_checker_sees_violations(tmp_path, monkeypatch):
     (fake / "engine" / "lazy.py").write_text(
         "def f():\n    from padlab import ops\n    return ops._hidden()\n"
     )
+    _tree.cache_clear()
+    _imports.cache_clear()
     monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     upward = sorted(map(_key, _upward_imports()))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ORACLES, missing_oracles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +20,7 @@ def test_every_oracle_is_installed_here():
     ]
 
 
+@pytest.mark.slow
 def test_a_missing_oracle_fails_the_session_before_any_test():
     """Hide cv2 from the import system: the session must fail (exit 1), naming it."""
     assert "cv2" in ORACLES

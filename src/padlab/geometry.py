@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -217,7 +218,7 @@ def _freeze(value: object) -> object:
 
 
 @lru_cache(maxsize=1024)
-def _resolve_cached(*key: object) -> Geometry:
+def _resolve_cached(*key: Any) -> Geometry:  # the arguments of _resolve, frozen
     return _resolve(*key)
 
 
