@@ -6,7 +6,8 @@ A toy image padded by its own size on every side, with each padding rule: the mi
 each panel is the image, everything around it is invented by the rule. Wide padding shows the
 pattern each rule repeats (the style of scikit-image's edge-modes figure). The diagram in each
 title is the rule applied to the signal ``a b c d``; :doc:`/rules` lists every rule's name in
-every library.
+every library. All panels share one colour scale, 0 (black) to 1 (white): the odd reflections
+invent values outside the image's range, which show clipped.
 """
 
 import matplotlib.pyplot as plt
@@ -29,7 +30,7 @@ for ax, rule in zip(axes.ravel(), rules, strict=False):
     padded = padlab.pad(image, size, rule.name)
     ax.imshow(padded, cmap="magma", vmin=0, vmax=1)
     ax.add_patch(plt.Rectangle((size - 0.5, size - 0.5), size, size, fill=False, color="cyan"))
-    ax.set_title(f"{rule.name}\n{rule.pattern}", fontsize=9, family="monospace")
+    ax.set_title(f"{rule.name}\n{rule.pattern}", fontsize=8, family="monospace")
     ax.set_axis_on()
     ax.set_xticks([])
     ax.set_yticks([])
