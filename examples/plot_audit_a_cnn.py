@@ -10,6 +10,8 @@ its padding, whether any of it goes unread, and its receptive field.
 weights. The model here is a tiny ResNet-like stem, built on the spot (no download).
 """
 
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,9 +40,21 @@ print("uneven strided layers at 224 px:", report.uneven)
 print("uneven strided layers at 225 px:", audit(model, (3, 225, 225)).uneven)
 # the same from the sizes alone: (kernel, stride, padding) per strided layer
 stack = [(7, 2, 3), (3, 2, 1), (3, 2, 1), (3, 2, 1)]
+sizes = np.arange(200, 260)
+unread = np.array([[layer.unused for layer in padlab.uneven_padding(int(n), stack).layers]
+                   for n in sizes])  # fmt: skip
 for size in (224, 225):
-    layers = padlab.uneven_padding(size, stack).layers
-    print(size, "px: unread padding per layer", [layer.unused for layer in layers])
+    print(size, "px: unread padding per layer", unread[sizes == size][0].tolist())
+
+# %%
+# Which input sizes pad evenly? Those where no strided layer leaves padding unread: here one size
+# in 16 (n = 1 mod 16, since four layers halve it).
+fig, ax = plt.subplots(figsize=(8, 2.6), layout="constrained")
+ax.bar(sizes, (unread > 0).sum(axis=1), color="tab:red", width=0.8)
+ax.set_xlabel("input size (px)")
+ax.set_ylabel("layers with\nunread padding")
+ax.set_yticks(range(len(stack) + 1))
+plt.show()
 
 # %%
 # Convert every convolution to partial-convolution padding: same weights, same output shape.

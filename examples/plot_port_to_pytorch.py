@@ -8,6 +8,7 @@ carry over: scipy's ``"reflect"`` is numpy's ``"symmetric"``, and PyTorch has no
 :class:`padlab.torch.PaddedConv2d` runs any padlab rule inside a PyTorch model.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 import scipy.ndimage as ndi
 import torch
@@ -46,6 +47,23 @@ with torch.no_grad():
 print("PaddedConv2d, max difference:", np.abs(ported - expected).max())
 direct = padlab.correlate(image, kernel, mode="scipy:reflect")
 print("padlab.correlate, max difference:", np.abs(direct - expected).max())
+
+# %%
+# Where the naive port differs: only on the outermost ring, where the two rules invent different
+# samples. Inside, every window reads real pixels and the results agree.
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), layout="constrained")
+lim = np.abs(naive - expected).max()
+panels = {
+    "naive F.pad(mode='reflect') - scipy": naive - expected,
+    "PaddedConv2d('scipy:reflect') - scipy": ported - expected,
+}
+for ax, (title, diff) in zip(axes, panels.items(), strict=True):
+    im = ax.imshow(diff, cmap="coolwarm", vmin=-lim, vmax=lim)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.colorbar(im, ax=axes, shrink=0.8, label="difference")
+plt.show()
 
 # %%
 # OpenCV's default border, ``BORDER_REFLECT_101``, is padlab's ``reflect``, which PyTorch has:
