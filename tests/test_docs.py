@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"  # git-ignored; tools/test.sh prints where the screenshots are
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-GENERATED = ("_build", "generated", "auto_examples", "sg_execution_times.rst")
+GENERATED = ("_build", "generated", "auto_examples", "sg_execution_times.rst", "__pycache__")
 
 pytestmark = [pytest.mark.slow, pytest.mark.docs]
 
