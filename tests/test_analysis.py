@@ -20,31 +20,24 @@ SOBEL_X = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 # --- the exact checks of DESIGN.md -------------------------------------------------------------
 
 
+# The responses themselves (4c / 3c under zeros, 0 under copying rules, 6c and 27c/4 under
+# partial) are pinned for every engine and dtype in test_correlate_oracles.py; here, what the
+# false-edge measurement makes of them.
+
+
 @pytest.mark.parametrize("c", [0.5, 3.0])
-def test_sobel_on_a_constant_image_zeros(c):
-    response = padlab.correlate(np.full((8, 9), c), SOBEL_X, mode="zeros")
-    expected = np.zeros((8, 9))
-    expected[1:-1, 0], expected[1:-1, -1] = 4 * c, -4 * c
-    expected[[0, -1], 0], expected[[0, -1], -1] = 3 * c, -3 * c
-    np.testing.assert_array_equal(response, expected)
+def test_false_edge_energy_of_sobel_on_a_constant_zero_padded_image(c):
     edges = padlab.false_edge_energy(np.full((20, 20), c), SOBEL_X, "zeros")
+    # band 1 px wide on a 20x20 image: 76 pixels, of which the left and right columns respond
+    # 4c (18 each) and 3c (the 4 corners)
     assert edges.band_mean_abs == pytest.approx(2 * (18 * 4 * c + 2 * 3 * c) / 76)
     assert edges.interior_mean_abs == 0 and edges.ratio == np.inf
 
 
 @pytest.mark.parametrize("mode", COPYING)
-def test_sobel_on_a_constant_image_copying_rules_are_exactly_zero(mode):
-    assert not padlab.correlate(np.full((8, 9), 0.7), SOBEL_X, mode=mode).any()
+def test_false_edge_energy_of_sobel_on_a_constant_image_is_none_for_copying_rules(mode):
     edges = padlab.false_edge_energy(np.full((20, 20), 0.7), SOBEL_X, mode)
     assert edges.band_mean_abs == 0 and edges.ratio == 1.0
-
-
-def test_sobel_on_a_constant_image_partial_gives_6c_on_the_edges():
-    c = 0.25
-    response = padlab.correlate(np.full((8, 9), c), SOBEL_X, mode="partial")
-    np.testing.assert_allclose(response[1:-1, 0], 6 * c)
-    np.testing.assert_allclose(response[1:-1, -1], -6 * c)
-    assert not response[:, 1:-1].any()
 
 
 def _periodic(period: int, repeats: int, margin: int) -> np.ndarray:
@@ -267,6 +260,7 @@ def test_compare_ranks_rules_by_context_error():
     json.dumps(data)  # JSON-ready
 
 
+@pytest.mark.slow
 def test_cli_compare_json_on_the_sample_photo(capsys):
     assert main(["compare", "-k", "sobel-x", "-m", "zeros,reflect,partial", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -185,6 +185,7 @@ def test_unwritable_output_leaves_nothing(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 
 
+@pytest.mark.slow
 def test_compile_notice_printed_when_the_kernels_are_not_cached(tmp_path, monkeypatch, capsys):
     import padlab.engine.warmup as warmup
 

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import padlab
+from padlab.geometry import Geometry, interior_range
 
 # ---------------------------------------------------------------------------------------------
 # same_padding: worked values
@@ -190,6 +191,7 @@ def _torch_conv1d_shape(n, k, padding, stride, dilation):
     return F.conv1d(x, w, stride=stride, padding=padding, dilation=dilation).shape[-1]
 
 
+@pytest.mark.slow
 @given(
     n=st.integers(1, 40),
     k=st.integers(1, 9),
@@ -209,6 +211,7 @@ def test_output_shape_matches_torch_conv1d_for_integer_padding(n, k, padding, st
     assert padlab.output_shape(n, k, padding, stride, dilation) == expected
 
 
+@pytest.mark.slow
 @given(
     n=st.integers(1, 40),
     k=st.integers(1, 9),
@@ -227,6 +230,7 @@ def test_output_shape_valid_matches_torch_conv1d_valid(n, k, stride, dilation):
     assert padlab.output_shape(n, k, "valid", stride, dilation) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
 @given(n=st.integers(1, 40), k=st.integers(1, 9), dilation=st.integers(1, 4))
 def test_output_shape_same_matches_torch_conv1d_same_at_stride_1(n, k, dilation):
@@ -236,6 +240,7 @@ def test_output_shape_same_matches_torch_conv1d_same_at_stride_1(n, k, dilation)
     assert padlab.output_shape(n, k, "same", 1, dilation) == expected == n
 
 
+@pytest.mark.slow
 @given(
     h=st.integers(1, 20),
     w=st.integers(1, 20),
@@ -550,3 +555,21 @@ def test_geometry_errors_are_also_the_builtin_classes():
         padlab.correlate(IMAGE_2D, KERNEL_2D, stride=0)
     with pytest.raises(TypeError, match="stride"):
         padlab.correlate(IMAGE_2D, KERNEL_2D, stride=1.5)
+
+
+@given(
+    n=st.integers(1, 12),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    d=st.integers(1, 3),
+    before=st.integers(0, 8),
+    after=st.integers(0, 8),
+)
+def test_interior_range_is_the_outputs_that_read_no_padding(n, k, s, d, before, after):
+    """padlab.geometry.interior_range against the window positions, output by output."""
+    assume(n + before + after >= (k - 1) * d + 1)
+    g = Geometry.resolve((n,), (k,), ((before, after),), s, d)
+    ((lo, hi),) = g.interior()
+    real = [all(0 <= o * s + t * d - before < n for t in range(k)) for o in range(g.out_shape[0])]
+    assert real == [lo <= o < hi for o in range(g.out_shape[0])]
+    assert (lo, hi) == interior_range(n, before, k, s, d, g.out_shape[0])

@@ -50,6 +50,7 @@ def drawn_report(tmp_path_factory):
     return report
 
 
+@pytest.mark.slow
 def test_report_files(drawn_report):
     directory = drawn_report.directory
     html = (directory / "index.html").read_text()
@@ -68,6 +69,7 @@ def test_report_files(drawn_report):
     assert not list(directory.parent.glob(".drawn.*"))  # no temporary directory left
 
 
+@pytest.mark.slow
 def test_recommendation_follows_the_measurements(drawn_report):
     best = drawn_report.recommendation.split()[1]
     scores = {}
@@ -97,6 +99,8 @@ def _browser():
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390], ids=["laptop", "phone"])
 def test_report_renders_in_headless_chromium(drawn_report, width):
     ARTIFACTS.mkdir(exist_ok=True)
@@ -125,6 +129,7 @@ def test_report_renders_in_headless_chromium(drawn_report, width):
     assert (pixels < 128).mean() > 0.02  # there is dark content: text and figures
 
 
+@pytest.mark.slow
 def test_cli_report_on_the_sample_photo(tmp_path, capsys):
     out = tmp_path / "sample"
     status = main(
@@ -139,6 +144,7 @@ def test_cli_report_on_the_sample_photo(tmp_path, capsys):
     assert (out / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_a_new_report_replaces_an_old_one_only_when_complete(tmp_path):
     out = tmp_path / "r"
     out.mkdir()

@@ -26,6 +26,8 @@ from padlab.torch import (
 )
 from padlab.torch.experiment import make_dataset, red_green_net
 
+pytestmark = pytest.mark.torch
+
 PAD_RULES = [r.name for r in RULES if r.kind != "partial"]
 TORCH_SHARED = {
     "zeros": "constant",
@@ -141,6 +143,7 @@ def test_unbatched_input_as_nn_conv2d(rule):
     torch.testing.assert_close(single, batch[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "rule", [r.name for r in RULES if r.name not in ("median", "minimum", "maximum")]
 )
@@ -335,6 +338,7 @@ def test_red_green_data_and_net():
     assert red_green_net("partial", 1)(x).shape == (10, 2)
 
 
+@pytest.mark.slow
 def test_position_experiment_small_end_to_end(tmp_path, capsys):
     result = position_experiment(seeds=1, epochs=2, train=200, val=100, test=100,
                                  variants=(("zeros same", "zeros", 1), ("circular", "circular", 1)))  # fmt: skip

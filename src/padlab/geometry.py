@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from padlab.errors import PadlabTypeError, PadlabValueError
 __all__ = [
     "CONVENTIONS",
     "Geometry",
+    "interior_range",
     "output_shape",
     "partial_scale",
     "resolve_convention",
@@ -143,6 +145,29 @@ class Geometry:
             (k - 1) * d + 1 for k, d in zip(self.kernel_shape, self.dilations, strict=True)
         )
 
+    def interior(self) -> tuple[tuple[int, int], ...]:
+        """Per axis, the ``[lo, hi)`` range of outputs whose window reads no padding.
+
+        See :func:`interior_range`.
+
+        Examples
+        --------
+        >>> Geometry.resolve((6, 8), (3, 5), "same").interior()
+        ((1, 5), (2, 6))
+        """
+        return tuple(
+            interior_range(n, b, k, s, d, o)
+            for n, (b, _), k, s, d, o in zip(
+                self.in_shape,
+                self.pads,
+                self.kernel_shape,
+                self.strides,
+                self.dilations,
+                self.out_shape,
+                strict=True,
+            )
+        )
+
     @classmethod
     def resolve(
         cls,
@@ -193,7 +218,7 @@ def _freeze(value: object) -> object:
 
 
 @lru_cache(maxsize=1024)
-def _resolve_cached(*key: object) -> Geometry:
+def _resolve_cached(*key: Any) -> Geometry:  # the arguments of _resolve, frozen
     return _resolve(*key)
 
 
@@ -372,6 +397,46 @@ def output_shape(
         tuple(as_index(n, "size") for n in sizes), kernel, padding, stride, dilation, convention
     )
     return geometry.out_shape[0] if scalar else geometry.out_shape
+
+
+def interior_range(
+    size: int, before: int, kernel: int, stride: int, dilation: int, out: int
+) -> tuple[int, int]:
+    """The outputs ``[lo, hi)`` along one axis whose window reads only real samples.
+
+    Output ``o`` reads input positions ``o * stride + t * dilation - before`` for taps
+    ``t = 0 .. kernel - 1``; it reads no padding when the first is at least 0 and the last at
+    most ``size - 1``. Outputs before ``lo`` or from ``hi`` on read padding (``lo == hi`` when
+    every output does). Plain integer arithmetic, so an engine may compile it (numba) as is.
+
+    Parameters
+    ----------
+    size : int
+        Input length along the axis.
+    before : int
+        Padding before the input.
+    kernel, stride, dilation : int
+        Kernel length, stride and dilation along the axis.
+    out : int
+        Output length along the axis (:attr:`Geometry.out_shape`).
+
+    Returns
+    -------
+    (int, int)
+        ``lo <= hi``, both in ``[0, out]``.
+
+    Examples
+    --------
+    >>> interior_range(10, 1, 3, 1, 1, 10)      # 'same', 3 taps: the first and last read padding
+    (1, 9)
+    >>> interior_range(224, 0, 3, 2, 1, 112)    # TensorFlow 'same' at stride 2: pads (0, 1)
+    (0, 111)
+    >>> interior_range(4, 4, 9, 1, 1, 4)        # a kernel wider than the input
+    (4, 4)
+    """
+    lo = min(-(-before // stride), out)
+    hi = max(min((size - 1 + before - (kernel - 1) * dilation) // stride + 1, out), lo)
+    return lo, hi
 
 
 def partial_scale(

@@ -12,7 +12,7 @@ import numpy as np
 
 from padlab._validate import as_index, as_numeric_array
 from padlab.errors import PadlabValueError
-from padlab.geometry import Geometry
+from padlab.geometry import Geometry, partial_scale
 from padlab.modes.index import INDEX_CODES, source_index
 from padlab.modes.registry import resolve_mode
 
@@ -93,15 +93,7 @@ def coverage(
         sources.append(np.asarray(source_index(positions, n, code)))
     factor = None
     if rule.kind == "partial" and weights is not None:
-        real = [(src >= 0).sum(axis=1) for src in sources]
-        factor = 1.0
-        for axis, count in enumerate(real):
-            ratio = np.divide(
-                g.kernel_shape[axis], count, out=np.zeros(count.shape), where=count > 0
-            )
-            shp = [1] * len(shape)
-            shp[axis] = count.size
-            factor = factor * ratio.reshape(shp)
+        factor = partial_scale(g, (True,) * len(shape), np.dtype(np.float64))
     w = None
     if weights is not None:
         w = as_numeric_array(weights, "weights").astype(np.float64)

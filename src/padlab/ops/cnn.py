@@ -39,9 +39,11 @@ def conv_nd(
 
     Parameters
     ----------
-    input : array_like, shape (N, C, *spatial) or (C, *spatial)
-        1, 2 or 3 spatial dimensions; without the batch axis the result has none either.
-    weight : array_like, shape (O, C // groups, *kernel)
+    input : array_like, shape (N, C, ...) or (C, ...)
+        1, 2 or 3 spatial dimensions after the channels; without the batch axis the result has
+        none either.
+    weight : array_like, shape (O, C // groups, ...)
+        One kernel per output and input channel of its group, with the input's spatial axes.
     bias : array_like, shape (O,), optional
     stride, dilation : int or sequence of int, default 1
     padding : 'valid', 'same', 'full', int or pairs, default 0
@@ -64,7 +66,7 @@ def conv_nd(
 
     Returns
     -------
-    ndarray, shape (N, O, *out_spatial)
+    ndarray, shape (N, O, ...)
         In the compute dtype of :mod:`padlab.ops.dtypes`.
 
     Examples
