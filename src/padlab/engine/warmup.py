@@ -1,43 +1,304 @@
-"""Compilation of the numba kernels: whether it is needed, and saying so.
+"""Compilation of the numba kernels: once per machine, all of them, and said out loud.
 
-The kernels are compiled once per machine and cached on disk (``cache=True``); the first
-call after an install takes about 15 s, later processes load them in about a second. The
-command line calls :func:`notice` so a new user knows why the first run is slow.
+padlab's kernels are compiled by numba on first use and cached on disk (``cache=True``). numba
+compiles one version per argument type signature, so a command that filters float64 (``padlab
+report``) would leave the float32 version (``padlab filter`` on a photo) to be compiled, silently,
+by the next command. Instead, the first filtering call of a process checks that every kernel any
+command needs is in the cache and, if one is missing, compiles them all at once (float32 and
+float64; the direct, separable and im2col kernels), printing a notice and one progress line per
+kernel on stderr, driven by numba's own compile events (``numba.core.event``, event kind
+``"numba:compile"``). After that, no command compiles again.
+
+For that promise to hold, the argument types reaching the kernels must not depend on the
+caller's arrays: :mod:`padlab.ops` hands the engines read-only C-contiguous views of the input
+and the kernel (see :func:`padlab.ops.filtering.run_problem`), whatever the caller passed.
+
+The check reads numba's index of cached signatures (a few small files) against a marker
+written after the last full compilation (``padlab-warm-<version>.json``, next to numba's cache
+files), so a cache emptied or made stale by a padlab or numba upgrade compiles again, with the
+notice. If numba cannot write a cache here, a one-line hint says to set ``NUMBA_CACHE_DIR``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import threading
+import time
+from pathlib import Path
 from typing import TextIO
 
-__all__ = ["cached", "notice"]
+__all__ = ["WARM_DTYPES", "cache_dir", "cached", "ensure", "notice", "required", "warm"]
+
+#: The float types every kernel is compiled for (see :mod:`padlab.ops.dtypes`).
+WARM_DTYPES = ("float32", "float64")
+
+_lock = threading.RLock()
+_state: dict[str, object] = {"ready": False, "owner": None}
+
+
+def _roots() -> dict[tuple[str, str], object]:
+    """The numba functions the engines call from Python (compiled with ``nogil=True``)."""
+    from numba.core.registry import CPUDispatcher
+
+    import padlab.engine.choose
+    import padlab.engine.gemm  # noqa: F401
+
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("padlab.engine.") or module is None:
+            continue
+        for attr, obj in vars(module).items():
+            if (
+                isinstance(obj, CPUDispatcher)
+                and obj.targetoptions.get("nogil")
+                and getattr(obj.py_func, "__module__", None) == name
+            ):
+                found[(name, attr)] = obj
+    return found
+
+
+def _cached_dtypes(dispatcher: object) -> set[str]:
+    """The float dtypes of the signatures in ``dispatcher``'s disk cache index."""
+    try:
+        index = dispatcher._cache._cache_file._load_index()  # type: ignore[attr-defined]
+    except Exception:  # numba internals changed: nothing known
+        return set()
+    dtypes = set()
+    for key in index:
+        for arg in key[0]:
+            dtype = str(getattr(arg, "dtype", ""))
+            if dtype in WARM_DTYPES:
+                dtypes.add(dtype)
+                break
+    return dtypes
+
+
+def cache_dir() -> str | None:
+    """The directory where numba caches padlab's compiled kernels (None if unknown).
+
+    ``NUMBA_CACHE_DIR`` moves it; by default it is ``__pycache__`` next to padlab's engine
+    sources, or numba's per-user cache when that is not writable.
+
+    Examples
+    --------
+    >>> isinstance(cache_dir(), str)
+    True
+    """
+    from padlab.engine.direct import conv_direct  # noqa: F401  (numba)
+
+    for dispatcher in _roots().values():
+        path = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
+        if path:
+            return str(path)
+    return None
+
+
+def _marker() -> Path | None:
+    from padlab import __version__
+
+    directory = cache_dir()
+    if directory is None:
+        return None
+    return Path(directory) / f"padlab-warm-{__version__}.json"
+
+
+def required() -> list[tuple[str, str, str]]:
+    """The (module, function, dtype) triples the last full compilation left in the cache."""
+    marker = _marker()
+    try:
+        data = json.loads(marker.read_text()) if marker else None
+        return [tuple(item) for item in data["kernels"]]  # type: ignore[index]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def cached() -> bool:
-    """True if the direct engine's compiled code is in numba's disk cache.
+    """True if every kernel any padlab command needs is in numba's disk cache.
 
     Examples
     --------
     >>> isinstance(cached(), bool)
     True
     """
-    from padlab.engine.direct import _conv_tasks
+    needed = required()
+    if not needed:
+        return False
+    roots = _roots()
+    for module, name, dtype in needed:
+        dispatcher = roots.get((module, name))
+        if dispatcher is None or dtype not in _cached_dtypes(dispatcher):
+            return False
+    return True
 
-    cache_file = getattr(getattr(_conv_tasks, "_cache", None), "_cache_file", None)
-    try:
-        # numba's index of compiled signatures; empty if missing or made for other source
-        return bool(cache_file._load_index())
-    except Exception:  # numba internals changed: assume cached, stay quiet
-        return True
+
+def _warm_calls() -> None:
+    """One small call of every engine and dtype: compiles (or loads) every kernel."""
+    import numpy as np
+
+    from padlab.ops.cnn import conv_nd
+    from padlab.ops.filtering import correlate
+
+    rng = np.random.default_rng(0)
+    for dtype in WARM_DTYPES:
+        x = rng.random((24, 24)).astype(dtype)
+        correlate(x, rng.random((3, 3)).astype(dtype), mode="reflect", method="direct")
+        correlate(x, np.outer([1, 2, 1], [1, 0, -1]).astype(dtype), method="separable")
+        conv_nd(
+            rng.random((1, 2, 12, 12)).astype(dtype),
+            rng.random((8, 2, 3, 3)).astype(dtype),
+            padding="same",
+            method="gemm",
+        )
+
+
+class _Progress:
+    """Prints a line as each engine kernel starts and ends compiling (numba compile events)."""
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        from numba.core import event
+
+        class Listener(event.Listener):
+            def on_start(inner, ev: event.Event) -> None:
+                self.start(ev.data)
+
+            def on_end(inner, ev: event.Event) -> None:
+                self.end(ev.data)
+
+        self.listener = Listener()
+        self.stream = stream
+        self.total = total
+        self.done = 0
+        self.functions = 0
+        self.started: dict[int, float] = {}
+
+    @staticmethod
+    def _is_root(data: dict) -> bool:
+        dispatcher = data.get("dispatcher")
+        return bool(getattr(dispatcher, "targetoptions", {}).get("nogil")) and str(
+            getattr(getattr(dispatcher, "py_func", None), "__module__", "")
+        ).startswith("padlab.engine.")
+
+    @staticmethod
+    def _label(data: dict) -> str:
+        dispatcher = data["dispatcher"]
+        module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
+        dtype = next(
+            (
+                str(a.dtype)
+                for a in data.get("args", ())
+                if str(getattr(a, "dtype", "")) in WARM_DTYPES
+            ),
+            "",
+        )
+        return f"{module} engine, {dtype}" if dtype else f"{module} engine"
+
+    def start(self, data: dict) -> None:
+        if self._is_root(data):
+            self.started[id(data["dispatcher"])] = time.perf_counter()
+            n = min(self.done + 1, self.total)
+            print(
+                f"padlab:   [{n}/{self.total}] {self._label(data)}...", file=self.stream, flush=True
+            )
+
+    def end(self, data: dict) -> None:
+        self.functions += 1
+        if self._is_root(data):
+            began = self.started.pop(id(data["dispatcher"]), time.perf_counter())
+            self.done += 1
+            print(
+                f"padlab:   [{self.done}/{self.total}] {self._label(data)}: "
+                f"{time.perf_counter() - began:.1f} s",
+                file=self.stream,
+                flush=True,
+            )
+
+
+def warm(stream: TextIO | None = None) -> int:
+    """Compile every kernel now (loading those already cached), with progress on ``stream``.
+
+    Returns the number of functions numba compiled (0 if all were cached). Writes the marker
+    that :func:`cached` checks.
+    """
+    from numba.core import event
+
+    stream = stream or sys.stderr
+    roots = _roots()
+    total = sum(
+        dtype not in _cached_dtypes(d) for d in roots.values() for dtype in WARM_DTYPES
+    ) or len(roots) * len(WARM_DTYPES)
+    progress = _Progress(stream, total)
+    started = time.perf_counter()
+    with _lock:
+        owner = _state["owner"]
+        _state["owner"] = threading.get_ident()
+        try:
+            with event.install_listener("numba:compile", progress.listener):
+                _warm_calls()
+        finally:
+            _state["owner"] = owner
+    roots = _roots()
+    kernels = sorted(
+        (module, name, dtype)
+        for (module, name), d in roots.items()
+        for dtype in sorted(_cached_dtypes(d))
+    )
+    marker = _marker()
+    if marker is not None and kernels:
+        try:
+            tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"kernels": kernels}))
+            os.replace(tmp, marker)
+        except OSError:
+            pass
+    if progress.functions:
+        print(
+            f"padlab: compiled {progress.functions} functions in "
+            f"{time.perf_counter() - started:.0f} s; later runs load them from {cache_dir()}",
+            file=stream,
+            flush=True,
+        )
+    if not kernels or not cached():
+        print(
+            "padlab: numba could not cache the compiled kernels, so every process compiles "
+            "them again; set NUMBA_CACHE_DIR to a writable directory",
+            file=stream,
+            flush=True,
+        )
+    return progress.functions
+
+
+def ensure(stream: TextIO | None = None) -> bool:
+    """Make sure every kernel is compiled; the first time on a machine, compile them all.
+
+    Cheap after the first call in a process. Safe from several threads (the others wait) and
+    re-entrant (the warm-up's own filtering calls pass straight through). Returns True if this
+    call compiled (and printed the notice).
+    """
+    if _state["ready"] or _state["owner"] == threading.get_ident():
+        return False
+    with _lock:  # another thread compiling: wait for it
+        if _state["ready"]:
+            return False
+        compiled = False
+        if not cached():
+            print(
+                "padlab: compiling its kernels for this machine, once for every command "
+                f"({' and '.join(WARM_DTYPES)}; about 30 s, up to a few minutes on a busy "
+                "machine)...",
+                file=stream or sys.stderr,
+                flush=True,
+            )
+            warm(stream)
+            compiled = True
+        _state["ready"] = True
+        return compiled
 
 
 def notice(stream: TextIO | None = None) -> bool:
-    """Print a one-line notice if the kernels are about to be compiled; True if it printed."""
-    if cached():
-        return False
-    print(
-        "padlab: compiling its kernels for this machine (first run only, about 15 s)...",
-        file=stream or sys.stderr,
-        flush=True,
-    )
-    return True
+    """Compile the kernels now if they are not cached, saying so; True if it compiled.
+
+    The command line calls it early (also in a background thread while the image is decoded).
+    """
+    return ensure(stream)
