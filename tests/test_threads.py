@@ -243,3 +243,72 @@ def test_threads_follow_omp_num_threads_in_a_fresh_process():
         check=True,
     )
     assert out.stdout.strip() == "1"
+
+
+def _cli(*args, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in _threads.THREAD_VARIABLES}
+    env |= {"PYTHONPATH": SRC, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "padlab.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+    )
+
+
+def test_padlab_info_json_says_where_the_thread_count_came_from():
+    import json
+
+    done = _cli("info", "--json", env_extra={"NUMBA_NUM_THREADS": "3"})
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["threads"]["count"] == 3
+    assert info["threads"]["source"] == "NUMBA_NUM_THREADS=3"
+    assert info["padlab"]["version"] == padlab.__version__
+    assert info["dependencies"]["numpy"]["version"] == np.__version__
+    assert info["dependencies"]["torch"]["required"] is False
+    assert os.path.isdir(info["compiled_kernels"]["directory"])
+    assert info["engines"]["conv_nd"] == ["auto", "direct", "gemm", "reference"]
+
+
+def test_padlab_info_text_lists_every_dependency():
+    done = _cli("info")
+    assert done.returncode == 0, done.stderr
+    for name in ("numpy", "scipy", "numba", "Pillow", "matplotlib", "jinja2", "torch", "dask"):
+        assert f"\n  {name}: " in done.stdout
+    assert "count: " in done.stdout and "source: " in done.stdout
+
+
+def test_a_bad_thread_variable_is_one_line_from_the_cli():
+    done = _cli("info", env_extra={"PADLAB_NUM_THREADS": "many"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "padlab info: error: PADLAB_NUM_THREADS='many' is not a number of threads; use an "
+        "integer from 1 to 4096, or unset it"
+    ]
+    warned = _cli("info", env_extra={"OMP_NUM_THREADS": "-1"})
+    assert warned.returncode == 0
+    assert len(warned.stderr.strip().splitlines()) == 1
+    assert "OMP_NUM_THREADS='-1'" in warned.stderr
+
+
+def test_show_config_does_not_import_torch_or_dask():
+    code = (
+        "import sys, padlab; padlab.show_config(); "
+        "print('LOADED', sorted(m for m in ('torch', 'dask') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items()} | {"PYTHONPATH": SRC}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+        timeout=CHILD_TIMEOUT, check=True,
+    )  # fmt: skip
+    assert "LOADED []" in done.stdout
+    assert "torch: " in done.stdout
+
+
+def test_show_config_modes():
+    info = padlab.show_config("dicts")
+    assert info["threads"]["count"] == _threads.threads()
+    with pytest.raises(PadlabValueError, match="mode='xml'"):
+        padlab.show_config("xml")

@@ -229,7 +229,8 @@ def _resolve() -> ThreadConfig:
         try:
             return ThreadConfig(_parse(name, text), f"{name}={text}")
         except PadlabValueError as err:
-            warnings.warn(f"padlab: ignoring {err}", RuntimeWarning, stacklevel=4)
+            # one line, whoever asked: no source line to quote
+            warnings.warn_explicit(f"padlab: ignoring {err}", RuntimeWarning, "<padlab>", 0)
     return _available_cpus()
 
 
