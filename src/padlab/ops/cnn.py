@@ -160,8 +160,8 @@ def conv_nd(
     xs = np.ascontiguousarray(x, dtype=dtype)
     shape = (n, o, *geometry.out_shape)
     direct = None
+    check_output("conv_nd", target, shape[1:] if unbatched else shape, dtype, casting, cast)
     if target is not None:
-        check_output("conv_nd", target, shape[1:] if unbatched else shape, dtype, casting)
         if target.dtype == dtype and target.flags.c_contiguous and target.flags.aligned:
             if not np.may_share_memory(target, x):
                 direct = target.reshape(shape)
@@ -211,7 +211,7 @@ def conv_nd(
             out *= scale > 0
     result = out[0] if unbatched else out
     if target is not None:
-        if direct is None:
+        if result.ctypes.data != target.ctypes.data:  # not written in place (reference, layout)
             np.copyto(target, result, casting=casting)  # type: ignore[arg-type]
         return target
     if cast is not None:

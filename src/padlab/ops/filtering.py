@@ -73,7 +73,9 @@ _SHARED_DOC = """
         batched, so a stack of photos ``(N, H, W, C)`` takes a 2-D kernel with ``axes=(1, 2)``
         and is filtered in one call, in parallel across the stack. The kernel's axes map to
         these axes in increasing order; per-axis sequences (``mode``, ``origin``, ``stride``,
-        ``dilation``, explicit ``padding`` pairs) follow the order written in ``axes``.
+        ``dilation``, explicit ``padding`` pairs) follow the order written in ``axes`` (as
+        scipy.ndimage's ``origin`` does, except that scipy reads it in increasing axis order
+        when ``axes`` names every axis).
     origin : int or sequence of int, default 0
         scipy.ndimage's window shift, with ``padding='same'`` only: a positive origin moves
         the window towards earlier samples. It is the same as explicit padding pairs: for
@@ -270,8 +272,8 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     for axis, size in zip(filtered, geometry.out_shape, strict=True):
         out_shape[axis] = size
     direct = None
+    check_output(what, target, tuple(out_shape), dtype, args["casting"], cast)
     if target is not None:
-        check_output(what, target, tuple(out_shape), dtype, args["casting"])
         direct = _direct_view(target, batched + filtered, batch.shape[0], geometry, dtype, x)
     result = run_problem(
         np.ascontiguousarray(batch, dtype=dtype),
@@ -428,16 +430,23 @@ _CASTING = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
 def check_output(
-    what: str, out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, casting: object
+    what: str,
+    out: np.ndarray | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    casting: object,
+    cast: np.dtype | None = None,
 ) -> None:
-    if out.shape != shape:
+    """Raise unless the result (``shape``, ``dtype``) can go into ``out`` or be cast to ``cast``."""
+    if out is not None and out.shape != shape:
         raise PadlabValueError(
             f"{what}: out has shape {out.shape}, but the result has shape {shape}"
         )
-    if not np.can_cast(dtype, out.dtype, casting=casting):  # type: ignore[arg-type]
+    target = out.dtype if out is not None else cast
+    if target is not None and not np.can_cast(dtype, target, casting=casting):  # type: ignore[arg-type]
         raise PadlabTypeError(
-            f"{what}: cannot write the {dtype} result into out of dtype {out.dtype} with "
-            f"casting={casting!r}; use a float out, or casting='unsafe' for integers"
+            f"{what}: cannot write the {dtype} result into {target} with "
+            f"casting={casting!r}; use a float dtype, or casting='unsafe' for integers"
         )
 
 
