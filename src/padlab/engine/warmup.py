@@ -38,6 +38,17 @@ _lock = threading.RLock()
 _state: dict[str, object] = {"ready": False, "owner": None}
 
 
+def _after_fork() -> None:
+    """A forked child starts with a free lock (the parent's holder thread is not there)."""
+    global _lock
+    _lock = threading.RLock()
+    _state["owner"] = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _roots() -> dict[tuple[str, str], object]:
     """The numba functions the engines call from Python (compiled with ``nogil=True``)."""
     from numba.core.registry import CPUDispatcher

@@ -255,7 +255,9 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     batched = tuple(a for a in range(x.ndim) if a not in filtered)
     moved = np.moveaxis(x, batched + filtered, tuple(range(x.ndim)))
     batch_shape = moved.shape[: len(batched)]
-    batch = moved.reshape((-1, *moved.shape[len(batched) :]))
+    # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
+    # compute dtype whose batch axes come first)
+    batch = np.ascontiguousarray(moved, dtype=dtype).reshape((-1, *moved.shape[len(batched) :]))
     stride, dilation, padding, mode, origin = (
         _sorted_per_axis(args[name], order)
         for name in ("stride", "dilation", "padding", "mode", "origin")
@@ -276,7 +278,7 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     if target is not None:
         direct = _direct_view(target, batched + filtered, batch.shape[0], geometry, dtype, x)
     result = run_problem(
-        np.ascontiguousarray(batch, dtype=dtype),
+        batch,
         np.ascontiguousarray(weights),
         geometry,
         rules,
@@ -462,11 +464,9 @@ def _direct_view(
     if out.dtype != dtype or not out.flags.aligned or np.may_share_memory(out, image):
         return None
     moved = np.moveaxis(out, order, tuple(range(out.ndim)))
-    try:
-        view = np.reshape(moved, (batch, *geometry.out_shape), copy=False)
-    except ValueError:
+    if not moved.flags.c_contiguous:
         return None
-    return view if view.flags.c_contiguous else None
+    return moved.reshape((batch, *geometry.out_shape))  # a view: moved is C-contiguous
 
 
 def rules_per_axis(mode: object, n_axes: int) -> tuple[Rule, ...]:
