@@ -68,7 +68,7 @@ def test_first_command_compiles_everything_once_and_later_ones_never(tmp_path):
     # progress: one line per engine kernel and dtype, driven by numba's compile events
     for engine in ("direct", "separable", "gemm"):
         for dtype in ("float32", "float64"):
-            assert f"] {engine} engine, {dtype}: " in stderr, stderr
+            assert f"padlab:   {engine} engine, {dtype}: " in stderr, stderr
     assert any(name.endswith("_conv_tasks") for name in first["compiled"])
 
     for args in (

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -144,15 +147,15 @@ def cached() -> bool:
     return True
 
 
-def _warm_calls() -> None:
-    """One small call of every engine and dtype: compiles (or loads) every kernel."""
+def _warm_calls(dtypes: tuple[str, ...] = WARM_DTYPES) -> None:
+    """One small call of every engine in each dtype: compiles (or loads) every kernel."""
     import numpy as np
 
     from padlab.ops.cnn import conv_nd
     from padlab.ops.filtering import correlate
 
     rng = np.random.default_rng(0)
-    for dtype in WARM_DTYPES:
+    for dtype in dtypes:
         x = rng.random((24, 24)).astype(dtype)
         correlate(x, rng.random((3, 3)).astype(dtype), mode="reflect", method="direct")
         correlate(x, np.outer([1, 2, 1], [1, 0, -1]).astype(dtype), method="separable")
@@ -167,7 +170,7 @@ def _warm_calls() -> None:
 class _Progress:
     """Prints a line as each engine kernel starts and ends compiling (numba compile events)."""
 
-    def __init__(self, stream: TextIO, total: int) -> None:
+    def __init__(self, stream: TextIO) -> None:
         from numba.core import event
 
         class Listener(event.Listener):
@@ -179,8 +182,6 @@ class _Progress:
 
         self.listener = Listener()
         self.stream = stream
-        self.total = total
-        self.done = 0
         self.functions = 0
         self.started: dict[int, float] = {}
 
@@ -195,60 +196,115 @@ class _Progress:
     def _label(data: dict) -> str:
         dispatcher = data["dispatcher"]
         module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
-        dtype = next(
-            (
-                str(a.dtype)
-                for a in data.get("args", ())
-                if str(getattr(a, "dtype", "")) in WARM_DTYPES
-            ),
-            "",
-        )
+        dtypes = (str(getattr(a, "dtype", "")) for a in data.get("args", ()))
+        dtype = next((d for d in dtypes if d in WARM_DTYPES), "")
         return f"{module} engine, {dtype}" if dtype else f"{module} engine"
+
+    def _say(self, text: str) -> None:
+        print(f"padlab:   {text}", file=self.stream, flush=True)
 
     def start(self, data: dict) -> None:
         if self._is_root(data):
             self.started[id(data["dispatcher"])] = time.perf_counter()
-            n = min(self.done + 1, self.total)
-            print(
-                f"padlab:   [{n}/{self.total}] {self._label(data)}...", file=self.stream, flush=True
-            )
+            self._say(f"{self._label(data)}...")
 
     def end(self, data: dict) -> None:
         self.functions += 1
         if self._is_root(data):
             began = self.started.pop(id(data["dispatcher"]), time.perf_counter())
-            self.done += 1
-            print(
-                f"padlab:   [{self.done}/{self.total}] {self._label(data)}: "
-                f"{time.perf_counter() - began:.1f} s",
-                file=self.stream,
-                flush=True,
-            )
+            self._say(f"{self._label(data)}: {time.perf_counter() - began:.1f} s")
 
 
-def warm(stream: TextIO | None = None) -> int:
-    """Compile every kernel now (loading those already cached), with progress on ``stream``.
+@contextmanager
+def _locked_saves() -> Iterator[None]:
+    """Serialise numba's cache writes between processes (the parallel warm-up's two).
 
-    Returns the number of functions numba compiled (0 if all were cached). Writes the marker
-    that :func:`cached` checks.
+    numba saves a compiled overload by reading the function's index, picking a free data file
+    name and rewriting the index: two processes compiling the same function for different
+    dtypes at once could pick the same name. An exclusive ``flock`` around each save, on a
+    lock file in the cache directory, prevents that.
     """
+    try:
+        import fcntl
+
+        from numba.core import caching
+
+        original = caching.IndexDataCacheFile.save
+    except (ImportError, AttributeError):  # pragma: no cover - not POSIX, or numba changed
+        yield
+        return
+
+    def save(self: object, key: object, data: object) -> None:
+        try:
+            directory = self._cache_path  # type: ignore[attr-defined]
+            lock = open(os.path.join(directory, ".padlab-save.lock"), "a")
+        except (OSError, AttributeError):
+            original(self, key, data)
+            return
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                original(self, key, data)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    caching.IndexDataCacheFile.save = save
+    try:
+        yield
+    finally:
+        caching.IndexDataCacheFile.save = original
+
+
+def _helper(dtypes: tuple[str, ...]) -> subprocess.Popen | None:
+    """A second process compiling ``dtypes`` alongside this one (None if it cannot start)."""
+    import padlab
+
+    root = str(Path(padlab.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "padlab.engine.warmup", *dtypes],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )  # its progress lines go to our stderr
+    except OSError:
+        return None
+
+
+def _compile(dtypes: tuple[str, ...], progress: _Progress) -> None:
     from numba.core import event
 
+    owner = _state["owner"]
+    _state["owner"] = threading.get_ident()  # our own filtering calls pass through ensure()
+    try:
+        with _locked_saves(), event.install_listener("numba:compile", progress.listener):
+            _warm_calls(dtypes)
+    finally:
+        _state["owner"] = owner
+
+
+def warm(stream: TextIO | None = None, *, parallel: bool = True) -> int:
+    """Compile every kernel now (loading those already cached), with progress on ``stream``.
+
+    With two or more threads (see :mod:`padlab._threads`) and ``parallel``, float64 compiles in
+    a second process while this one compiles float32 (numba compiles one function at a time
+    per process). Returns the number of functions compiled in this process. Writes the marker
+    that :func:`cached` checks.
+    """
+    from padlab._threads import threads
+
     stream = stream or sys.stderr
-    roots = _roots()
-    total = sum(
-        dtype not in _cached_dtypes(d) for d in roots.values() for dtype in WARM_DTYPES
-    ) or len(roots) * len(WARM_DTYPES)
-    progress = _Progress(stream, total)
+    progress = _Progress(stream)
     started = time.perf_counter()
+    helper = None
     with _lock:
-        owner = _state["owner"]
-        _state["owner"] = threading.get_ident()
-        try:
-            with event.install_listener("numba:compile", progress.listener):
-                _warm_calls()
-        finally:
-            _state["owner"] = owner
+        if parallel and threads() >= 2:
+            helper = _helper(WARM_DTYPES[1:])
+        _compile(WARM_DTYPES[:1] if helper else WARM_DTYPES, progress)
+        if helper is not None and helper.wait() != 0:
+            _compile(WARM_DTYPES[1:], progress)  # the helper failed: do its part here
     roots = _roots()
     kernels = sorted(
         (module, name, dtype)
@@ -263,13 +319,12 @@ def warm(stream: TextIO | None = None) -> int:
             os.replace(tmp, marker)
         except OSError:
             pass
-    if progress.functions:
-        print(
-            f"padlab: compiled {progress.functions} functions in "
-            f"{time.perf_counter() - started:.0f} s; later runs load them from {cache_dir()}",
-            file=stream,
-            flush=True,
-        )
+    print(
+        f"padlab: kernels ready in {time.perf_counter() - started:.0f} s; later runs load them "
+        f"from {cache_dir()}",
+        file=stream,
+        flush=True,
+    )
     if not kernels or not cached():
         print(
             "padlab: numba could not cache the compiled kernels, so every process compiles "
@@ -313,3 +368,16 @@ def notice(stream: TextIO | None = None) -> bool:
     The command line calls it early (also in a background thread while the image is decoded).
     """
     return ensure(stream)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m padlab.engine.warmup DTYPE...``: the parallel warm-up's helper process."""
+    dtypes = tuple(d for d in argv if d in WARM_DTYPES)
+    _compile(dtypes or WARM_DTYPES, _Progress(sys.stderr))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as the helper process
+    from padlab.engine import warmup as _module  # the imported module: its state is shared
+
+    sys.exit(_module._main(sys.argv[1:]))
