@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 __all__ = ["WARM_DTYPES", "cache_dir", "cached", "ensure", "notice", "required", "warm"]
 
@@ -59,7 +59,7 @@ def _roots() -> dict[tuple[str, str], object]:
     import padlab.engine.choose
     import padlab.engine.gemm  # noqa: F401
 
-    found = {}
+    found: dict[tuple[str, str], object] = {}
     for name, module in list(sys.modules.items()):
         if not name.startswith("padlab.engine.") or module is None:
             continue
@@ -234,7 +234,7 @@ def _locked_saves() -> Iterator[None]:
         yield
         return
 
-    def save(self: object, key: object, data: object) -> None:
+    def save(self: Any, key: object, data: object) -> None:
         try:
             directory = self._cache_path  # type: ignore[attr-defined]
             lock = open(os.path.join(directory, ".padlab-save.lock"), "a")
@@ -248,11 +248,11 @@ def _locked_saves() -> Iterator[None]:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    caching.IndexDataCacheFile.save = save
+    caching.IndexDataCacheFile.save = save  # type: ignore[method-assign]
     try:
         yield
     finally:
-        caching.IndexDataCacheFile.save = original
+        caching.IndexDataCacheFile.save = original  # type: ignore[method-assign]
 
 
 def _helper(dtypes: tuple[str, ...]) -> subprocess.Popen | None:

@@ -215,7 +215,7 @@ def conv_nd(
             np.copyto(target, result, casting=casting)  # type: ignore[arg-type]
         return target
     if cast is not None:
-        return result.astype(cast, casting=casting)  # type: ignore[arg-type]
+        return result.astype(cast, casting=casting)  # type: ignore[call-overload]
     return result
 
 

@@ -225,6 +225,15 @@ def convolve(
     array([ 4., 10., 16., 22., 22.])
     >>> np.convolve(x, [1.0, 2.0, 3.0], mode="same")
     array([ 4., 10., 16., 22., 22.])
+
+    scipy.ndimage's keywords mean what they mean there:
+
+    >>> import scipy.ndimage as ndi
+    >>> ndi.convolve(x, [1.0, 2.0, 3.0, 4.0], mode="nearest", origin=-1)
+    array([11., 14., 20., 30., 39.])
+    >>> padlab.convolve(x, [1.0, 2.0, 3.0, 4.0], mode="scipy:nearest", convention="scipy",
+    ...                 origin=-1)
+    array([11., 14., 20., 30., 39.])
     """
     return _filter(image, kernel, locals(), flip=True)
 
@@ -294,7 +303,7 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         result.reshape(batch_shape + geometry.out_shape), tuple(range(x.ndim)), batched + filtered
     )
     if target is not None:
-        np.copyto(target, result, casting=args["casting"])  # type: ignore[call-overload]
+        np.copyto(target, result, casting=args["casting"])  # type: ignore[arg-type]
         return target
     if cast is not None:
         return result.astype(cast, casting=args["casting"])  # type: ignore[call-overload]
@@ -342,7 +351,8 @@ def _filtered_axes(
             f"{what}: axes={axes!r} names {len(filtered)} axes of image {x.shape}, but the "
             f"kernel {w.shape} has {w.ndim}: give one kernel axis per filtered axis"
         )
-    written = [a % x.ndim for a in ([axes] if isinstance(axes, int | np.integer) else axes)]  # type: ignore[union-attr]
+    listed: list = [axes] if isinstance(axes, int | np.integer) else list(axes)  # type: ignore[call-overload]
+    written = [as_index(a, "axis") % x.ndim for a in listed]
     return filtered, tuple(written.index(a) for a in filtered)
 
 
