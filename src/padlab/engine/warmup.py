@@ -366,8 +366,19 @@ def notice(stream: TextIO | None = None) -> bool:
     """Compile the kernels now if they are not cached, saying so; True if it compiled.
 
     The command line calls it early (also in a background thread while the image is decoded).
+    It also loads numba's typing and lowering registries now (about 1 s, imports included),
+    which numba otherwise does when the first compiled kernel is loaded from the cache.
     """
-    return ensure(stream)
+    compiled = ensure(stream)
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.registry import cpu_target
+
+        with global_compiler_lock:  # as numba itself does before loading a kernel
+            cpu_target.target_context.refresh()
+    except Exception:  # pragma: no cover - numba internals changed: the first call does it
+        pass
+    return compiled
 
 
 def _main(argv: list[str]) -> int:
