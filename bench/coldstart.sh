@@ -21,8 +21,8 @@ export NUMBA_CACHE_DIR="$work/numba-cache"
 TIMEFORMAT='%R'
 echo "load before: $(uptime | sed 's/.*load average: //')"
 report=$( { time "$PY" -m padlab.cli.main report -o "$work/report" >/dev/null 2>"$work/report.err"; } 2>&1 )
-echo "cold report: $report s wall ($(grep -c '^padlab:   \[' "$work/report.err" || true) progress lines)"
-grep '^padlab: compil' "$work/report.err" || true
+echo "cold report: $report s wall"
+grep -E '^padlab: (compiling|kernels ready)|^padlab:   .* engine, float(32|64): ' "$work/report.err" || true
 filter() {
     { time "$PY" -m padlab.cli.main filter "$work/photo.png" -k outline -m reflect \
         -o "$work/out.png" >/dev/null 2>"$work/filter.err"; } 2>&1
