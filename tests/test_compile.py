@@ -105,3 +105,26 @@ print("COMPILED", len(rec.buffer))
     )
     assert done.returncode == 0, done.stderr
     assert "COMPILED 0" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_failed_helper_process_leaves_its_dtype_to_this_process(monkeypatch):
+    import io
+
+    from padlab.engine import warmup
+
+    padlab.correlate(np.ones((8, 8)), np.ones((3, 3)))  # everything compiled or loaded
+    compiled = []
+    monkeypatch.setattr(warmup, "_compile", lambda dtypes, progress: compiled.append(dtypes))
+    failing = [sys.executable, "-c", "raise SystemExit(3)"]
+    monkeypatch.setattr(warmup, "_helper", lambda dtypes: subprocess.Popen(failing))
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "2")
+    from padlab import _threads
+
+    _threads.reset()
+    try:
+        stream = io.StringIO()
+        warmup.warm(stream)
+    finally:
+        _threads.reset()
+    assert compiled == [("float32",), ("float64",)]
+    assert "kernels ready" in stream.getvalue()

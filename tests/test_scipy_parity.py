@@ -243,3 +243,27 @@ def test_hypothesis_axes_origin_output_match_scipy(case):
     got = _ours(getattr(padlab, name), x, w, mode, axes=axes, origin=written, output=out)
     assert got is out
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_a_stack_is_one_engine_call_with_every_slice_batched(rng, monkeypatch):
+    """axes=(1, 2) on (N, H, W, C): one problem of N * C planes, which the engines split
+    across threads, not N * C calls."""
+    from padlab.engine import choose
+
+    seen = []
+    original = choose.run
+
+    def spy(problem, method="auto"):
+        seen.append(problem.x.shape)
+        return original(problem, method)
+
+    monkeypatch.setattr(choose, "run", spy)
+    stack = rng.standard_normal((5, 20, 24, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3)).astype(np.float32)
+    got = padlab.correlate(stack, w, axes=(1, 2), mode="reflect")
+    assert seen == [(15, 20, 24)]
+    for n in range(5):
+        for c in range(3):
+            np.testing.assert_array_equal(
+                got[n, :, :, c], padlab.correlate(stack[n, :, :, c], w, mode="reflect")
+            )

@@ -259,6 +259,8 @@ def _helper(dtypes: tuple[str, ...]) -> subprocess.Popen | None:
     """A second process compiling ``dtypes`` alongside this one (None if it cannot start)."""
     import padlab
 
+    if not Path(sys.executable or "").name.lower().startswith(("python", "pypy")):
+        return None  # embedded (uwsgi, a frozen app): sys.executable does not run modules
     root = str(Path(padlab.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -271,6 +273,20 @@ def _helper(dtypes: tuple[str, ...]) -> subprocess.Popen | None:
         )  # its progress lines go to our stderr
     except OSError:
         return None
+
+
+# far beyond any compilation seen (2 min on a 2-core machine at load 14): only a stuck helper
+_HELPER_TIMEOUT = 1800.0
+
+
+def _wait(helper: subprocess.Popen, timeout: float = _HELPER_TIMEOUT) -> int:
+    """The helper's exit status; a helper still running after ``timeout`` s is stopped (-1)."""
+    try:
+        return helper.wait(timeout)
+    except subprocess.TimeoutExpired:
+        helper.kill()
+        helper.wait()
+        return -1
 
 
 def _compile(dtypes: tuple[str, ...], progress: _Progress) -> None:
@@ -303,7 +319,7 @@ def warm(stream: TextIO | None = None, *, parallel: bool = True) -> int:
         if parallel and threads() >= 2:
             helper = _helper(WARM_DTYPES[1:])
         _compile(WARM_DTYPES[:1] if helper else WARM_DTYPES, progress)
-        if helper is not None and helper.wait() != 0:
+        if helper is not None and _wait(helper) != 0:
             _compile(WARM_DTYPES[1:], progress)  # the helper failed: do its part here
     roots = _roots()
     kernels = sorted(
