@@ -686,14 +686,7 @@ def _problem() -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize(
     "method",
     [
-        pytest.param(
-            "fork",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the fork-safe thread pool (os.register_at_fork in padlab._threads) comes "
-                "from the ops helper's branch; the lead removes this xfail at the merge",
-            ),
-        ),
+        "fork",
         "spawn",
         "forkserver",
     ],

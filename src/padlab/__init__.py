@@ -14,6 +14,7 @@ Examples
 array([3, 2, 1, 2, 3, 2, 1])
 """
 
+from padlab._config import show_config
 from padlab._version import __version__
 from padlab.analysis import (
     border_profile,
@@ -98,6 +99,7 @@ __all__ = [
     "rule_names",
     "same_padding",
     "sample_image",
+    "show_config",
     "show_image",
     "show_pair",
     "to_float",

@@ -3,42 +3,285 @@
 The compiled kernels release the GIL (numba ``nogil=True``), as do numpy copies and scipy's FFT,
 so plain Python threads run them in parallel. This replaces numba's ``parallel=True``, whose
 compilation alone took 10 s per kernel, and gives every engine (and :func:`padlab.pad`) one pool
-and one notion of "how many threads": the CPUs this process may run on, or ``PADLAB_THREADS``.
+and one notion of "how many threads". numba's own threading layer (OpenMP, TBB or workqueue) is
+never started: no padlab kernel uses ``parallel=True`` or ``prange``.
+
+How many threads, first match wins (see :func:`thread_config`):
+
+1. ``PADLAB_NUM_THREADS`` (an invalid value is an error naming the variable);
+2. ``NUMBA_NUM_THREADS``, then ``OMP_NUM_THREADS`` (an invalid value is a one-line warning and
+   is skipped, since other libraries read them too);
+3. the CPUs this process may use: its CPU affinity (``os.sched_getaffinity``), lowered to the
+   container's CPU quota (cgroup v2 ``cpu.max``, cgroup v1 ``cpu.cfs_quota_us`` /
+   ``cpu.cfs_period_us``) rounded up.
+
+Fork safety: a process forked after the pool started (``multiprocessing``'s default on Linux,
+PyTorch DataLoader workers, gunicorn) inherits the pool object but none of its threads. The
+child drops it (``os.register_at_fork``) and creates its own on first use. Under 'spawn' and
+'forkserver' the child imports padlab afresh and needs nothing special.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["chunk_size", "pool", "run_chunks", "threads"]
+from padlab.errors import PadlabValueError
+
+__all__ = [
+    "ThreadConfig",
+    "cgroup_cpus",
+    "chunk_size",
+    "pool",
+    "reset",
+    "run_chunks",
+    "thread_config",
+    "threads",
+]
+
+#: The variables read, in order of precedence.
+THREAD_VARIABLES = ("PADLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS")
+# the old, undocumented name: still honoured, after PADLAB_NUM_THREADS
+_LEGACY_VARIABLE = "PADLAB_THREADS"
+# a sanity bound on an explicit request (more threads than this is a typo, not a plan)
+_MAX_THREADS = 4096
 
 
-@cache
+@dataclass(frozen=True)
+class ThreadConfig:
+    """How many threads padlab uses, and why.
+
+    Attributes
+    ----------
+    threads : int
+    source : str
+        Where the number came from, e.g. ``"PADLAB_NUM_THREADS=4"``, ``"CPU affinity"`` or
+        ``"cgroup v2 CPU quota (cpu.max: 150000 100000)"``.
+    """
+
+    threads: int
+    source: str
+
+
+class _State:
+    """The lazily created pool and thread count; replaced wholesale in a forked child."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.config: ThreadConfig | None = None
+        self.pool: ThreadPoolExecutor | None = None
+
+
+_state = _State()
+
+
+def reset() -> None:
+    """Forget the pool and the thread count (re-read on next use).
+
+    Runs in every forked child: the parent's worker threads do not exist there, so work handed
+    to the inherited pool would wait forever. The inherited pool is dropped, not shut down
+    (shutting down would wait for threads that are not there). Tests call it after changing
+    the environment variables.
+
+    Examples
+    --------
+    >>> reset()
+    >>> threads() >= 1
+    True
+    """
+    global _state
+    _state = _State()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=reset)
+
+
+def _parse(name: str, text: str) -> int:
+    """A thread count from an environment variable; raises PadlabValueError naming it."""
+    first = text.split(",")[0].strip()  # OMP_NUM_THREADS may list nested levels: "4,2"
+    try:
+        value = int(first)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= _MAX_THREADS:
+        raise PadlabValueError(
+            f"{name}={text!r} is not a number of threads; use an integer from 1 to "
+            f"{_MAX_THREADS}, or unset it"
+        )
+    return value
+
+
+def cgroup_cpus(
+    root: str | os.PathLike[str] = "/sys/fs/cgroup",
+    membership: str | os.PathLike[str] = "/proc/self/cgroup",
+) -> tuple[float, str] | None:
+    """The CPU quota of this process's control group (and its ancestors), in CPUs.
+
+    Reads cgroup v2 ``cpu.max`` (``"max 100000"`` or ``"<quota> <period>"``) and cgroup v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (quota -1 means none), in the group named by
+    ``membership`` and in each parent group up to ``root``; the smallest quota wins. None if no
+    quota is set or the files are not there.
+
+    Examples
+    --------
+    >>> cgroup_cpus("/nonexistent") is None
+    True
+    """
+    root = Path(root)
+    try:
+        lines = Path(membership).read_text().splitlines()
+    except OSError:
+        lines = []
+    candidates: list[tuple[Path, str]] = []  # (group directory, version)
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        rel = path.strip().lstrip("/")
+        if controllers == "":
+            bases = [root, root / "unified"]
+            version = "v2"
+        elif "cpu" in controllers.split(","):
+            bases = [root / controllers, root / "cpu", root / "cpu,cpuacct"]
+            version = "v1"
+        else:
+            continue
+        for base in bases:
+            group = base / rel if rel else base
+            for directory in (group, *group.parents):
+                candidates.append((directory, version))
+                if directory == base:
+                    break
+    if not lines:
+        candidates = [(root, "v2"), (root / "cpu", "v1"), (root / "cpu,cpuacct", "v1")]
+    best: tuple[float, str] | None = None
+    seen: set[Path] = set()
+    for directory, version in candidates:
+        if directory in seen:
+            continue
+        seen.add(directory)
+        found = _quota_v2(directory) if version == "v2" else _quota_v1(directory)
+        if found is not None and (best is None or found[0] < best[0]):
+            best = found
+    return best
+
+
+def _quota_v2(directory: Path) -> tuple[float, str] | None:
+    try:
+        text = (directory / "cpu.max").read_text().strip()
+    except OSError:
+        return None
+    fields = text.split()
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except ValueError:
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return quota / period, f"cgroup v2 CPU quota (cpu.max: {text})"
+
+
+def _quota_v1(directory: Path) -> tuple[float, str] | None:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text().strip())
+        period = int((directory / "cpu.cfs_period_us").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return quota / period, f"cgroup v1 CPU quota (cpu.cfs_quota_us {quota} / period {period})"
+
+
+def _available_cpus() -> ThreadConfig:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        source = f"CPU affinity ({cpus} CPUs)"
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+        source = f"os.cpu_count() ({cpus} CPUs)"
+    quota = cgroup_cpus()
+    if quota is not None and math.ceil(quota[0]) < cpus:
+        return ThreadConfig(max(1, math.ceil(quota[0])), quota[1])
+    return ThreadConfig(max(1, cpus), source)
+
+
+def _resolve() -> ThreadConfig:
+    environ = os.environ
+    for name in ("PADLAB_NUM_THREADS", _LEGACY_VARIABLE):
+        text = environ.get(name, "").strip()
+        if text:
+            return ThreadConfig(_parse(name, text), f"{name}={text}")
+    for name in THREAD_VARIABLES[1:]:
+        text = environ.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            return ThreadConfig(_parse(name, text), f"{name}={text}")
+        except PadlabValueError as err:
+            # one line, whoever asked: no source line to quote
+            warnings.warn_explicit(f"padlab: ignoring {err}", RuntimeWarning, "<padlab>", 0)
+    return _available_cpus()
+
+
+def thread_config() -> ThreadConfig:
+    """The number of worker threads and where it came from (read once per process).
+
+    Raises
+    ------
+    PadlabValueError
+        ``PADLAB_NUM_THREADS`` is set but is not an integer from 1 to 4096.
+
+    Examples
+    --------
+    >>> config = thread_config()
+    >>> config.threads >= 1 and isinstance(config.source, str)
+    True
+    """
+    state = _state
+    config = state.config
+    if config is None:
+        with state.lock:
+            if state.config is None:
+                state.config = _resolve()
+            config = state.config
+    return config
+
+
 def threads() -> int:
-    """Worker threads: ``PADLAB_THREADS`` if set, else the CPUs available to this process.
+    """Worker threads (see :func:`thread_config`).
 
     Examples
     --------
     >>> threads() >= 1
     True
     """
-    env = os.environ.get("PADLAB_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return thread_config().threads
 
 
-@cache
 def pool() -> ThreadPoolExecutor:
     """The shared pool (threads() - 1 workers: the calling thread works too)."""
-    return ThreadPoolExecutor(max_workers=max(1, threads() - 1), thread_name_prefix="padlab")
+    state = _state
+    executor = state.pool
+    if executor is None:
+        n = threads()
+        with state.lock:
+            if state.pool is None:
+                state.pool = ThreadPoolExecutor(
+                    max_workers=max(1, n - 1), thread_name_prefix="padlab"
+                )
+            executor = state.pool
+    return executor
 
 
 def chunk_size(items: int, work: float) -> int:
@@ -52,10 +295,11 @@ def chunk_size(items: int, work: float) -> int:
     >>> chunk_size(100, 1e3)
     100
     """
-    if threads() == 1 or work < _SERIAL_WORK:
+    n_threads = threads()
+    if n_threads == 1 or work < _SERIAL_WORK:
         return max(1, items)
     per_thread = 4 if work > _BALANCED_WORK else 1
-    return max(1, -(-items // (per_thread * threads())))
+    return max(1, -(-items // (per_thread * n_threads)))
 
 
 # below this many multiply-adds, waking a thread costs more than it saves

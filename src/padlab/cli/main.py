@@ -17,6 +17,7 @@ from padlab.cli import audit as audit_cmd
 from padlab.cli import compare as compare_cmd
 from padlab.cli import experiment as experiment_cmd
 from padlab.cli import filter as filter_cmd
+from padlab.cli import info as info_cmd
 from padlab.cli import kernels as kernels_cmd
 from padlab.cli import modes as modes_cmd
 from padlab.cli import report as report_cmd
@@ -30,6 +31,7 @@ _COMMANDS = (
     kernels_cmd,
     audit_cmd,
     experiment_cmd,
+    info_cmd,
 )
 
 

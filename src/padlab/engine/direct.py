@@ -382,17 +382,20 @@ def conv_direct(
     geometry: Geometry,
     codes: tuple[int, ...],
     value: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Channel-mixing correlation: x (N, C, *sp), weight (O, C // groups, *k) -> (N, O, *out).
 
-    ``codes`` and ``value`` describe the padding as in :class:`~padlab.engine.plan.Problem`.
+    ``codes`` and ``value`` describe the padding as in :class:`~padlab.engine.plan.Problem`;
+    ``out``, if given, is a C-contiguous result array to write into.
     """
     missing = 3 - (x.ndim - 2)
     plan = _plan(geometry, tuple(codes), missing)
     tz, ty, tx, pads, strides, dilations, out_shape = plan
     x5 = x.reshape(x.shape[:2] + (1,) * missing + x.shape[2:])
     w5 = weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:])
-    out = np.empty((x.shape[0], weight.shape[0], *out_shape), dtype=x.dtype)
+    shape5 = (x.shape[0], weight.shape[0], *out_shape)
+    out = np.empty(shape5, dtype=x.dtype) if out is None else out.reshape(shape5)
     params = np.array(
         (
             groups,
@@ -462,4 +465,5 @@ def correlate_direct(problem: Problem) -> np.ndarray:
     """
     x = problem.x[:, None]
     w = problem.kernel[None, None]
-    return conv_direct(x, w, 1, problem.geometry, problem.codes, problem.value)[:, 0]
+    out = None if problem.out is None else problem.out[:, None]
+    return conv_direct(x, w, 1, problem.geometry, problem.codes, problem.value, out)[:, 0]

@@ -153,7 +153,7 @@ def correlate_fft(problem: Problem) -> np.ndarray:
     # correlation = convolution with the flipped kernel
     spectrum = _fft().rfftn(dilated[(slice(None, None, -1),) * nd], s=sizes)
 
-    out = np.empty(problem.out_shape, dtype=dtype)
+    out = np.empty(problem.out_shape, dtype=dtype) if problem.out is None else problem.out
     starts = itertools.product(*(range(0, n, st) for n, st in zip(full, step, strict=True)))
     value = dtype.type(problem.value)
 

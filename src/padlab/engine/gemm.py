@@ -66,6 +66,7 @@ def conv_gemm(
     geometry: Geometry,
     codes: tuple[int, ...],
     value: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Channel-mixing correlation by im2col + matrix product; same contract as ``conv_direct``.
 
@@ -90,7 +91,7 @@ def conv_gemm(
     taps = int(np.prod(weight.shape[2:]))
     positions = int(np.prod(out_shape))
     w2 = np.ascontiguousarray(weight, dtype=x.dtype).reshape(groups, og, cg * taps)
-    out = np.empty((n, o, positions), dtype=x.dtype)
+    out = np.empty((n, o, positions), x.dtype) if out is None else out.reshape(n, o, positions)
     cols = np.empty((cg * taps, positions), dtype=x.dtype)
     fill = x.dtype.type(value)
     for i in range(n):

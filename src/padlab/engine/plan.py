@@ -35,6 +35,9 @@ class Problem:
         Index-rule code per spatial axis (``CONSTANT`` for zeros/constant/partial).
     value : float
         The constant read outside the input on ``CONSTANT`` axes (0 unless mode='constant').
+    out : ndarray, optional
+        C-contiguous, of shape :attr:`out_shape` and the same dtype: the engine writes the
+        result into it (``out=`` of :func:`padlab.correlate`) instead of allocating.
     """
 
     x: np.ndarray
@@ -42,6 +45,7 @@ class Problem:
     geometry: Geometry
     codes: tuple[int, ...]
     value: float
+    out: np.ndarray | None = None
 
     @property
     def out_shape(self) -> tuple[int, ...]:

@@ -104,7 +104,7 @@ def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]
     g = problem.geometry
     ty, tx = index_tables(g, problem.codes)
     col, row = factors
-    out = np.empty(problem.out_shape, dtype=problem.x.dtype)
+    out = np.empty(problem.out_shape, dtype=problem.x.dtype) if problem.out is None else problem.out
     params = np.array(
         (
             g.pads[1][0],

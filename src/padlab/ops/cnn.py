@@ -11,7 +11,14 @@ from padlab.errors import PadlabValueError
 from padlab.geometry import Geometry, partial_scale
 from padlab.modes.registry import check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
-from padlab.ops.filtering import _rules, prepare, run_problem
+from padlab.ops.filtering import (
+    check_output,
+    output_argument,
+    prepare,
+    readonly,
+    rules_per_axis,
+    run_problem,
+)
 
 __all__ = ["conv_nd"]
 
@@ -29,6 +36,9 @@ def conv_nd(
     value: float = 0,
     convention: str = "tf",
     method: str = "auto",
+    out: np.ndarray | None = None,
+    output: object = None,
+    casting: str = "same_kind",
 ) -> np.ndarray:
     """CNN-style convolution with channel mixing and groups, like ``torch.nn.functional.conv2d``.
 
@@ -63,11 +73,20 @@ def conv_nd(
         channels, such as a first layer); 'gemm' gathers patches through the padding rule
         (im2col) and multiplies matrices in BLAS (best with many channels); 'auto' picks one
         of them (see :func:`_pick_conv_engine`); 'reference' is the window loop.
+    out : ndarray, optional
+        An array of the result's shape to write into (and return). C-contiguous in the compute
+        dtype, it receives the engine's output directly (no temporary of its size); otherwise
+        the result is copied in.
+    output : ndarray or dtype, optional
+        scipy.ndimage's name: an array is ``out``; a dtype casts the result to it.
+    casting : str, default 'same_kind'
+        numpy's casting rule from the compute dtype to ``out``/``output`` (see
+        :func:`padlab.correlate`).
 
     Returns
     -------
     ndarray, shape (N, O, ...)
-        In the compute dtype of :mod:`padlab.ops.dtypes`.
+        ``out`` if given, else in the compute dtype of :mod:`padlab.ops.dtypes`.
 
     Examples
     --------
@@ -84,9 +103,13 @@ def conv_nd(
            [ 8., 12., 12.,  8.]], dtype=float32)
     >>> padlab.conv_nd(x, w, padding="same", mode="partial")[0, 0, 0]
     array([18., 18., 18., 18.], dtype=float32)
+    >>> buffer = np.empty((1, 3, 4, 4), dtype=np.float32)
+    >>> padlab.conv_nd(x, w, padding="same", out=buffer) is buffer
+    True
     """
     x = as_numeric_array(input, "input")
     w = as_numeric_array(weight, "weight")
+    target, cast = output_argument("conv_nd", out, output, casting)
     n_spatial = w.ndim - 2
     if not 1 <= n_spatial <= 3:
         raise PadlabValueError(
@@ -130,15 +153,22 @@ def conv_nd(
                 f"conv_nd: bias must have shape ({o},) for weight {w.shape}, got {b.shape}"
             )
     geometry = Geometry.resolve(x.shape[2:], w.shape[2:], padding, stride, dilation, convention)
-    rules = _rules(mode, n_spatial)
+    rules = rules_per_axis(mode, n_spatial)
     check_rule_options(rules, value=value)
     partial = tuple(r.kind == "partial" for r in rules)
     # partial scaling happens once, after channel mixing and before the bias
     plain = tuple(r if r.kind != "partial" else resolve_mode("zeros") for r in rules)
 
     xs = np.ascontiguousarray(x, dtype=dtype)
+    shape = (n, o, *geometry.out_shape)
+    direct = None
+    check_output("conv_nd", target, shape[1:] if unbatched else shape, dtype, casting, cast)
+    if target is not None:
+        if target.dtype == dtype and target.flags.c_contiguous and target.flags.aligned:
+            if not np.may_share_memory(target, x):
+                direct = target.reshape(shape)
     if method == "reference":
-        out = np.zeros((n, o, *geometry.out_shape), dtype=dtype)
+        out = np.zeros(shape, dtype=dtype)
         per_group_in, per_group_out = c // groups, o // groups
         for oc in range(o):
             g = oc // per_group_out
@@ -154,14 +184,22 @@ def conv_nd(
     elif method in ("auto", "direct", "gemm"):
         from padlab.engine.direct import conv_direct  # numba: import on first use
         from padlab.engine.gemm import conv_gemm
+        from padlab.engine.warmup import ensure
+
+        ensure()  # the first call on a machine compiles every kernel, saying so
 
         flat = xs.reshape(n * c, *xs.shape[2:])
         problem = prepare(flat, weights[0, 0], geometry, plain, value=value)
-        px = problem.x.reshape(n, c, *problem.x.shape[1:])
+        px = readonly(problem.x.reshape(n, c, *problem.x.shape[1:]))
         if method == "auto":
             method = _pick_conv_engine(c // groups, o // groups, weights[0, 0].size)
         engine = conv_gemm if method == "gemm" else conv_direct
-        out = engine(px, weights, groups, problem.geometry, problem.codes, problem.value)
+        out = engine(
+            px, readonly(weights), groups, problem.geometry, problem.codes, problem.value, direct
+        )
+        if direct is not None and out.ctypes.data != direct.ctypes.data:
+            direct[...] = out  # an engine that does not write into ``out`` yet
+            out = direct
     else:
         raise PadlabValueError(
             f"conv_nd: unknown method {method!r}; allowed: 'auto', 'direct', 'gemm', 'reference'"
@@ -173,7 +211,14 @@ def conv_nd(
         out += b.reshape((1, o) + (1,) * n_spatial)
         if any(partial):
             out *= scale > 0
-    return out[0] if unbatched else out
+    result = out[0] if unbatched else out
+    if target is not None:
+        if result.ctypes.data != target.ctypes.data:  # not written in place (reference, layout)
+            np.copyto(target, result, casting=casting)  # type: ignore[arg-type]
+        return target
+    if cast is not None:
+        return result.astype(cast, casting=casting)  # type: ignore[call-overload]
+    return result
 
 
 def _pick_conv_engine(in_per_group: int, out_per_group: int, taps: int) -> str:

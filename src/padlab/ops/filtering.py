@@ -6,17 +6,33 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from padlab._validate import as_index, as_numeric_array, fill_value
+from padlab._validate import (
+    as_index,
+    as_numeric_array,
+    check_sequence_length,
+    fill_value,
+    normalize_axes,
+)
 from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
-from padlab.errors import PadlabValueError
+from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.geometry import Geometry, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
 from padlab.modes.padding import pad
 from padlab.modes.registry import Rule, check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
 
-__all__ = ["METHODS", "convolve", "correlate", "prepare", "run_problem"]
+__all__ = [
+    "METHODS",
+    "check_output",
+    "convolve",
+    "correlate",
+    "output_argument",
+    "prepare",
+    "readonly",
+    "rules_per_axis",
+    "run_problem",
+]
 
 #: Engines a caller can force with ``method=``.
 METHODS = ("auto", "direct", "separable", "fft", "reference")
@@ -25,10 +41,11 @@ _SHARED_DOC = """
     Parameters
     ----------
     image : array_like
-        1, 2 or 3 spatial dimensions, plus one channel axis if ``channel_axis`` is given.
+        1, 2 or 3 filtered (spatial) axes; every other axis, named by ``axes`` or
+        ``channel_axis``, is a batch axis: each of its slices is filtered alike.
     kernel : array_like
-        One dimension per spatial axis of ``image``; any size, odd or even, also larger than
-        the image.
+        One dimension per filtered axis of ``image``, in increasing axis order; any size, odd
+        or even, also larger than the image.
     padding : {'same', 'valid', 'full'}, int or sequence, default 'same'
         The geometry: 'valid' (no padding; 224 -> 222 with a 3x3 kernel), 'same' (the output
         has ``ceil(n / stride)`` samples), 'full' (every overlap), an int for every side, or
@@ -50,7 +67,35 @@ _SHARED_DOC = """
         default anchor, ONNX SAME_LOWER). See :mod:`padlab.geometry`.
     channel_axis : int, optional
         The axis of ``image`` holding channels; each channel is filtered independently with
-        the same kernel.
+        the same kernel. Shorthand for ``axes=`` every other axis.
+    axes : int or sequence of int, optional
+        The axes to filter (default: all of them), as in scipy.ndimage: every other axis is
+        batched, so a stack of photos ``(N, H, W, C)`` takes a 2-D kernel with ``axes=(1, 2)``
+        and is filtered in one call, in parallel across the stack. The kernel's axes map to
+        these axes in increasing order; per-axis sequences (``mode``, ``origin``, ``stride``,
+        ``dilation``, explicit ``padding`` pairs) follow the order written in ``axes`` (as
+        scipy.ndimage's ``origin`` does, except that scipy reads it in increasing axis order
+        when ``axes`` names every axis).
+    origin : int or sequence of int, default 0
+        scipy.ndimage's window shift, with ``padding='same'`` only: a positive origin moves
+        the window towards earlier samples. It is the same as explicit padding pairs: for
+        :func:`correlate`, ``(before + origin, after - origin)`` per axis, where
+        ``(before, after)`` is the 'same' padding of the convention; for :func:`convolve`
+        ``(before - origin, after + origin)``. With ``convention='scipy'`` it matches
+        ``scipy.ndimage.correlate``/``convolve(..., origin=...)``; allowed from ``-before`` to
+        ``after`` (scipy: ``-(k // 2)`` to ``(k - 1) // 2``).
+    out : ndarray, optional
+        An array of the output's shape to write the result into (and return). When it is
+        C-contiguous in the compute dtype (float32 or float64, see Returns) and its batch axes
+        come first (or it has none), the engine writes straight into it, with no temporary of
+        the output's size; otherwise the result is computed and then copied in.
+    output : ndarray or dtype, optional
+        scipy.ndimage's name: an array is the same as ``out``; a dtype casts the result to it.
+    casting : {'no', 'equiv', 'safe', 'same_kind', 'unsafe'}, default 'same_kind'
+        numpy's rule for casting the compute dtype to ``out``/``output``: by default a float64
+        result goes into float32 or float16 (rounded) but never into integers; use
+        ``'unsafe'`` for integers (values truncated toward zero, as C and scipy.ndimage do,
+        without a range check).
     method : {'auto', 'direct', 'separable', 'fft', 'reference'}, default 'auto'
         The engine. 'auto' picks the fastest by a cost model (see :mod:`padlab.engine.choose`);
         'direct' sums the taps, 'separable' runs two 1-D passes (rank-1 2-D kernels only),
@@ -64,17 +109,19 @@ _SHARED_DOC = """
     Returns
     -------
     ndarray
-        float32 for float32, float16, bool and up-to-16-bit integer images, float64 otherwise
-        (see :mod:`padlab.ops.dtypes`): never rounded back to the input's integer type, so a
-        uint8 photo keeps its negative Laplacian responses.
+        ``out`` if given; else float32 for float32, float16, bool and up-to-16-bit integer
+        images, float64 otherwise (see :mod:`padlab.ops.dtypes`): never rounded back to the
+        input's integer type, so a uint8 photo keeps its negative Laplacian responses.
 
     Raises
     ------
     PadlabValueError
         Empty arrays, a kernel larger than the padded input ('valid'), stride or dilation
-        below 1, unknown rules or conventions, a kernel with more dimensions than the image.
+        below 1, unknown rules or conventions, a kernel with more dimensions than the image,
+        ``out`` of the wrong shape, an origin out of range or without ``padding='same'``.
     PadlabTypeError
-        Complex or non-numeric arrays.
+        Complex or non-numeric arrays; an ``out`` that is not a writable ndarray or whose dtype
+        the compute dtype cannot be cast to under ``casting``.
 """
 
 
@@ -92,6 +139,11 @@ def correlate(
     method: str = "auto",
     stat_length: object = None,
     end_values: object = 0,
+    axes: object = None,
+    origin: object = 0,
+    out: np.ndarray | None = None,
+    output: object = None,
+    casting: str = "same_kind",
 ) -> np.ndarray:
     """Cross-correlate an image with a kernel, with any padding rule and geometry.
 
@@ -117,6 +169,21 @@ def correlate(
            [9., 9., 9., 9.],
            [9., 9., 9., 9.],
            [9., 9., 9., 9.]])
+
+    scipy.ndimage's ``origin=`` shifts the window; it is explicit padding in disguise:
+
+    >>> padlab.correlate(x, [1.0, 2.0, 3.0], origin=1)
+    array([ 3.,  8., 14., 20., 26.])
+    >>> padlab.correlate(x, [1.0, 2.0, 3.0], padding=[(2, 0)])
+    array([ 3.,  8., 14., 20., 26.])
+
+    A stack of RGB photos filtered by one 2-D kernel, into a reused buffer:
+
+    >>> stack = np.ones((8, 32, 32, 3), dtype=np.float32)
+    >>> buffer = np.empty_like(stack)
+    >>> result = padlab.correlate(stack, np.ones((3, 3)), axes=(1, 2), out=buffer)
+    >>> result is buffer, buffer[0, 0, 0].tolist(), buffer[0, 5, 5].tolist()
+    (True, [4.0, 4.0, 4.0], [9.0, 9.0, 9.0])
     """
     return _filter(image, kernel, locals(), flip=False)
 
@@ -135,6 +202,11 @@ def convolve(
     method: str = "auto",
     stat_length: object = None,
     end_values: object = 0,
+    axes: object = None,
+    origin: object = 0,
+    out: np.ndarray | None = None,
+    output: object = None,
+    casting: str = "same_kind",
 ) -> np.ndarray:
     """Convolve an image with a kernel (flipped on every spatial axis), any rule and geometry.
 
@@ -153,6 +225,15 @@ def convolve(
     array([ 4., 10., 16., 22., 22.])
     >>> np.convolve(x, [1.0, 2.0, 3.0], mode="same")
     array([ 4., 10., 16., 22., 22.])
+
+    scipy.ndimage's keywords mean what they mean there:
+
+    >>> import scipy.ndimage as ndi
+    >>> ndi.convolve(x, [1.0, 2.0, 3.0, 4.0], mode="nearest", origin=-1)
+    array([11., 14., 20., 30., 39.])
+    >>> padlab.convolve(x, [1.0, 2.0, 3.0, 4.0], mode="scipy:nearest", convention="scipy",
+    ...                 origin=-1)
+    array([11., 14., 20., 30., 39.])
     """
     return _filter(image, kernel, locals(), flip=True)
 
@@ -165,34 +246,12 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
     w = as_numeric_array(kernel, "kernel")
-    channel_axis = args["channel_axis"]
     if not 1 <= w.ndim <= 3:
         raise PadlabValueError(
             f"{what}: the kernel must have 1, 2 or 3 dimensions, got shape {w.shape}"
         )
-    expected = w.ndim + (channel_axis is not None)
-    if x.ndim != expected:
-        hint = (
-            "; for an image with channels pass channel_axis= (e.g. channel_axis=-1 for (H, W, C))"
-            if channel_axis is None and x.ndim == w.ndim + 1
-            else ""
-        )
-        raise PadlabValueError(
-            f"{what}: image {x.shape} and kernel {w.shape} do not match: the image needs "
-            f"{expected} dimensions ({w.ndim} spatial"
-            f"{' + 1 channel axis' if channel_axis is not None else ''}){hint}"
-        )
-    if channel_axis is None:
-        batch = x[None]
-        axis = None
-    else:
-        axis = as_index(channel_axis, "channel_axis")
-        if not -x.ndim <= axis < x.ndim:
-            raise PadlabValueError(
-                f"{what}: channel_axis={axis} is out of range for an image of shape {x.shape}"
-            )
-        axis %= x.ndim
-        batch = np.moveaxis(x, axis, 0)
+    filtered, order = _filtered_axes(what, x, w, args["axes"], args["channel_axis"])
+    target, cast = output_argument(what, args["out"], args["output"], args["casting"])
     if x.size == 0 or w.size == 0:
         raise PadlabValueError(
             f"{what}: cannot filter an empty array: image {x.shape}, kernel {w.shape}"
@@ -202,21 +261,33 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     weights = w.astype(dtype)
     if flip:
         weights = weights[(slice(None, None, -1),) * w.ndim]
-    geometry = Geometry.resolve(
-        batch.shape[1:],
-        weights.shape,
-        args["padding"],
-        args["stride"],
-        args["dilation"],
-        args["convention"],
-        flip=flip,
+    batched = tuple(a for a in range(x.ndim) if a not in filtered)
+    moved = np.moveaxis(x, batched + filtered, tuple(range(x.ndim)))
+    batch_shape = moved.shape[: len(batched)]
+    # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
+    # compute dtype whose batch axes come first)
+    batch = np.ascontiguousarray(moved, dtype=dtype).reshape((-1, *moved.shape[len(batched) :]))
+    stride, dilation, padding, mode, origin = (
+        _sorted_per_axis(args[name], order)
+        for name in ("stride", "dilation", "padding", "mode", "origin")
     )
-    rules = _rules(args["mode"], w.ndim)
+    geometry = Geometry.resolve(
+        batch.shape[1:], weights.shape, padding, stride, dilation, args["convention"], flip=flip
+    )
+    geometry = _shift(what, geometry, origin, args["padding"], flip)
+    rules = rules_per_axis(mode, w.ndim)
     check_rule_options(
         rules, value=args["value"], stat_length=args["stat_length"], end_values=args["end_values"]
     )
+    out_shape = list(x.shape)
+    for axis, size in zip(filtered, geometry.out_shape, strict=True):
+        out_shape[axis] = size
+    direct = None
+    check_output(what, target, tuple(out_shape), dtype, args["casting"], cast)
+    if target is not None:
+        direct = _direct_view(target, batched + filtered, batch.shape[0], geometry, dtype, x)
     result = run_problem(
-        np.ascontiguousarray(batch, dtype=dtype),
+        batch,
         np.ascontiguousarray(weights),
         geometry,
         rules,
@@ -224,13 +295,191 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         method=args["method"],
         stat_length=args["stat_length"],
         end_values=args["end_values"],
+        out=direct,
     )
-    if axis is None:
-        return result[0]
-    return np.moveaxis(result, 0, axis)
+    if direct is not None:
+        return target  # type: ignore[return-value]
+    result = np.moveaxis(
+        result.reshape(batch_shape + geometry.out_shape), tuple(range(x.ndim)), batched + filtered
+    )
+    if target is not None:
+        np.copyto(target, result, casting=args["casting"])  # type: ignore[arg-type]
+        return target
+    if cast is not None:
+        return result.astype(cast, casting=args["casting"])  # type: ignore[call-overload]
+    return result
 
 
-def _rules(mode: object, n_axes: int) -> tuple[Rule, ...]:
+def _filtered_axes(
+    what: str, x: np.ndarray, w: np.ndarray, axes: object, channel_axis: object
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The filtered axes in increasing order, and their order as the caller wrote them."""
+    if axes is not None and channel_axis is not None:
+        raise PadlabValueError(
+            f"{what}: give axes= (the filtered axes) or channel_axis= (the one batched axis), "
+            f"not both; got axes={axes!r}, channel_axis={channel_axis!r}"
+        )
+    if channel_axis is not None:
+        axis = as_index(channel_axis, "channel_axis")
+        if not -x.ndim <= axis < x.ndim:
+            raise PadlabValueError(
+                f"{what}: channel_axis={axis} is out of range for an image of shape {x.shape}"
+            )
+        filtered = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
+        if len(filtered) != w.ndim:
+            raise PadlabValueError(
+                f"{what}: image {x.shape} and kernel {w.shape} do not match: the image needs "
+                f"{w.ndim + 1} dimensions ({w.ndim} spatial + 1 channel axis)"
+            )
+        return filtered, tuple(range(len(filtered)))
+    if axes is None:
+        if x.ndim != w.ndim:
+            hint = (
+                "; for an image with channels pass channel_axis= (e.g. channel_axis=-1 for "
+                "(H, W, C)), for a stack axes= (e.g. axes=(1, 2) for (N, H, W, C))"
+                if x.ndim > w.ndim
+                else ""
+            )
+            raise PadlabValueError(
+                f"{what}: image {x.shape} and kernel {w.shape} do not match: the image needs "
+                f"{w.ndim} dimensions, one per kernel axis{hint}"
+            )
+        return tuple(range(x.ndim)), tuple(range(x.ndim))
+    filtered = normalize_axes(axes, x.ndim)
+    if len(filtered) != w.ndim:
+        raise PadlabValueError(
+            f"{what}: axes={axes!r} names {len(filtered)} axes of image {x.shape}, but the "
+            f"kernel {w.shape} has {w.ndim}: give one kernel axis per filtered axis"
+        )
+    listed: list = [axes] if isinstance(axes, int | np.integer) else list(axes)  # type: ignore[call-overload]
+    written = [as_index(a, "axis") % x.ndim for a in listed]
+    return filtered, tuple(written.index(a) for a in filtered)
+
+
+def _sorted_per_axis(value: object, order: tuple[int, ...]) -> object:
+    """A per-axis sequence written in ``axes`` order, put in increasing axis order."""
+    if order == tuple(range(len(order))) or isinstance(value, str | Rule):
+        return value
+    if isinstance(value, Sequence | np.ndarray) and len(value) == len(order):  # type: ignore[arg-type]
+        items = list(value)  # type: ignore[arg-type]
+        return (
+            type(value)(items[i] for i in order)
+            if isinstance(value, tuple)
+            else [items[i] for i in order]
+        )
+    return value
+
+
+def _shift(what: str, geometry: Geometry, origin: object, padding: object, flip: bool) -> Geometry:
+    """Apply scipy.ndimage's ``origin`` to 'same' padding: explicit pairs, shifted."""
+    n = len(geometry.pads)
+    if isinstance(origin, Sequence | np.ndarray) and not isinstance(origin, str):
+        origins = [as_index(o, "origin") for o in origin]  # type: ignore[union-attr]
+        check_sequence_length(origins, n, "origin", "filtered axes")
+    else:
+        origins = [as_index(origin, "origin")] * n
+    if not any(origins):
+        return geometry
+    if not (isinstance(padding, str) and padding.strip().lower() == "same"):
+        raise PadlabValueError(
+            f"{what}: origin={origin!r} needs padding='same' (got padding={padding!r}); with "
+            "other geometries write the shifted padding as explicit (before, after) pairs"
+        )
+    pads = []
+    for axis, ((before, after), o) in enumerate(zip(geometry.pads, origins, strict=True)):
+        shift = -o if flip else o
+        if not -before <= shift <= after:
+            low, high = (-after, before) if flip else (-before, after)
+            raise PadlabValueError(
+                f"{what}: origin={o} is out of range on filtered axis {axis} (kernel "
+                f"{geometry.kernel_shape[axis]} taps, 'same' padding {(before, after)}): "
+                f"allowed {low} to {high}"
+            )
+        pads.append((before + shift, after - shift))
+    return Geometry(
+        geometry.in_shape,
+        geometry.kernel_shape,
+        tuple(pads),
+        geometry.strides,
+        geometry.dilations,
+        geometry.out_shape,
+    )
+
+
+def output_argument(
+    what: str, out: object, output: object, casting: object
+) -> tuple[np.ndarray | None, np.dtype | None]:
+    """``out``/``output`` as (array to write into, dtype to cast to); one of them or neither."""
+    if casting not in _CASTING:
+        raise PadlabValueError(
+            f"{what}: casting={casting!r}; allowed: {', '.join(map(repr, _CASTING))}"
+        )
+    if out is not None and output is not None:
+        raise PadlabValueError(
+            f"{what}: give out= or output= (scipy.ndimage's name for it), not both"
+        )
+    given = out if out is not None else output
+    if given is None:
+        return None, None
+    if isinstance(given, np.ndarray):
+        if not given.flags.writeable:
+            raise PadlabTypeError(f"{what}: out= is read-only (shape {given.shape})")
+        return given, None
+    if out is not None:
+        raise PadlabTypeError(
+            f"{what}: out= must be a numpy array, got {type(out).__name__}; to choose only "
+            "the dtype, pass output=dtype"
+        )
+    try:
+        return None, np.dtype(given)  # type: ignore[call-overload]
+    except TypeError:
+        raise PadlabTypeError(
+            f"{what}: output= must be an array or a dtype, got {type(given).__name__} {given!r}"
+        ) from None
+
+
+_CASTING = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def check_output(
+    what: str,
+    out: np.ndarray | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    casting: object,
+    cast: np.dtype | None = None,
+) -> None:
+    """Raise unless the result (``shape``, ``dtype``) can go into ``out`` or be cast to ``cast``."""
+    if out is not None and out.shape != shape:
+        raise PadlabValueError(
+            f"{what}: out has shape {out.shape}, but the result has shape {shape}"
+        )
+    target = out.dtype if out is not None else cast
+    if target is not None and not np.can_cast(dtype, target, casting=casting):  # type: ignore[arg-type]
+        raise PadlabTypeError(
+            f"{what}: cannot write the {dtype} result into {target} with "
+            f"casting={casting!r}; use a float dtype, or casting='unsafe' for integers"
+        )
+
+
+def _direct_view(
+    out: np.ndarray,
+    order: tuple[int, ...],
+    batch: int,
+    geometry: Geometry,
+    dtype: np.dtype,
+    image: np.ndarray,
+) -> np.ndarray | None:
+    """``out`` as the engines' (B, *out_spatial) C-contiguous array, if it is one without a copy."""
+    if out.dtype != dtype or not out.flags.aligned or np.may_share_memory(out, image):
+        return None
+    moved = np.moveaxis(out, order, tuple(range(out.ndim)))
+    if not moved.flags.c_contiguous:
+        return None
+    return moved.reshape((batch, *geometry.out_shape))  # a view: moved is C-contiguous
+
+
+def rules_per_axis(mode: object, n_axes: int) -> tuple[Rule, ...]:
     if isinstance(mode, str | Rule) or not isinstance(mode, Sequence):
         return (resolve_mode(mode),) * n_axes
     modes = list(mode)
@@ -298,12 +547,17 @@ def run_problem(
     method: str = "auto",
     stat_length: object = None,
     end_values: object = 0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Correlate every array of ``batch`` (B, *spatial) with ``weights``; the engines' door."""
+    """Correlate every array of ``batch`` (B, *spatial) with ``weights``; the engines' door.
+
+    ``out``, if given, is a C-contiguous array of the result's shape and dtype that the
+    engine writes into (and that is returned).
+    """
     if method not in METHODS:
         raise PadlabValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     if method == "reference":
-        return np.stack(
+        result = np.stack(
             [
                 correlate_reference(
                     item,
@@ -317,13 +571,44 @@ def run_problem(
                 for item in batch
             ]
         )
+        if out is None:
+            return result
+        out[...] = result
+        return out
     from padlab.engine import choose  # numba: import on first use
+    from padlab.engine.warmup import ensure
 
+    ensure()  # the first call on a machine compiles every kernel, saying so
     problem = prepare(
         batch, weights, geometry, rules, value=value, stat_length=stat_length, end_values=end_values
     )
-    out = choose.run(problem, method)
+    problem = Problem(
+        readonly(problem.x), readonly(problem.kernel), problem.geometry, problem.codes,
+        problem.value, out,
+    )  # fmt: skip
+    result = choose.run(problem, method)
+    if out is not None and result.ctypes.data != out.ctypes.data:
+        out[...] = result  # an engine that does not write into ``out`` yet
+        result = out
     partial = tuple(r.kind == "partial" for r in rules)
     if any(partial):
-        out *= partial_scale(geometry, partial, out.dtype)
-    return out
+        result *= partial_scale(geometry, partial, result.dtype)
+    return result
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``.
+
+    The engines always receive read-only inputs, whatever the caller passed, so that numba
+    compiles one signature per dtype and the compiled cache serves every call (a writable and
+    a read-only array are different types to numba).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> readonly(np.zeros(3)).flags.writeable
+    False
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -1,0 +1,314 @@
+"""padlab's thread pool: fork safety, spawn and forkserver children, the thread count's sources."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import padlab
+from padlab import _threads
+from padlab.errors import PadlabValueError
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+# long enough for a cold child on a loaded 2-core machine, short enough not to stall CI
+CHILD_TIMEOUT = 120
+
+
+@pytest.fixture
+def fresh_threads():
+    """Re-read the thread variables in this test, and forget them afterwards."""
+    _threads.reset()
+    yield
+    _threads.reset()
+
+
+def _problem():
+    rng = np.random.default_rng(7)
+    x = rng.random((3, 384, 384)).astype(np.float32)
+    k = rng.random((5, 5)).astype(np.float32)
+    return x, k
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_children_filter_after_the_parent_used_the_pool(method):
+    x, k = _problem()
+    # large enough to go through the pool (work far above the serial threshold)
+    expected = padlab.correlate(x, k, mode="reflect", channel_axis=0)
+    assert _threads.pool() is not None
+    ctx = multiprocessing.get_context(method)
+    with ctx.Pool(2) as workers:
+        jobs = [
+            workers.apply_async(
+                padlab.correlate, (x, k), {"mode": "reflect", "channel_axis": 0, "method": m}
+            )
+            for m in ("direct", "auto", "separable" if np.linalg.matrix_rank(k) == 1 else "fft")
+        ]
+        try:
+            results = [job.get(timeout=CHILD_TIMEOUT) for job in jobs]
+        except multiprocessing.TimeoutError:
+            workers.terminate()
+            pytest.fail(f"a {method!r} child hung in padlab.correlate")
+    np.testing.assert_array_equal(results[0], expected)
+    np.testing.assert_array_equal(results[1], expected)
+    np.testing.assert_allclose(results[2], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_forked_child_gets_a_new_pool():
+    padlab.correlate(*_problem(), channel_axis=0)  # the pool exists and has threads
+    parent_pool = _threads.pool()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            fresh = _threads.pool() is not parent_pool
+            x, k = _problem()
+            ok = np.array_equal(
+                padlab.correlate(x, k, channel_axis=0),
+                np.stack([padlab.correlate(x[i], k, method="direct") for i in range(3)]),
+            )
+            os.write(write, b"1" if fresh and ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        # the child would hang (not answer) without the fork handler: wait with a timeout
+        done = threading.Event()
+        answer: list[bytes] = []
+
+        def reader() -> None:
+            answer.append(os.read(read, 1))
+            done.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        if not done.wait(CHILD_TIMEOUT):
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung")
+        assert answer == [b"1"]
+    finally:
+        os.waitpid(pid, 0)
+        os.close(read)
+
+
+def test_eight_threads_get_bit_identical_results():
+    x, k = _problem()
+    expected = padlab.correlate(x, k, mode="symmetric", channel_axis=0)
+    results: list[np.ndarray | None] = [None] * 8
+
+    def work(i: int) -> None:
+        results[i] = padlab.correlate(x, k, mode="symmetric", channel_axis=0)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(CHILD_TIMEOUT)
+    assert not any(t.is_alive() for t in workers)
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
+
+
+def test_no_numba_threading_layer_is_started():
+    """padlab parallelises with its own pool: numba's threading layer stays unloaded."""
+    padlab.correlate(*_problem(), channel_axis=0)
+    import numba.np.ufunc.parallel as numba_parallel
+
+    assert not numba_parallel._is_initialized  # numba starts it only for parallel=True
+
+
+@pytest.mark.parametrize(
+    ("env", "threads", "source"),
+    [
+        ({"PADLAB_NUM_THREADS": "3", "NUMBA_NUM_THREADS": "5"}, 3, "PADLAB_NUM_THREADS=3"),
+        ({"NUMBA_NUM_THREADS": "5", "OMP_NUM_THREADS": "1"}, 5, "NUMBA_NUM_THREADS=5"),
+        ({"OMP_NUM_THREADS": "1"}, 1, "OMP_NUM_THREADS=1"),
+        ({"OMP_NUM_THREADS": "4,2"}, 4, "OMP_NUM_THREADS=4,2"),
+        ({"PADLAB_THREADS": "2"}, 2, "PADLAB_THREADS=2"),
+    ],
+)
+def test_thread_variables_in_order(monkeypatch, fresh_threads, env, threads, source):
+    for name in (*_threads.THREAD_VARIABLES, "PADLAB_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    _threads.reset()
+    config = _threads.thread_config()
+    assert (config.threads, config.source) == (threads, source)
+    assert _threads.threads() == threads
+
+
+def test_one_thread_means_the_pool_is_not_used(monkeypatch, fresh_threads):
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "1")
+    _threads.reset()
+    used = []
+    monkeypatch.setattr(_threads, "pool", lambda: used.append(1))
+    x, k = _problem()
+    padlab.correlate(x, k, channel_axis=0)
+    assert used == []
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", "99999"])
+def test_a_bad_padlab_variable_is_an_error_naming_it(monkeypatch, fresh_threads, bad):
+    monkeypatch.setenv("PADLAB_NUM_THREADS", bad)
+    _threads.reset()
+    with pytest.raises(PadlabValueError, match=f"PADLAB_NUM_THREADS='{bad}'"):
+        padlab.correlate(np.ones((64, 64)), np.ones((3, 3)))
+
+
+def test_a_bad_numba_variable_is_a_warning_and_skipped(monkeypatch, fresh_threads):
+    monkeypatch.delenv("PADLAB_NUM_THREADS", raising=False)
+    monkeypatch.delenv("PADLAB_THREADS", raising=False)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "lots")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    _threads.reset()
+    with pytest.warns(RuntimeWarning, match="NUMBA_NUM_THREADS='lots'"):
+        config = _threads.thread_config()
+    assert (config.threads, config.source) == (2, "OMP_NUM_THREADS=2")
+
+
+def _cgroup(tmp_path, membership, files):
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text(membership)
+    return root, proc
+
+
+def test_cgroup_v2_quota(tmp_path):
+    root, proc = _cgroup(
+        tmp_path,
+        "0::/job/step\n",
+        {"job/cpu.max": "150000 100000\n", "job/step/cpu.max": "max 100000\n"},
+    )
+    cpus, source = _threads.cgroup_cpus(root, proc)
+    assert cpus == 1.5
+    assert "cpu.max: 150000 100000" in source
+
+
+def test_cgroup_v1_quota(tmp_path):
+    root, proc = _cgroup(
+        tmp_path,
+        "4:memory:/x\n2:cpu,cpuacct:/docker/abc\n",
+        {
+            "cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n",
+            "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+        },
+    )
+    assert _threads.cgroup_cpus(root, proc)[0] == 0.5
+
+
+def test_no_cgroup_quota(tmp_path):
+    root, proc = _cgroup(
+        tmp_path,
+        "0::/\n1:cpu:/\n",
+        {
+            "cpu.max": "max 100000\n",
+            "cpu/cpu.cfs_quota_us": "-1\n",
+            "cpu/cpu.cfs_period_us": "100000\n",
+        },
+    )
+    assert _threads.cgroup_cpus(root, proc) is None
+
+
+def test_the_quota_lowers_the_affinity(monkeypatch, fresh_threads):
+    for name in (*_threads.THREAD_VARIABLES, "PADLAB_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(_threads, "cgroup_cpus", lambda: (1.2, "cgroup v2 CPU quota (test)"))
+    _threads.reset()
+    assert _threads.thread_config() == _threads.ThreadConfig(2, "cgroup v2 CPU quota (test)")
+    monkeypatch.setattr(_threads, "cgroup_cpus", lambda: None)
+    _threads.reset()
+    assert _threads.thread_config() == _threads.ThreadConfig(4, "CPU affinity (4 CPUs)")
+
+
+def test_threads_follow_omp_num_threads_in_a_fresh_process():
+    env = {k: v for k, v in os.environ.items() if k not in _threads.THREAD_VARIABLES}
+    env |= {"PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", "from padlab import _threads; print(_threads.threads())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=True,
+    )
+    assert out.stdout.strip() == "1"
+
+
+def _cli(*args, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in _threads.THREAD_VARIABLES}
+    env |= {"PYTHONPATH": SRC, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "padlab.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+    )
+
+
+def test_padlab_info_json_says_where_the_thread_count_came_from():
+    import json
+
+    done = _cli("info", "--json", env_extra={"NUMBA_NUM_THREADS": "3"})
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["threads"]["count"] == 3
+    assert info["threads"]["source"] == "NUMBA_NUM_THREADS=3"
+    assert info["padlab"]["version"] == padlab.__version__
+    assert info["dependencies"]["numpy"]["version"] == np.__version__
+    assert info["dependencies"]["torch"]["required"] is False
+    assert os.path.isdir(info["compiled_kernels"]["directory"])
+    assert info["engines"]["conv_nd"] == ["auto", "direct", "gemm", "reference"]
+
+
+def test_padlab_info_text_lists_every_dependency():
+    done = _cli("info")
+    assert done.returncode == 0, done.stderr
+    for name in ("numpy", "scipy", "numba", "Pillow", "matplotlib", "jinja2", "torch", "dask"):
+        assert f"\n  {name}: " in done.stdout
+    assert "count: " in done.stdout and "source: " in done.stdout
+
+
+def test_a_bad_thread_variable_is_one_line_from_the_cli():
+    done = _cli("info", env_extra={"PADLAB_NUM_THREADS": "many"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "padlab info: error: PADLAB_NUM_THREADS='many' is not a number of threads; use an "
+        "integer from 1 to 4096, or unset it"
+    ]
+    warned = _cli("info", env_extra={"OMP_NUM_THREADS": "-1"})
+    assert warned.returncode == 0
+    assert len(warned.stderr.strip().splitlines()) == 1
+    assert "OMP_NUM_THREADS='-1'" in warned.stderr
+
+
+def test_show_config_does_not_import_torch_or_dask():
+    code = (
+        "import sys, padlab; padlab.show_config(); "
+        "print('LOADED', sorted(m for m in ('torch', 'dask') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items()} | {"PYTHONPATH": SRC}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+        timeout=CHILD_TIMEOUT, check=True,
+    )  # fmt: skip
+    assert "LOADED []" in done.stdout
+    assert "torch: " in done.stdout
+
+
+def test_show_config_modes():
+    info = padlab.show_config("dicts")
+    assert info["threads"]["count"] == _threads.threads()
+    with pytest.raises(PadlabValueError, match="mode='xml'"):
+        padlab.show_config("xml")
