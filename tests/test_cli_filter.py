@@ -187,11 +187,11 @@ def test_unwritable_output_leaves_nothing(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_compile_notice_printed_when_the_kernels_are_not_cached(tmp_path, monkeypatch, capsys):
-    import padlab.engine.warmup as warmup
+    import padlab.ops.warmup as warmup
 
     # a process with an empty numba cache knows it will compile (the compilation itself, with
     # its notice, is tested in test_compile.py)
-    code = "from padlab.engine.warmup import cached; print(cached())"
+    code = "from padlab.ops.warmup import cached; print(cached())"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "False"

@@ -110,7 +110,7 @@ print("COMPILED", len(rec.buffer))
 def test_a_failed_helper_process_leaves_its_dtype_to_this_process(monkeypatch):
     import io
 
-    from padlab.engine import warmup
+    from padlab.ops import warmup
 
     padlab.correlate(np.ones((8, 8)), np.ones((3, 3)))  # everything compiled or loaded
     compiled = []

@@ -73,8 +73,7 @@ KNOWN_PRIVATE: frozenset[str] = frozenset(
         "padlab.engine.gemm -> padlab.engine.direct._plan",
         "padlab.engine.separable -> padlab.engine.direct._accumulate",
         "padlab.engine.separable -> padlab.engine.direct._chunk_rows",
-        "padlab.engine.warmup -> padlab.engine.direct._conv_tasks",
-        "padlab.ops.cnn -> padlab.ops.filtering._rules",
+        "padlab.ops.warmup -> padlab.engine.direct._conv_tasks",
         "padlab.report.build -> padlab.report.figures._plt",
     }
 )

@@ -46,7 +46,7 @@ def _version(distribution: str) -> str | None:
 def _cache() -> dict[str, object]:
     """Where numba caches the kernels and whether they are all there (loads numba)."""
     try:
-        from padlab.engine import warmup
+        from padlab.ops import warmup
 
         return {
             "directory": warmup.cache_dir(),

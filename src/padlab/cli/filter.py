@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from padlab.engine.warmup import notice
+from padlab.ops.warmup import notice
 from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
 from padlab.geometry import Geometry
 from padlab.io.images import FORMATS, from_float, read_image, sample_image, write_image

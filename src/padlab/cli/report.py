@@ -8,7 +8,7 @@ import sys
 import time
 
 from padlab.analysis.compare import DEFAULT_MODES
-from padlab.engine.warmup import notice
+from padlab.ops.warmup import notice
 from padlab.io.images import read_image, sample_image
 from padlab.report.build import DEFAULT_KERNELS, build_report
 

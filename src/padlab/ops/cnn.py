@@ -184,7 +184,7 @@ def conv_nd(
     elif method in ("auto", "direct", "gemm"):
         from padlab.engine.direct import conv_direct  # numba: import on first use
         from padlab.engine.gemm import conv_gemm
-        from padlab.engine.warmup import ensure
+        from padlab.ops.warmup import ensure
 
         ensure()  # the first call on a machine compiles every kernel, saying so
 

@@ -576,7 +576,7 @@ def run_problem(
         out[...] = result
         return out
     from padlab.engine import choose  # numba: import on first use
-    from padlab.engine.warmup import ensure
+    from padlab.ops.warmup import ensure
 
     ensure()  # the first call on a machine compiles every kernel, saying so
     problem = prepare(

@@ -266,7 +266,7 @@ def _helper(dtypes: tuple[str, ...]) -> subprocess.Popen | None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "padlab.engine.warmup", *dtypes],
+            [sys.executable, "-m", "padlab.ops.warmup", *dtypes],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -398,13 +398,13 @@ def notice(stream: TextIO | None = None) -> bool:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m padlab.engine.warmup DTYPE...``: the parallel warm-up's helper process."""
+    """``python -m padlab.ops.warmup DTYPE...``: the parallel warm-up's helper process."""
     dtypes = tuple(d for d in argv if d in WARM_DTYPES)
     _compile(dtypes or WARM_DTYPES, _Progress(sys.stderr))
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover - run as the helper process
-    from padlab.engine import warmup as _module  # the imported module: its state is shared
+    from padlab.ops import warmup as _module  # the imported module: its state is shared
 
     sys.exit(_module._main(sys.argv[1:]))
