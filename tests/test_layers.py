@@ -73,7 +73,6 @@ KNOWN_PRIVATE: frozenset[str] = frozenset(
         "padlab.engine.gemm -> padlab.engine.direct._plan",
         "padlab.engine.separable -> padlab.engine.direct._accumulate",
         "padlab.engine.separable -> padlab.engine.direct._chunk_rows",
-        "padlab.ops.warmup -> padlab.engine.direct._conv_tasks",
         "padlab.report.build -> padlab.report.figures._plt",
     }
 )
