@@ -23,6 +23,7 @@ from padlab.analysis import (
     distribution_shift,
     equivariance_error,
     false_edge_energy,
+    recommend,
     uneven_padding,
 )
 from padlab.errors import (
@@ -92,6 +93,7 @@ __all__ = [
     "pad",
     "parse_kernel",
     "read_image",
+    "recommend",
     "resize",
     "rule_names",
     "same_padding",

@@ -67,8 +67,15 @@ def border_distance(shape: tuple[int, ...]) -> np.ndarray:
     return distance
 
 
-def _split(image: object, kernel: object) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """Float image, float kernel, and the channel axis (last) if the image has one."""
+def split_channels(image: object, kernel: object) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Float image, float kernel, and the channel axis (last) if the image has one.
+
+    Examples
+    --------
+    >>> x, w, channel_axis = split_channels(np.zeros((4, 4, 3), np.uint8), np.ones((3, 3)))
+    >>> x.dtype, channel_axis
+    (dtype('float64'), -1)
+    """
     x = as_numeric_array(image, "image")
     w = as_numeric_array(kernel, "kernel").astype(np.float64)
     if x.dtype.kind in "ub":
@@ -197,7 +204,7 @@ def context_error(
     >>> round(context_error(x, np.ones(3), "zeros").rmse, 4)
     2.1213
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     if depth < 1:
         raise PadlabValueError(f"depth must be at least 1, got {depth}")
     r = band_width(w.shape)
@@ -217,7 +224,9 @@ def context_error(
     if channel_axis is not None:
         distance = np.broadcast_to(distance[..., None], error.shape)
     scale = _rms(truth) or 1.0
-    rmse, max_abs = _rms(error[band]), float(np.abs(error[band]).max())
+    # a kernel that reads no padding (1x1) has an empty band and no error
+    rmse = _rms(error[band])
+    max_abs = float(np.abs(error[band]).max()) if band.any() else 0.0
     return ContextError(
         rmse=rmse,
         max_abs=max_abs,
@@ -258,12 +267,13 @@ def false_edge_energy(
     >>> false_edge_energy(flat, get_kernel("sobel-x"), "reflect").band_mean_abs
     0.0
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     response = np.abs(_settle(_filter(x, w, mode, channel_axis, value), x, w))
     band = _band(response, channel_axis, band_width(w.shape))
     if band.all():
         raise PadlabValueError(f"image {x.shape} has no interior beyond the border band")
-    inside, edge = float(response[~band].mean()), float(response[band].mean())
+    inside = float(response[~band].mean())
+    edge = float(response[band].mean()) if band.any() else inside  # 1x1: no band, no false edge
     ratio = edge / inside if inside > 0 else (np.inf if edge > 0 else 1.0)
     return FalseEdges(edge, inside, float(ratio))
 
@@ -343,13 +353,15 @@ def distribution_shift(
     >>> distribution_shift(x, np.ones((3, 3)) / 9, "reflect").ks_border_vs_interior
     0.0
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     rule = resolve_mode(mode)
     response = _settle(_filter(x, w, mode, channel_axis, value), x, w)
     band = _band(response, channel_axis, band_width(w.shape))
     if band.all():
         raise PadlabValueError(f"image {x.shape} has no interior beyond the border band")
     edge, inside = response[band].ravel(), response[~band].ravel()
+    if edge.size == 0:  # a kernel that reads no padding (1x1): the band is the interior
+        edge = inside
     width = band_width(w.shape) if pad_width is None else int(pad_width)
     axes = tuple(range(x.ndim - (channel_axis is not None)))
     padded_rule = "zeros" if rule.kind == "partial" else rule.name
@@ -438,7 +450,7 @@ def equivariance_error(
     >>> bool(e_reflect < e_zero)
     True
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     spatial = _spatial(x, channel_axis)
     if shifts is None:
         shifts = tuple(tuple(int(a == b) for b in range(len(spatial))) for a in range(len(spatial)))
