@@ -99,9 +99,18 @@ class Comparison:
 
         head = "".join(
             f"<th>{h}</th>"
-            for h in ("rank", "rule", "relative error", "false edge", "context RMSE", "max error",
-                      "KS edge/in", "W1 edge/in", "equivariance")
-        )  # fmt: skip
+            for h in (
+                "rank",
+                "rule",
+                "relative error",
+                "false edge",
+                "context RMSE",
+                "max error",
+                "KS edge/in",
+                "W1 edge/in",
+                "equivariance",
+            )
+        )
         rows = "".join(
             f"<tr><td>{r.rank}</td><td>{escape(r.mode)} <code>{escape(r.pattern)}</code></td>"
             f"<td>{percent(r.context_error_relative)}</td><td>{_fmt(r.false_edge_ratio)}</td>"
@@ -344,8 +353,9 @@ def recommend(comparisons: Comparison | dict[str, Comparison]) -> Recommendation
                 "All rules tie: the image's border is flat (or the kernel reads no padding), so "
                 "this photo cannot tell the rules apart; try a photo with detail at its edges."
             )
-        return Recommendation(best, rule.pattern, score, ties, None, sentence, false_edges,
-                              warnings)  # fmt: skip
+        return Recommendation(
+            best, rule.pattern, score, ties, None, sentence, false_edges, warnings
+        )
     sentence = (
         f"Use {best} ({rule.pattern}): its error against the true context is "
         f"{percent(score[best])} of the response{over}"
@@ -360,8 +370,9 @@ def recommend(comparisons: Comparison | dict[str, Comparison]) -> Recommendation
         sentence += f" {_join(ties)} gave exactly the same numbers with these kernels."
     if runner_up != "zeros" or best == "zeros" or "zeros" not in score:
         sentence += f" Next best: {runner_up} ({percent(score[runner_up])})."
-    return Recommendation(best, rule.pattern, score, ties, runner_up, sentence, false_edges,
-                          warnings)  # fmt: skip
+    return Recommendation(
+        best, rule.pattern, score, ties, runner_up, sentence, false_edges, warnings
+    )
 
 
 def _same(a: float, b: float) -> bool:
