@@ -270,7 +270,9 @@ def test_compare_ranks_rules_by_context_error():
 def test_cli_compare_json_on_the_sample_photo(capsys):
     assert main(["compare", "-k", "sobel-x", "-m", "zeros,reflect,partial", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["image"]["shape"] == [600, 512, 3]
+    assert data["image"]["shape"] == [600, 512]  # measured as luma, as padlab report does
+    assert data["measured_as"] == "grayscale (BT.601 luma)"
+    assert data["recommendation"]["mode"] == data["records"][0]["mode"]
     assert data["kernel"]["name"] == "sobel-x"
     assert data["modes"] == ["zeros", "reflect", "partial"]
     for record in data["records"]:
@@ -288,8 +290,8 @@ def test_cli_compare_json_on_the_sample_photo(capsys):
 def test_cli_compare_table(capsys):
     assert main(["compare", "-k", "blur", "-m", "zeros,replicate", "--depth", "2", "--gray"]) == 0
     out = capsys.readouterr().out
-    assert "depth 2" in out and "context RMSE" in out
-    assert "smallest error against the true context: replicate" in out
+    assert "depth 2" in out and "context RMSE" in out and "rel. error" in out
+    assert "Use replicate" in out
 
 
 def test_cli_compare_bad_rule(capsys):

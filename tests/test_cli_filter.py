@@ -32,7 +32,7 @@ def test_one_image_same_keeps_the_size_valid_shrinks_it(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "in.png (224x224) ->" in out and "(224x224)" in out
-    assert "rule zeros (0 0 0 | a b c d | 0 0 0)" in out
+    assert "rule symmetric (c b a | a b c d | d c b)" in out
     assert "clip:" in out  # the mapping says what it did
     assert padlab.read_image(tmp_path / "same.png").shape == (224, 224)
     assert (
@@ -116,7 +116,7 @@ def test_sixteen_bit_input_gives_sixteen_bit_png(tmp_path):
 def test_no_argument_filters_the_sample_photo(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["filter", "-k", "outline", "-m", "reflect"]) == 0
-    assert "grace_hopper (600x512)" in capsys.readouterr().out
+    assert "grace_hopper (512x600)" in capsys.readouterr().out
     assert padlab.read_image(tmp_path / "grace_hopper-outline-reflect.png").shape == (600, 512, 3)
 
 
@@ -144,7 +144,7 @@ def test_batch_with_one_bad_file_continues_and_reports(tmp_path, capsys):
     assert any("truncated.png: cannot read the image" in line for line in errors)
     assert "filtered 3 of 5 images" in captured.out
     made = sorted(p.name for p in out_dir.iterdir())
-    assert made == ["a-sobel-x-zeros.png", "b-sobel-x-zeros.png", "c-sobel-x-zeros.png"]
+    assert made == ["a-sobel-x-symmetric.png", "b-sobel-x-symmetric.png", "c-sobel-x-symmetric.png"]
 
 
 def test_glob_and_several_files(tmp_path, capsys):
@@ -152,8 +152,8 @@ def test_glob_and_several_files(tmp_path, capsys):
         _photo(tmp_path / name, (16, 16))
     assert main(["filter", str(tmp_path / "x*.png"), "-o", str(tmp_path / "o")]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "x1-outline-zeros.png",
-        "x2-outline-zeros.png",
+        "x1-outline-symmetric.png",
+        "x2-outline-symmetric.png",
     ]
     assert "filtered 2 of 2 images" in capsys.readouterr().out
 
