@@ -360,11 +360,13 @@ def _build(gray, measured, named, rules, work, say, **setup) -> Report:
             "rules",
         )
     save(
-        figures.rules_figure(gray, rules),
+        figures.rules_figure(rules),
         "rules.png",
-        "Each rule at a corner of the photo, toy-sized so its pattern is plain: padded by "
-        "8 px (top), and a 17x17 box blur (bottom). partial pads nothing and rescales the "
-        "border outputs, so its panel shows the unread area hatched.",
+        "Each rule on a toy image, so its pattern is plain: the image (orange square) padded by "
+        "6 px (top) and its 5x5 box blur (bottom). The bright top row and left column are copied "
+        "by symmetric and replicate and skipped by reflect; circular brings the dark far side "
+        "around; zeros makes a black frame. partial pads nothing (hatched) and rescales the "
+        "border outputs.",
         "rules",
     )
     band = {name: band_width(k.shape) for name, k in named.items()}

@@ -35,6 +35,7 @@ __all__ = [
     "response_grid",
     "response_scale",
     "rules_figure",
+    "toy_image",
 ]
 
 #: matplotlib rc settings shared by all figures (100 dpi: a figure pixel is a CSS pixel)
@@ -209,7 +210,8 @@ def error_overview(score: dict[str, float], per_kernel: dict[str, dict[str, floa
 
 
 def border_window(gray: np.ndarray, kernel: np.ndarray, size: int = 40) -> tuple[slice, slice]:
-    """A window on the image's edge where zero and reflect padding disagree the most.
+    """A window on the image's edge where zero and reflect padding disagree the most (the
+    largest summed difference along ``size`` px of border).
 
     A fixed corner can be a flat patch where every rule looks alike; this picks the border spot
     where padding matters for this photo and kernel. Only the border rows and columns are
@@ -235,11 +237,12 @@ def border_window(gray: np.ndarray, kernel: np.ndarray, size: int = 40) -> tuple
             "left": difference[:, 0],
             "right": difference[:, -1],
         }[side]
-        at = int(np.argmax(line))
-        if line[at] > best[0]:
+        stretch = np.convolve(line, np.ones(min(size, line.size)), mode="same")
+        at = int(np.argmax(stretch))
+        if stretch[at] > best[0]:
             y = {"top": 0, "bottom": h - 1}.get(side, at)
             x = {"left": 0, "right": w - 1}.get(side, at)
-            best = (float(line[at]), y, x)
+            best = (float(stretch[at]), y, x)
     _, y, x = best
     top = min(max(y - size // 2, 0), h - size)
     left = min(max(x - size // 2, 0), w - size)
@@ -252,7 +255,7 @@ def photo_overview(
     kernel_name: str,
     best: str,
     *,
-    zoom: int = 48,
+    zoom: int = 32,
 ):
     """The photo filtered under zero padding beside the recommended rule: whole, and zoomed
     (one image pixel per square) on the border spot where they differ most.
@@ -391,91 +394,99 @@ def _pixel_axes(ax, shape) -> None:
     ax.set_ylabel(f"y (px, height {shape[0]})")
 
 
-def rules_figure(gray: np.ndarray, modes: list[str], *, size: int = 24, width: int = 8):
-    """What each rule invents, toy-sized: the photo's most detailed corner (flipped to the top
-    left) padded by ``width`` px (top row) and a box blur of it (bottom row) under each rule.
+def toy_image(size: int = 16) -> np.ndarray:
+    """A toy image whose edges tell the rules apart: a bright top row and left column (copied
+    by symmetric and replicate, skipped by reflect), a dark far side (what circular brings
+    around), a mid-gray square and a ramp.
 
-    ``partial`` pads nothing: its top panel shows the corner with the unread area hatched, its
-    bottom panel the blur whose border outputs are rescaled by taps / real taps.
+    Examples
+    --------
+    >>> toy = toy_image()
+    >>> toy.shape, float(toy[0, 0]), float(toy[-1, -1])
+    ((16, 16), 0.95, 0.08)
+    """
+    y, x = np.mgrid[0:size, 0:size]
+    toy = 0.35 + 0.25 * (x + y) / (2 * size)
+    toy[size // 4 : size // 2, size // 4 : size // 2] = 0.7
+    toy[:, -2:] = 0.08
+    toy[-2:, :] = 0.08
+    toy[0, :-2] = 0.95
+    toy[:-2, 0] = 0.95
+    return toy
+
+
+def rules_figure(modes: list[str], *, size: int = 16, width: int = 6):
+    """What each rule invents, toy-sized as in scikit-image's edge-modes gallery: a
+    :func:`toy_image` padded by ``width`` px (top row), and a box blur of it (bottom row),
+    under each rule.
+
+    ``partial`` pads nothing: its top panel shows the unread area hatched, its bottom panel the
+    blur whose border outputs are rescaled by taps / real taps (no dark rim, unlike zeros).
     """
     plt = _plt()
-    corners = {
-        "top-left": (False, False),
-        "top-right": (False, True),
-        "bottom-left": (True, False),
-        "bottom-right": (True, True),
-    }
-
-    def flipped(flips):
-        out = gray
-        if flips[0]:
-            out = out[::-1]
-        if flips[1]:
-            out = out[:, ::-1]
-        return np.ascontiguousarray(out)
-
-    where = max(corners, key=lambda c: float(flipped(corners[c])[:size, :size].std()))
-    gray = flipped(corners[where])
-    corner = gray[:size, :size]
-    box = np.full((2 * width + 1, 2 * width + 1), 1 / (2 * width + 1) ** 2)
+    toy = toy_image(size)
+    box = np.full((5, 5), 1 / 25)
     n = len(modes)
     fig, axes = plt.subplots(
-        2, n, figsize=(min(MAX_WIDTH, 1.65 * n + 0.6), 3.9), layout="constrained", squeeze=False
+        2, n, figsize=(min(MAX_WIDTH, 1.6 * n + 0.6), 3.9), layout="constrained", squeeze=False
     )
-    extent = (-width - 0.5, size - 0.5, size - 0.5, -width - 0.5)
+    extent = (-width - 0.5, size + width - 0.5, size + width - 0.5, -width - 0.5)
     for j, mode in enumerate(modes):
         rule = resolve_mode(mode)
         ax = axes[0, j]
         if rule.kind == "partial":
-            canvas = np.full((size + width, size + width), np.nan)
-            canvas[width:, width:] = corner
+            canvas = np.full((size + 2 * width,) * 2, np.nan)
+            canvas[width:-width, width:-width] = toy
             ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
-            ax.fill_between(
-                [-width - 0.5, size - 0.5],
-                -width - 0.5,
-                -0.5,
-                hatch="///",
-                facecolor="white",
-                edgecolor="#999999",
-                lw=0,
-            )
-            ax.fill_betweenx(
-                [-0.5, size - 0.5],
-                -width - 0.5,
-                -0.5,
-                hatch="///",
-                facecolor="white",
-                edgecolor="#999999",
-                lw=0,
-            )
-            ax.set_facecolor("white")
+            ax.add_patch(_hatch(extent, width, size))
         else:
-            shown = pad(gray[:size, :size], ((width, 0), (width, 0)), rule.name)
-            if rule.kind == "circular":  # the far side of the whole photo, not of the corner
-                shown = pad(gray, width, "circular")[: size + width, : size + width]
+            options = {"value": 0.0} if rule.name == "constant" else {}
+            shown = pad(toy, width, rule.name, **options)
             ax.imshow(shown, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
-        ax.axhline(-0.5, color="#ffb000", lw=1)
-        ax.axvline(-0.5, color="#ffb000", lw=1)
+        ax.add_patch(_frame(size))
         ax.set_title(mode, color=colour(mode), fontweight="bold")
         ax.set_xticks([])
         ax.set_yticks([])
         ax = axes[1, j]
-        blurred = correlate(gray[: size + 2 * width, : size + 2 * width], box, mode=rule.name)
-        ax.imshow(blurred[:size, :size], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        blurred = correlate(toy, box, mode=rule.name)
+        ax.imshow(blurred, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0, 0].set_ylabel(f"padded by {width} px")
-    axes[1, 0].set_ylabel(f"{2 * width + 1}x{2 * width + 1} box blur")
-    shown_as = "" if where == "top-left" else ", turned so the corner is at the top left"
+    axes[1, 0].set_ylabel("5x5 box blur")
     fig.suptitle(
-        f"What each rule invents beyond the photo's {where} corner ({size}x{size} px"
-        f"{shown_as}; orange line: the photo's edge).\npartial reads no padding: it "
-        "rescales the blur instead, so its corner does not darken.",
+        f"What each rule invents: a {size}x{size} px toy image (inside the orange "
+        f"square) padded by {width} px, and its blur. partial reads no padding:\nit "
+        "rescales the border outputs instead, so its blur has no dark rim.",
         x=0.01,
         ha="left",
         fontsize=9,
     )
     return fig
+
+
+def _frame(size: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((-0.5, -0.5), size, size, fill=False, ec="#ffb000", lw=1.5)
+
+
+def _hatch(extent, width: int, size: int):
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+
+    left, right, bottom, top = extent
+    outer = [(left, top), (right, top), (right, bottom), (left, bottom), (left, top)]
+    inner = [
+        (-0.5, -0.5),
+        (-0.5, size - 0.5),
+        (size - 0.5, size - 0.5),
+        (size - 0.5, -0.5),
+        (-0.5, -0.5),
+    ]
+    codes = [MplPath.MOVETO] + [MplPath.LINETO] * 3 + [MplPath.CLOSEPOLY]
+    path = MplPath(outer + inner, codes + codes)
+    return PathPatch(path, facecolor="white", edgecolor="#999999", hatch="///", lw=0)
 
 
 def response_grid(
