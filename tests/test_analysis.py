@@ -333,3 +333,28 @@ def test_ks_w1_large_samples_and_errors():
     assert np.isnan(ks_w1(np.array([1.0, 2.0]), np.array([0.5, np.nan]))).all()
     with pytest.raises(padlab.PadlabValueError, match="sizes 0 and 3"):
         ks_w1(np.array([]), np.ones(3))
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular", "partial"])
+def test_padded_vs_original_shift_equals_scipy_on_the_whole_padded_image(mode):
+    from scipy import stats
+
+    from padlab.analysis.metrics import distribution_shift
+
+    x = np.random.default_rng(3).random((30, 40, 3))
+    shift = distribution_shift(x, np.ones((5, 5)) / 25, mode, pad_width=4)
+    padded = padlab.pad(x, 4, "zeros" if mode == "partial" else mode, axes=(0, 1)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ks = stats.ks_2samp(padded, x.ravel(), method="asymp").statistic
+    assert shift.ks_padded_vs_original == pytest.approx(ks, abs=1e-12)
+    w1 = stats.wasserstein_distance(padded, x.ravel())
+    assert shift.w1_padded_vs_original == pytest.approx(w1, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", ["identity-1", "box-1", "2"])
+def test_one_pixel_kernels_are_measured_not_crashed(name):
+    photo = padlab.sample_image(gray=True)[:60, :70]
+    result = padlab.compare(photo, padlab.parse_kernel(name)[1], ["zeros", "reflect", "partial"])
+    assert {r.rank for r in result.records} == {1}  # nothing is read beyond the edge
+    assert all(r.context_error_rmse == 0 and r.false_edge_ratio == 1 for r in result.records)
+    assert main(["compare", "-k", name, "--depth", "2"]) == 0

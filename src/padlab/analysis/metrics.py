@@ -369,7 +369,20 @@ def distribution_shift(
     padded = pad(x, width, padded_rule, axes=axes, **options)
     constant = float(value) if rule.name == "constant" else 0.0
     ks_border, w1_border = ks_w1(edge, inside)
-    ks_padded, w1_padded = ks_w1(padded.ravel(), x.ravel())
+    # the padded image is the image plus the new border B, so F_padded - F_x is
+    # m / (n + m) * (F_B - F_x): compare the border alone (a fraction of the memory)
+    inner = tuple(slice(width, width + n) for n in _spatial(x, channel_axis))
+    outside = np.ones(_spatial(padded, channel_axis), dtype=bool)
+    outside[inner] = False
+    if channel_axis is not None:
+        outside = np.broadcast_to(outside[..., None], padded.shape)
+    added = padded[outside]
+    if added.size:
+        share = added.size / padded.size
+        ks_added, w1_added = ks_w1(added, x.ravel())
+        ks_padded, w1_padded = share * ks_added, share * w1_added
+    else:
+        ks_padded, w1_padded = 0.0, 0.0
     return DistributionShift(
         ks_border_vs_interior=ks_border,
         w1_border_vs_interior=w1_border,

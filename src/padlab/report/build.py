@@ -386,8 +386,10 @@ def _build(gray, measured, named, rules, work, say, **setup) -> Report:
     for index, (name, kernel) in enumerate(named.items(), 1):
         say(f"figures: context error, {name}")
         errors = {}
-        for mode in rules:
-            errors[mode] = context_error(measured, kernel, mode, depth=depth).error
+        for mode in rules:  # magnitudes as float32: six maps of a large photo add up
+            error = np.abs(context_error(measured, kernel, mode, depth=depth).error)
+            errors[mode] = (error.max(axis=2) if error.ndim == 3 else error).astype(np.float32)
+            del error
         save(
             figures.context_figure(errors, curves[name], kernel=name),
             f"context-{index}.png",
@@ -399,7 +401,7 @@ def _build(gray, measured, named, rules, work, say, **setup) -> Report:
         del errors
     say("figures: border bias")
     first = shown_kernel
-    responses = {m: correlate(gray, named[first], mode=m) for m in rules}
+    responses = {m: correlate(gray, named[first], mode=m).astype(np.float32) for m in rules}
     save(
         figures.profile_figure(responses, kernel=first),
         "profile.png",

@@ -573,8 +573,9 @@ def context_figure(
 ):
     """Where each rule is wrong (|error| maps) and how the error falls with distance and depth.
 
-    ``errors`` are the error maps at the deepest depth. The maps zoom on the border spot where
-    the rules' error is largest (the same spot for every rule), on a logarithmic scale.
+    ``errors`` are the error maps at the deepest depth (or their magnitudes, e.g. as float32 to
+    save memory). The maps zoom on the border spot where the rules' error is largest (the same
+    spot for every rule), on a logarithmic scale.
     """
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
@@ -582,10 +583,15 @@ def context_figure(
     plt = _plt()
     modes = list(errors)
     magnitude = {}
+    worst = None
     for mode in modes:
         m = np.abs(errors[mode])
         magnitude[mode] = m.max(axis=2) if m.ndim == 3 else m
-    worst = np.max(np.stack(list(magnitude.values())), axis=0)
+        worst = (
+            magnitude[mode].copy()
+            if worst is None
+            else np.maximum(worst, magnitude[mode], out=worst)
+        )
     h, w = worst.shape
     size = min(size, h, w)
     y, x = np.unravel_index(int(np.argmax(worst)), worst.shape)
@@ -701,8 +707,8 @@ def histogram_figure(responses: dict[str, np.ndarray], *, kernel: str, width: in
         sharex=True,
         sharey=True,
     )
-    values = np.concatenate([r.ravel() for r in responses.values()])
-    low, high = np.percentile(values, [0.5, 99.5])
+    ends = np.array([np.percentile(r, [0.5, 99.5]) for r in responses.values()])
+    low, high = float(ends[:, 0].min()), float(ends[:, 1].max())
     if not high > low:
         low, high = low - 0.5, high + 0.5
     bins = np.linspace(low, high, 60)
