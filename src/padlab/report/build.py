@@ -10,6 +10,7 @@ HTML-escaped (file names and command lines can hold ``<``, ``&`` and quotes).
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import math
 import os
@@ -294,6 +295,7 @@ def _build(gray, measured, named, rules, work, say, **setup) -> Report:
         fig.savefig(work / name, format="png")
         width, height = (round(v) for v in fig.get_size_inches() * fig.dpi)
         plt.close(fig)
+        gc.collect()  # a closed figure is cyclic garbage: free it before the next one is drawn
         saved.append(
             {"file": name, "caption": caption, "section": section, "width": width, "height": height}
         )
