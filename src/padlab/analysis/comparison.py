@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -60,6 +60,9 @@ class Comparison:
     modes: list[str]
     depth: int
     records: list[RuleRecord]
+    #: with ``compare(..., keep_maps=True)``: each rule's |error| map against the true context
+    #: (float32; channels reduced by their maximum), for figures; not part of :meth:`to_dict`
+    error_maps: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict: "image", "kernel", "modes", "depth" and "records"."""
@@ -164,6 +167,7 @@ def compare(
     value: float = 0,
     image_name: str = "array",
     kernel_name: str = "kernel",
+    keep_maps: bool = False,
 ) -> Comparison:
     """Measure what each padding rule does to ``image`` filtered with ``kernel``.
 
@@ -188,6 +192,8 @@ def compare(
         The constant of 'constant'.
     image_name, kernel_name : str
         Labels for the report.
+    keep_maps : bool
+        Keep each rule's |error| map in ``Comparison.error_maps`` (float32), for figures.
 
     Examples
     --------
@@ -207,8 +213,15 @@ def compare(
     rules = [resolve_mode(m) for m in modes]
     spatial = x.shape if channel_axis is None else x.shape[:-1]
     records = []
+    maps: dict[str, np.ndarray] = {}
     for rule in rules:
         ctx = context_error(x, w, rule.name, depth=depth, value=value)
+        if keep_maps:
+            magnitude = np.abs(ctx.error)
+            if magnitude.ndim == 3:
+                magnitude = magnitude.max(axis=2)
+            maps[rule.name] = magnitude.astype(np.float32)
+            del magnitude
         edges = false_edge_energy(x, w, rule.name, value=value)
         shift = distribution_shift(x, w, rule.name, value=value)
         equi = equivariance_error(x, w, rule.name, value=value)
@@ -254,6 +267,7 @@ def compare(
         modes=[r.name for r in rules],
         depth=depth,
         records=ranked,
+        error_maps=maps if keep_maps else None,
     )
 
 

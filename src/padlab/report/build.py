@@ -301,20 +301,34 @@ def _build(gray, measured, named, rules, work, say, **setup) -> Report:
         )
 
     comparisons: dict[str, Comparison] = {}
-    curves: dict[str, dict[str, list[np.ndarray]]] = {}
-    maps: dict[str, dict[str, np.ndarray]] = {}
-    for name, kernel in named.items():
+    for index, (name, kernel) in enumerate(named.items(), 1):
         say(f"measuring {name} under {len(rules)} rules")
-        comparisons[name] = compare(
-            measured, kernel, rules, depth=depth, image_name=setup["image_name"], kernel_name=name
+        comparison = compare(
+            measured,
+            kernel,
+            rules,
+            depth=depth,
+            image_name=setup["image_name"],
+            kernel_name=name,
+            keep_maps=True,
         )
-        curves[name], maps[name] = {}, {}
+        comparisons[name] = comparison
+        curves = {}
         for mode in rules:
             shallow = [context_error(measured, kernel, mode, depth=d) for d in range(1, depth)]
-            deepest = next(r for r in comparisons[name].records if r.mode == mode)
-            curves[name][mode] = [p.by_distance for p in shallow] + [
-                np.asarray(deepest.context_error_by_distance)
-            ]
+            deepest = next(r for r in comparison.records if r.mode == mode)
+            curves[mode] = [p.by_distance for p in shallow]
+            curves[mode].append(np.asarray(deepest.context_error_by_distance))
+        maps = comparison.error_maps or {}
+        save(
+            figures.context_figure(maps, curves, kernel=name),
+            f"context-{index}.png",
+            f"{name}: where each rule is wrong (|error| against the true context, filter applied "
+            f"{depth} times, zoomed where the error is largest) and how the RMS error falls with "
+            f"the distance to the border, for the filter applied 1 to {depth} times.",
+            "context",
+        )
+        maps.clear()  # drawn: free them before the next kernel
     advice = recommend(comparisons)
     warnings = [*setup["prepared"].warnings, *advice.warnings]
     best = advice.mode
@@ -385,22 +399,6 @@ def _build(gray, measured, named, rules, work, say, **setup) -> Report:
         f"where it is clipped ({figures.CLIP}th percentile of |response|).",
         "responses",
     )
-    for index, (name, kernel) in enumerate(named.items(), 1):
-        say(f"figures: context error, {name}")
-        errors = {}
-        for mode in rules:  # magnitudes as float32: six maps of a large photo add up
-            error = np.abs(context_error(measured, kernel, mode, depth=depth).error)
-            errors[mode] = (error.max(axis=2) if error.ndim == 3 else error).astype(np.float32)
-            del error
-        save(
-            figures.context_figure(errors, curves[name], kernel=name),
-            f"context-{index}.png",
-            f"{name}: where each rule is wrong (|error| against the true context, filter applied "
-            f"{depth} times, zoomed where the error is largest) and how the RMS error falls with "
-            f"the distance to the border, for the filter applied 1 to {depth} times.",
-            "context",
-        )
-        del errors
     say("figures: border bias")
     first = shown_kernel
     responses = {m: correlate(gray, named[first], mode=m).astype(np.float32) for m in rules}
