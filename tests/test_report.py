@@ -256,3 +256,27 @@ def test_bad_arguments_give_one_line_and_no_partial_report(
     assert status == 2
     assert len(err) == 1 and match in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing else written
+
+
+def test_notebook_helpers_clip_at_a_stated_percentile_and_title_the_rule():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    edges = rng.normal(0, 0.1, (64, 64))
+    edges[0, 0] = 50.0  # one outlier would make everything else white if scaled to the max
+    fig = padlab.show_image(edges)
+    image = fig.axes[0].images[0]
+    low, high = image.get_clim()
+    assert low == -high and high == pytest.approx(np.percentile(np.abs(edges), 99.5))
+    assert "99.5th pct" in fig.axes[1].get_ylabel()  # the colour bar states the clipping
+    colour = np.stack([edges, edges / 2, -edges], axis=-1)
+    fig2 = padlab.show_pair(np.zeros((64, 64, 3)), colour, kernel="outline", mode="replicate")
+    title = fig2.axes[1].get_title()
+    assert title.startswith("outline, replicate (a a a | a b c d | d d d), same: 64x64 -> 64x64")
+    assert "0 = mid-gray" in title
+    shown = fig2.axes[1].images[0].get_array()
+    # one scale for the three channels: the second is half as far from mid-gray as the first
+    inside = np.abs(colour[..., 0]) < np.percentile(np.abs(colour), 99.5)
+    first, second = shown[..., 0][inside] - 0.5, shown[..., 1][inside] - 0.5
+    assert np.allclose(second, first / 2, atol=1e-6)
+    plt.close("all")
