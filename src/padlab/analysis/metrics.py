@@ -8,6 +8,8 @@ together, with bands taken over the spatial axes.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,12 +60,21 @@ def border_distance(shape: tuple[int, ...]) -> np.ndarray:
            [0, 1, 1, 1, 0],
            [0, 0, 0, 0, 0]])
     """
+    return _distance(tuple(int(n) for n in shape)).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _distance(shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`border_distance`, computed once per shape (read-only): every measurement of a
+    comparison asks for the same one.
+    """
     distance = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
     for axis, n in enumerate(shape):
         line = np.minimum(np.arange(n), n - 1 - np.arange(n))
         view = [1] * len(shape)
         view[axis] = n
         distance = np.minimum(distance, line.reshape(view))
+    distance.flags.writeable = False
     return distance
 
 
@@ -99,7 +110,7 @@ def _spatial(x: np.ndarray, channel_axis: int | None) -> tuple[int, ...]:
 
 def _band(x: np.ndarray, channel_axis: int | None, width: int) -> np.ndarray:
     """Border band mask over the spatial axes, broadcast over channels."""
-    band = border_distance(_spatial(x, channel_axis)) < width
+    band = _distance(_spatial(x, channel_axis)) < width
     return band if channel_axis is None else np.broadcast_to(band[..., None], x.shape)
 
 
@@ -220,7 +231,7 @@ def context_error(
     test = _filter(x[window], w, mode, channel_axis, value, depth)
     error = _settle(test - truth, x, w, depth)
     band = _band(error, channel_axis, margin)
-    distance = border_distance(_spatial(error, channel_axis))
+    distance = _distance(_spatial(error, channel_axis))
     if channel_axis is not None:
         distance = np.broadcast_to(distance[..., None], error.shape)
     scale = _rms(truth) or 1.0
@@ -306,7 +317,7 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     (0.5, 1.0)
     """
     a = np.sort(np.asarray(a, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(b, dtype=np.float64).ravel())
+    b = _sorted(np.asarray(b, dtype=np.float64).ravel())
     if a.size == 0 or b.size == 0:
         raise PadlabValueError(f"need two non-empty samples, got sizes {a.size} and {b.size}")
     if np.isnan(a[-1]) or np.isnan(b[-1]):  # sorting puts NaN last; as scipy, NaN in, NaN out
@@ -321,6 +332,29 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     below_b = np.cumsum(~from_a)[last] / b.size
     gap = np.abs(below_a - below_b)
     return float(gap.max()), float(np.sum(gap[:-1] * np.diff(values[last])))
+
+
+_SORTED: dict[bytes, np.ndarray] = {}
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    """``np.sort(values)``, remembered for the last two large inputs: a comparison tests every
+    rule's border against the same interior (identical values), and sorting a large photo's
+    interior costs ten times more than recognising it.
+    """
+    if values.size < 100_000:
+        return np.sort(values)
+    values = np.ascontiguousarray(values)
+    key = hashlib.blake2b(values.view(np.uint8), digest_size=16).digest()
+    key += values.size.to_bytes(8, "little")
+    found = _SORTED.get(key)
+    if found is None:
+        found = np.sort(values)
+        found.flags.writeable = False
+        while len(_SORTED) >= 2:
+            _SORTED.pop(next(iter(_SORTED)))
+        _SORTED[key] = found
+    return found
 
 
 def distribution_shift(
@@ -422,7 +456,7 @@ def border_profile(
     """
     values = as_numeric_array(response, "response").astype(np.float64)
     spatial = _spatial(values, channel_axis)
-    distance = border_distance(spatial)
+    distance = _distance(tuple(spatial))
     limit = max_distance if max_distance is not None else max(1, min(spatial) // 4)
     distance = np.minimum(distance, limit - 1)
     if channel_axis is not None:
