@@ -358,3 +358,17 @@ def test_one_pixel_kernels_are_measured_not_crashed(name):
     assert {r.rank for r in result.records} == {1}  # nothing is read beyond the edge
     assert all(r.context_error_rmse == 0 and r.false_edge_ratio == 1 for r in result.records)
     assert main(["compare", "-k", name, "--depth", "2"]) == 0
+
+
+def test_border_profile_equals_grouping_by_distance():
+    from padlab.analysis.metrics import border_distance, border_profile
+
+    values = np.random.default_rng(5).normal(size=(23, 31, 2))
+    profile = border_profile(values, max_distance=6, channel_axis=-1)
+    distance = np.minimum(border_distance((23, 31)), 5)[..., None].repeat(2, axis=-1)
+    for d in range(6):
+        group = values[distance == d]
+        assert profile.count[d] == group.size
+        assert profile.mean[d] == pytest.approx(group.mean(), rel=1e-12, abs=1e-15)
+        assert profile.std[d] == pytest.approx(group.std(), rel=1e-9, abs=1e-15)
+    assert border_distance((3, 4)).dtype == np.int64
