@@ -9,8 +9,7 @@ import sys
 from padlab.analysis.comparison import DEFAULT_MODES, compare, recommend
 from padlab.cli.common import Progress, add_common_arguments, new_parser, split_modes
 from padlab.io.images import read_image, sample_image
-from padlab.kernels.registry import parse_kernel
-from padlab.report.build import prepare_image
+from padlab.report.build import name_kernels, prepare_image
 
 SAMPLE = "grace_hopper.jpg (sample photo)"
 
@@ -46,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the ranked table, or JSON."""
     progress = Progress(quiet=args.quiet or args.json)
-    label, kernel = parse_kernel(args.kernel)
+    [(label, kernel)] = name_kernels([args.kernel]).items()
     modes = split_modes(args.mode, args.mode_default)
     if args.image is None:
         image, name = sample_image(), SAMPLE
