@@ -90,6 +90,7 @@ return cells.map(e => [e.textContent.trim(), shown(e)]);
 def test_report_fits_and_shows_its_numbers(page, driver, width):
     driver.set_window_size(width, 1000)
     driver.get(page.as_uri())
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     overflowing = driver.execute_script(OVERFLOW)
     quoted = driver.execute_script(QUOTED)
     loaded = driver.execute_script(
