@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -201,3 +202,42 @@ def test_compile_notice_printed_when_the_kernels_are_not_cached(tmp_path, monkey
     monkeypatch.setattr(warmup, "cached", lambda: False)
     assert main(["filter", "-k", "outline", "-o", str(tmp_path / "out.png")]) == 0
     assert "compiling its kernels" in capsys.readouterr().err
+
+
+def test_filter_never_overwrites_its_input(tmp_path, capsys):
+    original = _photo(tmp_path / "in.png")
+    before = (tmp_path / "in.png").read_bytes()
+    assert main(["filter", str(tmp_path / "in.png"), "-o", str(tmp_path / "in.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would overwrite the input" in err[0]
+    assert (tmp_path / "in.png").read_bytes() == before
+    np.testing.assert_array_equal(padlab.read_image(tmp_path / "in.png"), original)
+    # through another name of the same file, and inside a batch
+    os.link(tmp_path / "in.png", tmp_path / "alias.png")
+    assert main(["filter", str(tmp_path / "in.png"), "-o", str(tmp_path / "alias.png")]) == 2
+    assert (tmp_path / "in.png").read_bytes() == before
+
+
+def test_filter_defaults_to_a_rule_without_a_black_frame(tmp_path, capsys):
+    flat = np.full((20, 20), 200, np.uint8)
+    Image.fromarray(flat).save(tmp_path / "flat.png")
+    assert main(["filter", str(tmp_path / "flat.png"), "-k", "blur", "-o",
+                 str(tmp_path / "out.png")]) == 0  # fmt: skip
+    out = padlab.read_image(tmp_path / "out.png")
+    np.testing.assert_array_equal(out, flat)  # zero padding would darken the border
+    assert "rule symmetric" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["filter", "--help"])
+    text = capsys.readouterr().out
+    assert "The default rule is symmetric" in text and "(default: symmetric)" in text
+    assert "exit status: 0 done; 1 some inputs" in text
+
+
+def test_filter_json_and_quiet(tmp_path, capsys):
+    _photo(tmp_path / "a.png", (12, 16))
+    assert main(["filter", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["mode"] == "symmetric" and data["images"][0]["size"] == "16x12"
+    assert main(["filter", str(tmp_path / "a.png"), "-o", str(tmp_path / "c.png"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

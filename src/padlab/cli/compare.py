@@ -8,6 +8,7 @@ import sys
 
 from padlab.analysis.comparison import DEFAULT_MODES, compare, recommend
 from padlab.cli.common import Progress, add_common_arguments, new_parser, split_modes
+from padlab.engine.warmup import notice
 from padlab.io.images import read_image, sample_image
 from padlab.report.build import name_kernels, prepare_image
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         image, name = read_image(args.image), args.image
     prepared = prepare_image(image, colour=args.colour, name=name)
     h, w = image.shape[:2]
+    notice()  # a first run compiles the kernels (about 15 s): say so before the pause
     progress.step(f"measuring {label} under {len(modes)} rules on {w}x{h} px")
     result = compare(
         prepared.pixels, kernel, modes, depth=args.depth, image_name=name, kernel_name=label
