@@ -16,6 +16,7 @@ from padlab.analysis.metrics import (
     distribution_shift,
     equivariance_error,
     false_edge_energy,
+    release_caches,
     split_channels,
 )
 from padlab.errors import PadlabValueError
@@ -253,6 +254,7 @@ def compare(
             )
         )
     order = {rule.name: i for i, rule in enumerate(rules)}
+    release_caches()
     key = "context_error_relative"
     records.sort(key=lambda r: (r[key], order[r["mode"]]))
     # exact ties share a rank (one pixel of symmetric padding is a replicated edge, say)

@@ -33,6 +33,7 @@ __all__ = [
     "distribution_shift",
     "equivariance_error",
     "false_edge_energy",
+    "release_caches",
 ]
 
 
@@ -335,6 +336,18 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 _SORTED: dict[bytes, np.ndarray] = {}
+
+
+def release_caches() -> None:
+    """Forget the remembered border distances and sorted samples (a few arrays the size of the
+    image); :func:`padlab.compare` calls it when it is done.
+
+    Examples
+    --------
+    >>> release_caches()
+    """
+    _SORTED.clear()
+    _distance.cache_clear()
 
 
 def _sorted(values: np.ndarray) -> np.ndarray:

@@ -257,74 +257,106 @@ def photo_overview(
     *,
     zoom: int = 32,
 ):
-    """The photo filtered under zero padding beside the recommended rule: whole, and zoomed
-    (one image pixel per square) on the border spot where they differ most.
+    """The photo filtered under zero padding beside the recommended rule, pixel for pixel
+    (a photo wider than half the column is reduced by an integer factor, keeping each block's
+    strongest response so a one-pixel false frame stays visible), and below, the border spot
+    where they differ most, one square per pixel.
+
+    The images are placed unresampled (``figimage``): exact pixels and little memory.
     """
     from matplotlib.patches import Rectangle
 
     plt = _plt()
     modes = ["zeros", best] if best != "zeros" else ["zeros"]
-    responses = {m: correlate(gray, kernel, mode=m) for m in modes}
     signed = bool((np.asarray(kernel) < 0).any())
-    shown = {m: (np.abs(r) if signed else r).astype(np.float32) for m, r in responses.items()}
-    del responses
-    if shown["zeros"].ndim == 3:
-        shown = {m: r.mean(axis=2) for m, r in shown.items()}
+    shown = {}
+    for mode in modes:
+        response = correlate(gray, kernel, mode=mode)
+        shown[mode] = (np.abs(response) if signed else response).astype(np.float32)
+        if shown[mode].ndim == 3:
+            shown[mode] = shown[mode].mean(axis=2)
     top = float(np.percentile(shown[modes[-1]], CLIP)) or 1.0
     rows, cols = border_window(gray, kernel, zoom)
     h, w = gray.shape[:2]
-    panel = MAX_WIDTH / 2 - 0.3
-    height = panel * h / w + panel * 0.62 + 0.5
-    fig, axes = plt.subplots(
-        2,
-        len(modes),
-        figsize=(MAX_WIDTH, min(height, 11)),
-        layout="constrained",
-        squeeze=False,
-        height_ratios=[h / w, 0.62],
-    )
+    width, gap, left = round(MAX_WIDTH * 100), 8, 4
+    panel = (width - 2 * left - gap) // 2
+    factor = max(1, -(-w // panel))
+    scale = max(1, min(10, (panel // 2) // zoom))
+    ph, pw = h // factor, w // factor
+    title, caption = 44, 22
+    height = title + caption + ph + 12 + caption + zoom * scale + 10
+    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
     what = f"|{kernel_name} response|" if signed else f"{kernel_name} response"
+    fig.text(
+        left / width,
+        1 - 6 / height,
+        f"{kernel_name} filter, white = strong response "
+        f"(clipped at the {CLIP}th percentile): a false frame is a white line along the "
+        "border",
+        va="top",
+        fontsize=10,
+    )
     for j, mode in enumerate(modes):
-        ax = axes[0, j]
-        ax.imshow(shown[mode], cmap="gray", vmin=0, vmax=top, interpolation="antialiased")
-        ax.add_patch(
+        x0 = left + j * (panel + gap)
+        pixels = shown[mode]
+        if factor > 1:
+            pixels = pixels[: ph * factor, : pw * factor].reshape(ph, factor, pw, factor)
+            pixels = pixels.max(axis=(1, 3))
+        y_photo = height - title - caption - ph
+        fig.figimage(_gray_pixels(pixels, top), xo=x0, yo=y_photo, origin="upper")
+        label = "zero padding" if mode == "zeros" else f"{mode} (recommended)"
+        size = f"{w}x{h} px" + (f", 1:{factor}" if factor > 1 else ", 1:1")
+        fig.text(x0 / width, (y_photo + ph + 5) / height, f"{what}, {label}: {size}", fontsize=9)
+        fig.add_artist(
             Rectangle(
-                (cols.start - 0.5, rows.start - 0.5),
-                cols.stop - cols.start,
-                rows.stop - rows.start,
+                (x0 + cols.start / factor - 1, y_photo + ph - rows.stop / factor),
+                (cols.stop - cols.start) / factor + 1,
+                (rows.stop - rows.start) / factor + 1,
                 fill=False,
                 ec="#ffb000",
                 lw=1.5,
+                transform=None,
             )
         )
-        label = "zero padding" if mode == "zeros" else f"{mode} (recommended)"
-        ax.set_title(f"{what}, {label}: {w}x{h} px")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax = axes[1, j]
-        extent = (cols.start - 0.5, cols.stop - 0.5, rows.stop - 0.5, rows.start - 0.5)
-        ax.imshow(
-            shown[mode][rows, cols],
-            cmap="gray",
-            vmin=0,
-            vmax=top,
-            extent=extent,
-            interpolation="nearest",
+        crop = _gray_pixels(shown[mode][rows, cols], top)
+        crop = np.repeat(np.repeat(crop, scale, axis=0), scale, axis=1)
+        y_zoom = 10
+        fig.figimage(crop, xo=x0, yo=y_zoom, origin="upper")
+        fig.add_artist(
+            Rectangle(
+                (x0 - 2, y_zoom - 2),
+                crop.shape[1] + 4,
+                crop.shape[0] + 4,
+                fill=False,
+                ec="#ffb000",
+                lw=1.5,
+                transform=None,
+            )
         )
-        ax.set_title(
-            f"zoom on the orange box (x {cols.start}-{cols.stop - 1}, "
-            f"y {rows.start}-{rows.stop - 1})"
+        fig.text(
+            x0 / width,
+            (y_zoom + crop.shape[0] + 5) / height,
+            f"orange box, x {cols.start}-{cols.stop - 1}, y {rows.start}-{rows.stop - 1}: "
+            f"one square per pixel",
+            fontsize=9,
         )
-        ax.tick_params(labelsize=8)
     if len(modes) == 1:
-        axes[0, 0].set_title(f"{what}, zero padding (also the recommended rule)")
-    fig.suptitle(
-        f"{kernel_name} filter, white = strong response (clipped at the {CLIP}th "
-        "percentile): a false frame is a white line along the border",
-        x=0.01,
-        ha="left",
-    )
+        fig.text(
+            left / width,
+            1 - 26 / height,
+            "(zero padding is also the recommended rule)",
+            va="top",
+            fontsize=9,
+        )
     return fig
+
+
+def _gray_pixels(values: np.ndarray, top: float) -> np.ndarray:
+    """Values in [0, top] as 8-bit gray RGB: what the figure shows, without matplotlib's float
+    copies of a large image (a fraction of the memory to draw).
+    """
+    level = np.rint(np.clip(values, 0, top) * (255 / top)).astype(np.uint8)
+    return np.repeat(level[..., None], 3, axis=2)
 
 
 def classic_figure(
