@@ -323,16 +323,16 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         raise PadlabValueError(f"need two non-empty samples, got sizes {a.size} and {b.size}")
     if np.isnan(a[-1]) or np.isnan(b[-1]):  # sorting puts NaN last; as scipy, NaN in, NaN out
         return float("nan"), float("nan")
-    # every sample, sorted (a stable sort merges the two sorted runs in linear time); the
-    # distribution functions at each of them by binary search; a repeated value adds 0 to W1
-    values = np.concatenate([a, b])
-    values.sort(kind="stable")
-    gap = np.searchsorted(a, values, side="right") / a.size
-    gap -= np.searchsorted(b, values, side="right") / b.size
-    np.abs(gap, out=gap)
-    steps = np.diff(values)
-    del values
-    return float(gap.max()), float(np.dot(gap[:-1], steps))
+    # merge the two sorted runs (a stable sort finds the runs: linear time), then count how
+    # many of each sample lie at or below every distinct value (the last of each run of ties)
+    order = np.argsort(np.concatenate([a, b]), kind="stable")
+    from_a = order < a.size
+    values = np.concatenate([a, b])[order]
+    last = np.append(values[1:] != values[:-1], True)
+    below_a = np.cumsum(from_a)[last] / a.size
+    below_b = np.cumsum(~from_a)[last] / b.size
+    gap = np.abs(below_a - below_b)
+    return float(gap.max()), float(np.sum(gap[:-1] * np.diff(values[last])))
 
 
 _SORTED: dict[bytes, np.ndarray] = {}
