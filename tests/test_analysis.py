@@ -264,7 +264,9 @@ def test_compare_ranks_rules_by_context_error():
 def test_cli_compare_json_on_the_sample_photo(capsys):
     assert main(["compare", "-k", "sobel-x", "-m", "zeros,reflect,partial", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["image"]["shape"] == [600, 512, 3]
+    assert data["image"]["shape"] == [600, 512]  # measured as luma, as padlab report does
+    assert data["measured_as"] == "grayscale (BT.601 luma)"
+    assert data["recommendation"]["mode"] == data["records"][0]["mode"]
     assert data["kernel"]["name"] == "sobel-x"
     assert data["modes"] == ["zeros", "reflect", "partial"]
     for record in data["records"]:
@@ -282,8 +284,8 @@ def test_cli_compare_json_on_the_sample_photo(capsys):
 def test_cli_compare_table(capsys):
     assert main(["compare", "-k", "blur", "-m", "zeros,replicate", "--depth", "2", "--gray"]) == 0
     out = capsys.readouterr().out
-    assert "depth 2" in out and "context RMSE" in out
-    assert "smallest error against the true context: replicate" in out
+    assert "depth 2" in out and "context RMSE" in out and "rel. error" in out
+    assert "Use replicate" in out
 
 
 def test_cli_compare_bad_rule(capsys):
@@ -325,3 +327,42 @@ def test_ks_w1_large_samples_and_errors():
     assert np.isnan(ks_w1(np.array([1.0, 2.0]), np.array([0.5, np.nan]))).all()
     with pytest.raises(padlab.PadlabValueError, match="sizes 0 and 3"):
         ks_w1(np.array([]), np.ones(3))
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular", "partial"])
+def test_padded_vs_original_shift_equals_scipy_on_the_whole_padded_image(mode):
+    from scipy import stats
+
+    from padlab.analysis.metrics import distribution_shift
+
+    x = np.random.default_rng(3).random((30, 40, 3))
+    shift = distribution_shift(x, np.ones((5, 5)) / 25, mode, pad_width=4)
+    padded = padlab.pad(x, 4, "zeros" if mode == "partial" else mode, axes=(0, 1)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ks = stats.ks_2samp(padded, x.ravel(), method="asymp").statistic
+    assert shift.ks_padded_vs_original == pytest.approx(ks, abs=1e-12)
+    w1 = stats.wasserstein_distance(padded, x.ravel())
+    assert shift.w1_padded_vs_original == pytest.approx(w1, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", ["identity-1", "box-1", "2"])
+def test_one_pixel_kernels_are_measured_not_crashed(name):
+    photo = padlab.sample_image(gray=True)[:60, :70]
+    result = padlab.compare(photo, padlab.parse_kernel(name)[1], ["zeros", "reflect", "partial"])
+    assert {r.rank for r in result.records} == {1}  # nothing is read beyond the edge
+    assert all(r.context_error_rmse == 0 and r.false_edge_ratio == 1 for r in result.records)
+    assert main(["compare", "-k", name, "--depth", "2"]) == 0
+
+
+def test_border_profile_equals_grouping_by_distance():
+    from padlab.analysis.metrics import border_distance, border_profile
+
+    values = np.random.default_rng(5).normal(size=(23, 31, 2))
+    profile = border_profile(values, max_distance=6, channel_axis=-1)
+    distance = np.minimum(border_distance((23, 31)), 5)[..., None].repeat(2, axis=-1)
+    for d in range(6):
+        group = values[distance == d]
+        assert profile.count[d] == group.size
+        assert profile.mean[d] == pytest.approx(group.mean(), rel=1e-12, abs=1e-15)
+        assert profile.std[d] == pytest.approx(group.std(), rel=1e-9, abs=1e-15)
+    assert border_distance((3, 4)).dtype == np.int64

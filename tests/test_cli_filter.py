@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_one_image_same_keeps_the_size_valid_shrinks_it(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "in.png (224x224) ->" in out and "(224x224)" in out
-    assert "rule zeros (0 0 0 | a b c d | 0 0 0)" in out
+    assert "rule symmetric (c b a | a b c d | d c b)" in out
     assert "clip:" in out  # the mapping says what it did
     assert padlab.read_image(tmp_path / "same.png").shape == (224, 224)
     assert (
@@ -116,7 +117,7 @@ def test_sixteen_bit_input_gives_sixteen_bit_png(tmp_path):
 def test_no_argument_filters_the_sample_photo(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["filter", "-k", "outline", "-m", "reflect"]) == 0
-    assert "grace_hopper (600x512)" in capsys.readouterr().out
+    assert "grace_hopper (512x600)" in capsys.readouterr().out
     assert padlab.read_image(tmp_path / "grace_hopper-outline-reflect.png").shape == (600, 512, 3)
 
 
@@ -144,7 +145,7 @@ def test_batch_with_one_bad_file_continues_and_reports(tmp_path, capsys):
     assert any("truncated.png: cannot read the image" in line for line in errors)
     assert "filtered 3 of 5 images" in captured.out
     made = sorted(p.name for p in out_dir.iterdir())
-    assert made == ["a-sobel-x-zeros.png", "b-sobel-x-zeros.png", "c-sobel-x-zeros.png"]
+    assert made == ["a-sobel-x-symmetric.png", "b-sobel-x-symmetric.png", "c-sobel-x-symmetric.png"]
 
 
 def test_glob_and_several_files(tmp_path, capsys):
@@ -152,8 +153,8 @@ def test_glob_and_several_files(tmp_path, capsys):
         _photo(tmp_path / name, (16, 16))
     assert main(["filter", str(tmp_path / "x*.png"), "-o", str(tmp_path / "o")]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "x1-outline-zeros.png",
-        "x2-outline-zeros.png",
+        "x1-outline-symmetric.png",
+        "x2-outline-symmetric.png",
     ]
     assert "filtered 2 of 2 images" in capsys.readouterr().out
 
@@ -204,3 +205,42 @@ def test_compile_notice_printed_when_the_kernels_are_not_cached(tmp_path, monkey
     monkeypatch.setitem(warmup._state, "ready", False)
     assert main(["filter", "-k", "outline", "-o", str(tmp_path / "out.png")]) == 0
     assert "compiling its kernels" in capsys.readouterr().err
+
+
+def test_filter_never_overwrites_its_input(tmp_path, capsys):
+    original = _photo(tmp_path / "in.png")
+    before = (tmp_path / "in.png").read_bytes()
+    assert main(["filter", str(tmp_path / "in.png"), "-o", str(tmp_path / "in.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would overwrite the input" in err[0]
+    assert (tmp_path / "in.png").read_bytes() == before
+    np.testing.assert_array_equal(padlab.read_image(tmp_path / "in.png"), original)
+    # through another name of the same file, and inside a batch
+    os.link(tmp_path / "in.png", tmp_path / "alias.png")
+    assert main(["filter", str(tmp_path / "in.png"), "-o", str(tmp_path / "alias.png")]) == 2
+    assert (tmp_path / "in.png").read_bytes() == before
+
+
+def test_filter_defaults_to_a_rule_without_a_black_frame(tmp_path, capsys):
+    flat = np.full((20, 20), 200, np.uint8)
+    Image.fromarray(flat).save(tmp_path / "flat.png")
+    assert main(["filter", str(tmp_path / "flat.png"), "-k", "blur", "-o",
+                 str(tmp_path / "out.png")]) == 0  # fmt: skip
+    out = padlab.read_image(tmp_path / "out.png")
+    np.testing.assert_array_equal(out, flat)  # zero padding would darken the border
+    assert "rule symmetric" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["filter", "--help"])
+    text = capsys.readouterr().out
+    assert "The default rule is symmetric" in text and "(default: symmetric)" in text
+    assert "exit status: 0 done; 1 some inputs" in text
+
+
+def test_filter_json_and_quiet(tmp_path, capsys):
+    _photo(tmp_path / "a.png", (12, 16))
+    assert main(["filter", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["mode"] == "symmetric" and data["images"][0]["size"] == "16x12"
+    assert main(["filter", str(tmp_path / "a.png"), "-o", str(tmp_path / "c.png"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,26 @@ def test_version_is_the_installed_distributions(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"padlab {version('padlab')}"
+
+
+@pytest.mark.parametrize("command", ["report", "filter", "compare", "modes", "kernels"])
+def test_every_help_shows_exit_codes_and_defaults(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "exit status: 0 done" in text and "2 bad input" in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_a_closed_pipe_ends_quietly():
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from padlab.cli.main import entry; entry()", "modes", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    process.stdout.close()  # the reader goes away before padlab writes
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -24,6 +24,7 @@ from padlab.analysis import (
     distribution_shift,
     equivariance_error,
     false_edge_energy,
+    recommend,
     uneven_padding,
 )
 from padlab.errors import (
@@ -95,6 +96,7 @@ __all__ = [
     "pad",
     "parse_kernel",
     "read_image",
+    "recommend",
     "resize",
     "rule_names",
     "same_padding",

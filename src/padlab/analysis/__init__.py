@@ -1,8 +1,16 @@
 """Measurements of what padding did: context error, false edges, distribution shift,
-border-distance profiles, coverage, equivariance, uneven strided padding, and their comparison.
+border-distance profiles, coverage, equivariance, uneven strided padding, their comparison
+(:func:`compare`, in :mod:`padlab.analysis.comparison`) and the advice (:func:`recommend`).
 """
 
-from padlab.analysis.compare import DEFAULT_MODES, Comparison, RuleRecord, compare
+from padlab.analysis.comparison import (
+    DEFAULT_MODES,
+    Comparison,
+    Recommendation,
+    RuleRecord,
+    compare,
+    recommend,
+)
 from padlab.analysis.coverage import coverage
 from padlab.analysis.metrics import (
     BorderProfile,
@@ -27,6 +35,7 @@ __all__ = [
     "DistributionShift",
     "FalseEdges",
     "Layer",
+    "Recommendation",
     "RuleRecord",
     "UnevenPadding",
     "band_width",
@@ -39,5 +48,6 @@ __all__ = [
     "equivariance_error",
     "even_sizes",
     "false_edge_energy",
+    "recommend",
     "uneven_padding",
 ]

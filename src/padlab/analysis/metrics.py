@@ -8,6 +8,8 @@ together, with bands taken over the spatial axes.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +33,7 @@ __all__ = [
     "distribution_shift",
     "equivariance_error",
     "false_edge_energy",
+    "release_caches",
 ]
 
 
@@ -58,17 +61,33 @@ def border_distance(shape: tuple[int, ...]) -> np.ndarray:
            [0, 1, 1, 1, 0],
            [0, 0, 0, 0, 0]])
     """
-    distance = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
+    return _distance(tuple(int(n) for n in shape)).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=2)
+def _distance(shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`border_distance`, computed once per shape (read-only): every measurement of a
+    comparison asks for the same one.
+    """
+    distance = np.full(shape, np.iinfo(np.int32).max, dtype=np.int32)
     for axis, n in enumerate(shape):
-        line = np.minimum(np.arange(n), n - 1 - np.arange(n))
+        line = np.minimum(np.arange(n), n - 1 - np.arange(n)).astype(np.int32)
         view = [1] * len(shape)
         view[axis] = n
         distance = np.minimum(distance, line.reshape(view))
+    distance.flags.writeable = False
     return distance
 
 
-def _split(image: object, kernel: object) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """Float image, float kernel, and the channel axis (last) if the image has one."""
+def split_channels(image: object, kernel: object) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Float image, float kernel, and the channel axis (last) if the image has one.
+
+    Examples
+    --------
+    >>> x, w, channel_axis = split_channels(np.zeros((4, 4, 3), np.uint8), np.ones((3, 3)))
+    >>> x.dtype, channel_axis
+    (dtype('float64'), -1)
+    """
     x = as_numeric_array(image, "image")
     w = as_numeric_array(kernel, "kernel").astype(np.float64)
     if x.dtype.kind in "ub":
@@ -92,7 +111,7 @@ def _spatial(x: np.ndarray, channel_axis: int | None) -> tuple[int, ...]:
 
 def _band(x: np.ndarray, channel_axis: int | None, width: int) -> np.ndarray:
     """Border band mask over the spatial axes, broadcast over channels."""
-    band = border_distance(_spatial(x, channel_axis)) < width
+    band = _distance(_spatial(x, channel_axis)) < width
     return band if channel_axis is None else np.broadcast_to(band[..., None], x.shape)
 
 
@@ -197,7 +216,7 @@ def context_error(
     >>> round(context_error(x, np.ones(3), "zeros").rmse, 4)
     2.1213
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     if depth < 1:
         raise PadlabValueError(f"depth must be at least 1, got {depth}")
     r = band_width(w.shape)
@@ -213,11 +232,13 @@ def context_error(
     test = _filter(x[window], w, mode, channel_axis, value, depth)
     error = _settle(test - truth, x, w, depth)
     band = _band(error, channel_axis, margin)
-    distance = border_distance(_spatial(error, channel_axis))
+    distance = _distance(_spatial(error, channel_axis))
     if channel_axis is not None:
         distance = np.broadcast_to(distance[..., None], error.shape)
     scale = _rms(truth) or 1.0
-    rmse, max_abs = _rms(error[band]), float(np.abs(error[band]).max())
+    # a kernel that reads no padding (1x1) has an empty band and no error
+    rmse = _rms(error[band])
+    max_abs = float(np.abs(error[band]).max()) if band.any() else 0.0
     return ContextError(
         rmse=rmse,
         max_abs=max_abs,
@@ -258,12 +279,13 @@ def false_edge_energy(
     >>> false_edge_energy(flat, get_kernel("sobel-x"), "reflect").band_mean_abs
     0.0
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     response = np.abs(_settle(_filter(x, w, mode, channel_axis, value), x, w))
     band = _band(response, channel_axis, band_width(w.shape))
     if band.all():
         raise PadlabValueError(f"image {x.shape} has no interior beyond the border band")
-    inside, edge = float(response[~band].mean()), float(response[band].mean())
+    inside = float(response[~band].mean())
+    edge = float(response[band].mean()) if band.any() else inside  # 1x1: no band, no false edge
     ratio = edge / inside if inside > 0 else (np.inf if edge > 0 else 1.0)
     return FalseEdges(edge, inside, float(ratio))
 
@@ -296,7 +318,7 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     (0.5, 1.0)
     """
     a = np.sort(np.asarray(a, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(b, dtype=np.float64).ravel())
+    b = _sorted(np.asarray(b, dtype=np.float64).ravel())
     if a.size == 0 or b.size == 0:
         raise PadlabValueError(f"need two non-empty samples, got sizes {a.size} and {b.size}")
     if np.isnan(a[-1]) or np.isnan(b[-1]):  # sorting puts NaN last; as scipy, NaN in, NaN out
@@ -311,6 +333,41 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     below_b = np.cumsum(~from_a)[last] / b.size
     gap = np.abs(below_a - below_b)
     return float(gap.max()), float(np.sum(gap[:-1] * np.diff(values[last])))
+
+
+_SORTED: dict[bytes, np.ndarray] = {}
+
+
+def release_caches() -> None:
+    """Forget the remembered border distances and sorted samples (a few arrays the size of the
+    image); :func:`padlab.compare` calls it when it is done.
+
+    Examples
+    --------
+    >>> release_caches()
+    """
+    _SORTED.clear()
+    _distance.cache_clear()
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    """``np.sort(values)``, remembered for the last two large inputs: a comparison tests every
+    rule's border against the same interior (identical values), and sorting a large photo's
+    interior costs ten times more than recognising it.
+    """
+    if values.size < 100_000:
+        return np.sort(values)
+    values = np.ascontiguousarray(values)
+    key = hashlib.blake2b(values.view(np.uint8), digest_size=16).digest()
+    key += values.size.to_bytes(8, "little")
+    found = _SORTED.get(key)
+    if found is None:
+        found = np.sort(values)
+        found.flags.writeable = False
+        while len(_SORTED) >= 2:
+            _SORTED.pop(next(iter(_SORTED)))
+        _SORTED[key] = found
+    return found
 
 
 def distribution_shift(
@@ -343,13 +400,15 @@ def distribution_shift(
     >>> distribution_shift(x, np.ones((3, 3)) / 9, "reflect").ks_border_vs_interior
     0.0
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     rule = resolve_mode(mode)
     response = _settle(_filter(x, w, mode, channel_axis, value), x, w)
     band = _band(response, channel_axis, band_width(w.shape))
     if band.all():
         raise PadlabValueError(f"image {x.shape} has no interior beyond the border band")
     edge, inside = response[band].ravel(), response[~band].ravel()
+    if edge.size == 0:  # a kernel that reads no padding (1x1): the band is the interior
+        edge = inside
     width = band_width(w.shape) if pad_width is None else int(pad_width)
     axes = tuple(range(x.ndim - (channel_axis is not None)))
     padded_rule = "zeros" if rule.kind == "partial" else rule.name
@@ -357,7 +416,20 @@ def distribution_shift(
     padded = pad(x, width, padded_rule, axes=axes, **options)
     constant = float(value) if rule.name == "constant" else 0.0
     ks_border, w1_border = ks_w1(edge, inside)
-    ks_padded, w1_padded = ks_w1(padded.ravel(), x.ravel())
+    # the padded image is the image plus the new border B, so F_padded - F_x is
+    # m / (n + m) * (F_B - F_x): compare the border alone (a fraction of the memory)
+    inner = tuple(slice(width, width + n) for n in _spatial(x, channel_axis))
+    outside = np.ones(_spatial(padded, channel_axis), dtype=bool)
+    outside[inner] = False
+    if channel_axis is not None:
+        outside = np.broadcast_to(outside[..., None], padded.shape)
+    added = padded[outside]
+    if added.size:
+        share = added.size / padded.size
+        ks_added, w1_added = ks_w1(added, x.ravel())
+        ks_padded, w1_padded = share * ks_added, share * w1_added
+    else:
+        ks_padded, w1_padded = 0.0, 0.0
     return DistributionShift(
         ks_border_vs_interior=ks_border,
         w1_border_vs_interior=w1_border,
@@ -397,19 +469,21 @@ def border_profile(
     """
     values = as_numeric_array(response, "response").astype(np.float64)
     spatial = _spatial(values, channel_axis)
-    distance = border_distance(spatial)
+    distance = _distance(tuple(spatial))
     limit = max_distance if max_distance is not None else max(1, min(spatial) // 4)
     distance = np.minimum(distance, limit - 1)
     if channel_axis is not None:
         distance = np.broadcast_to(distance[..., None], values.shape)
     steps = np.arange(limit)
-    groups = [values[distance == d] for d in steps]
-    return BorderProfile(
-        distance=steps,
-        mean=np.array([g.mean() if g.size else np.nan for g in groups]),
-        std=np.array([g.std() if g.size else np.nan for g in groups]),
-        count=np.array([g.size for g in groups]),
-    )
+    # one pass per statistic over the whole image (not one per distance): bincount by distance
+    index = distance.ravel()
+    flat = values.ravel()
+    count = np.bincount(index, minlength=limit)[:limit]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(index, weights=flat, minlength=limit)[:limit] / count
+        spread = np.bincount(index, weights=np.square(flat - mean[index]), minlength=limit)
+        std = np.sqrt(spread[:limit] / count)
+    return BorderProfile(distance=steps, mean=mean, std=std, count=count)
 
 
 def equivariance_error(
@@ -438,7 +512,7 @@ def equivariance_error(
     >>> bool(e_reflect < e_zero)
     True
     """
-    x, w, channel_axis = _split(image, kernel)
+    x, w, channel_axis = split_channels(image, kernel)
     spatial = _spatial(x, channel_axis)
     if shifts is None:
         shifts = tuple(tuple(int(a == b) for b in range(len(spatial))) for a in range(len(spatial)))

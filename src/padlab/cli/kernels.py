@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 
+from padlab.cli.common import new_parser
 from padlab.kernels.registry import KERNELS, describe_kernel, get_kernel
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``padlab kernels``."""
-    parser = sub.add_parser("kernels", help="list the named kernels")
+    parser = new_parser(
+        sub,
+        "kernels",
+        help="list the named kernels",
+        description="List the named kernels: size, sum, separability, use.",
+    )
     parser.add_argument("--show", metavar="NAME", help="print one kernel's weights")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the table, or one kernel."""
+    if args.json:
+        names = [args.show] if args.show else [entry.name for entry in KERNELS.values()]
+        table = []
+        for name in names:
+            kernel = get_kernel(name)
+            table.append({"name": name, **describe_kernel(kernel), "weights": kernel.tolist()})
+        print(json.dumps(table[0] if args.show else table, indent=2))
+        return 0
     if args.show:
         kernel = get_kernel(args.show)
         info = describe_kernel(kernel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from padlab.cli.common import new_parser
 from padlab.modes.registry import LIBRARIES, RULES, library_names, resolve_mode
 
 _NONE = "none"
@@ -12,7 +13,8 @@ _NONE = "none"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``padlab modes``."""
-    parser = sub.add_parser(
+    parser = new_parser(
+        sub,
         "modes",
         help="list the padding rules and every library's names for them",
         description=(

@@ -2,19 +2,22 @@
 
 The report is built in a temporary directory next to the target and renamed into place at the
 end, so an interrupted or failed run never leaves a partial report behind (and an existing report
-is only replaced by a complete one).
+is only replaced by a complete one). The advice comes from :func:`padlab.analysis.recommend`,
+the one place that decides it; this module only shows it. Every value that reaches the page is
+HTML-escaped (file names and command lines can hold ``<``, ``&`` and quotes).
 """
 
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import math
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,16 +26,31 @@ import numpy as np
 
 from padlab._files import atomic_directory, check_output_directory
 from padlab._version import __version__
-from padlab.analysis.compare import DEFAULT_MODES, Comparison, compare
+from padlab.analysis.comparison import (
+    DEFAULT_MODES,
+    Comparison,
+    Recommendation,
+    compare,
+    percent,
+    recommend,
+)
 from padlab.analysis.metrics import band_width, context_error
 from padlab.errors import PadlabValueError
 from padlab.io.images import to_float, to_gray
-from padlab.kernels.registry import describe_kernel, get_kernel
+from padlab.kernels.registry import describe_kernel, get_kernel, parse_kernel
 from padlab.modes.registry import RULES, resolve_mode
 from padlab.ops.filtering import correlate
 from padlab.report import figures
 
-__all__ = ["DEFAULT_KERNELS", "Report", "build_report", "recommend"]
+__all__ = [
+    "DEFAULT_KERNELS",
+    "Prepared",
+    "Report",
+    "build_report",
+    "environment",
+    "name_kernels",
+    "prepare_image",
+]
 
 #: The kernels of the classic tutorial.
 DEFAULT_KERNELS = ("outline", "sharpen", "blur")
@@ -63,84 +81,132 @@ class Report:
 
     directory: Path
     comparisons: dict[str, Comparison]
-    recommendation: str
+    advice: Recommendation
     seconds: float
     figures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def recommendation(self) -> str:
+        """The advice as one sentence."""
+        return self.advice.sentence
 
 
-def recommend(comparisons: dict[str, Comparison]) -> tuple[str, str]:
-    """The rule to use, and why, derived from the measurements.
+@dataclass(frozen=True)
+class Prepared:
+    """An image ready to measure: float64 in [0, 1], and what was done to it (said plainly)."""
 
-    The rule with the smallest mean *relative* context error over the kernels wins; the sentence
-    quotes its error against zero padding's and the false-edge ratios.
+    pixels: np.ndarray
+    measured_as: str
+    warnings: list[str]
+
+
+def prepare_image(image: object, *, colour: bool = False, name: str = "the image") -> Prepared:
+    """The image as padlab measures it: BT.601 luma (default) or RGB, float64 in [0, 1].
+
+    An alpha channel is composited over white (a transparent background becomes white, not
+    black) and a warning says so; ``padlab report``, ``padlab compare`` and :func:`build_report`
+    all call this, so they measure the same thing.
 
     Examples
     --------
-    >>> import padlab
-    >>> from padlab.report.build import recommend
-    >>> photo = padlab.sample_image(gray=True)[:100, :100]
-    >>> c = {"blur": padlab.compare(photo, padlab.get_kernel("blur"), ["zeros", "replicate"])}
-    >>> recommend(c)[0]
-    'replicate'
+    >>> import numpy as np
+    >>> rgba = np.zeros((2, 2, 4), np.uint8)  # black and fully transparent
+    >>> p = prepare_image(rgba)
+    >>> p.pixels.tolist(), p.measured_as
+    ([[1.0, 1.0], [1.0, 1.0]], 'grayscale (BT.601 luma)')
+    >>> p.warnings[0].startswith("the image has an alpha channel")
+    True
     """
-    modes = next(iter(comparisons.values())).modes
-    score = {}
-    for mode in modes:
-        values = [
-            next(r for r in c.records if r.mode == mode).context_error_relative
-            for c in comparisons.values()
-        ]
-        score[mode] = float(np.mean(values))
-    best = min(score, key=score.__getitem__)
-    rule = resolve_mode(best)
-    parts = [
-        f"Use {best} ({rule.pattern}): over {len(comparisons)} kernel(s) its mean error against "
-        f"the true context is {100 * score[best]:.2f}% of the response's size"
-    ]
-    if "zeros" in score and best != "zeros" and score["zeros"] > 0:
-        times = score["zeros"] / max(score[best], 1e-12)
-        parts.append(
-            f", {times:.1f} times smaller than zero padding's ({100 * score['zeros']:.2f}%)"
+    pixels = np.asarray(image)
+    warnings = []
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        values = to_float(pixels).astype(np.float64)
+        alpha = values[..., 3:]
+        transparent = float(np.mean(alpha[..., 0] < 1))
+        pixels = values[..., :3] * alpha + (1 - alpha)
+        warnings.append(
+            f"{name} has an alpha channel: it was composited over white before measuring "
+            f"({100 * transparent:.1f}% of pixels are not opaque); padding rules see the white "
+            "background, not the transparency."
         )
-    ratios = []
-    for name, c in comparisons.items():
-        rec = {r.mode: r for r in c.records}
-        if "zeros" in rec and best in rec:
-            zero, chosen = _ratio(rec["zeros"].false_edge_ratio), _ratio(rec[best].false_edge_ratio)
-            ratios.append(f"{name}: {zero} with zeros, {chosen} with {best}")
-    sentence = "".join(parts) + "."
-    if ratios:
-        sentence += (
-            " False-edge ratio (border band over interior, 1 = no false edge): "
-            + "; ".join(ratios)
-            + "."
-        )
-    ties = [m for m in score if m != best and math.isclose(score[m], score[best], rel_tol=1e-9)]
-    if ties:
-        sentence += (
-            f" {', '.join(ties)} gave exactly the same results: with these kernels the rules "
-            "invent the same pixels (one pixel of symmetric padding is a replicated edge)."
-        )
-    others = [m for m in sorted(score, key=score.__getitem__) if m != best and m not in ties]
-    if others:
-        sentence += f" Next best: {others[0]} ({100 * score[others[0]]:.2f}%)."
-    return best, sentence
+    elif pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+        raise PadlabValueError(f"{name}: expected (H, W) or (H, W, 3/4) pixels, got {pixels.shape}")
+    if colour and pixels.ndim == 3:
+        return Prepared(to_float(pixels).astype(np.float64), "colour (R, G, B together)", warnings)
+    measured = "grayscale (BT.601 luma)"
+    if pixels.ndim == 3:
+        pixels = to_gray(pixels)
+    return Prepared(to_float(pixels).astype(np.float64), measured, warnings)
 
 
-def _ratio(value: float) -> str:
-    return "infinite" if math.isinf(value) else f"{value:.2f}"
+def name_kernels(specs: Sequence[object]) -> dict[str, np.ndarray]:
+    """Parse kernels and give each a unique label (two files ``a/k.npy`` and ``b/k.npy`` keep
+    their paths; the same kernel given twice is an error).
+
+    Examples
+    --------
+    >>> list(name_kernels(["outline", "1,2,1", "0,1,0"]))
+    ['outline', '1,2,1', '0,1,0']
+    """
+    if not specs:
+        raise PadlabValueError("no kernel given; name at least one (see padlab kernels)")
+    parsed = []
+    for spec in specs:
+        if isinstance(spec, str) and not spec.strip():
+            raise PadlabValueError("empty kernel name; see padlab kernels for the names")
+        label, kernel = parse_kernel(spec)
+        if label == "custom" and isinstance(spec, str):
+            label = " ".join(spec.split())
+        parsed.append((label, str(spec), kernel))
+    labels = [label for label, _, _ in parsed]
+    named: dict[str, np.ndarray] = {}
+    for label, spec, kernel in parsed:
+        key = label if labels.count(label) == 1 else spec
+        if key in named:
+            raise PadlabValueError(f"kernel {spec!r} is given twice")
+        named[key] = kernel
+    return named
+
+
+def environment() -> dict[str, object]:
+    """Versions of padlab and what it measured with, and the machine, for reproduction.
+
+    Examples
+    --------
+    >>> sorted(environment())[:3]
+    ['machine', 'packages', 'platform']
+    """
+    from importlib import metadata
+
+    packages = {"padlab": __version__}
+    for name in ("numpy", "scipy", "numba", "matplotlib", "jinja2"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "packages": packages,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
 
 
 def build_report(
     image: np.ndarray,
     *,
     image_name: str,
-    kernels: tuple[str, ...] = DEFAULT_KERNELS,
-    modes: tuple[str, ...] = DEFAULT_MODES,
-    pad_width: int = 24,
+    kernels: Sequence[object] = DEFAULT_KERNELS,
+    modes: Sequence[str] = DEFAULT_MODES,
+    pad_width: int | None = None,
     depth: int = 2,
+    colour: bool = False,
     out_dir: str | os.PathLike[str] = "padlab-report",
     command: str = "",
+    argv: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Measure and draw every rule and kernel on ``image``; write DIR/index.html, PNGs, metrics.
@@ -148,21 +214,25 @@ def build_report(
     Parameters
     ----------
     image : ndarray
-        The photo (uint8/uint16/float in [0, 1]; colour is measured as grayscale luma).
+        The photo (uint8/uint16/float in [0, 1]; RGBA is composited over white, with a warning).
     image_name : str
-        Its name in the report.
-    kernels : tuple of str
-        Named kernels (see ``padlab kernels``); text kernels work too.
-    modes : tuple of str
+        Its name in the report (escaped on the page).
+    kernels : sequence
+        Named kernels (see ``padlab kernels``), text kernels, kernel files or arrays.
+    modes : sequence of str
         Rules to compare.
-    pad_width : int
-        Padding of the classic figure, in pixels.
+    pad_width : int, optional
+        Padding of the classic figure, in pixels (default: 5% of the shorter side).
     depth : int
-        The deepest stacking for the context-error curves (1 .. depth are drawn).
+        The deepest stacking for the context error (1 .. depth are drawn).
+    colour : bool
+        Measure the R, G and B channels together instead of the luma (figures show the luma).
     out_dir : path
         Target directory; replaced only once the new report is complete.
     command : str
         The command line, printed in the report for reproduction.
+    argv : sequence of str, optional
+        The same as a list, recorded in ``metrics.json``.
     progress : callable, optional
         Called with a short message before each step.
 
@@ -174,126 +244,230 @@ def build_report(
     say = progress or (lambda message: None)
     target = Path(out_dir)
     check_output_directory(target)  # fail before any work (atomic_directory checks again)
-    if pad_width < 1:
+    if pad_width is not None and pad_width < 1:
         raise PadlabValueError(f"pad width must be at least 1 pixel, got {pad_width}")
     if depth < 1:
         raise PadlabValueError(f"depth must be at least 1, got {depth}")
-    from padlab.kernels.registry import parse_kernel
-
-    named = {}
-    for spec in kernels:
-        label, kernel = parse_kernel(spec)
-        named[label] = kernel
-    rules = [resolve_mode(m).name for m in modes]
-    gray = to_float(to_gray(image)).astype(np.float64)
-    if min(gray.shape) <= 4 * depth * max(band_width(k.shape) for k in named.values()) + 8:
-        raise PadlabValueError(f"image {image.shape} is too small for this report (depth {depth})")
-
+    named = name_kernels(kernels)
+    if isinstance(modes, str):
+        modes = [modes]
+    if not modes:
+        raise PadlabValueError("no padding rule given; name at least one (see padlab modes)")
+    rules = list(dict.fromkeys(resolve_mode(m).name for m in modes))
+    for name, kernel in named.items():
+        if kernel.ndim != 2:
+            raise PadlabValueError(
+                f"kernel {name!r} has shape {kernel.shape}; the report needs 2-D"
+            )
+    prepared = prepare_image(image, colour=colour, name=image_name)
+    measured = prepared.pixels
+    gray = measured if measured.ndim == 2 else to_gray(measured)  # figures show the luma
+    reach = max(band_width(k.shape) for k in named.values())
+    if min(gray.shape) <= 4 * depth * reach + 8 or min(gray.shape) < 16:
+        h, w = gray.shape
+        raise PadlabValueError(
+            f"image {w}x{h} is too small for this report: it needs more than "
+            f"{max(4 * depth * reach + 8, 15)} px per side (depth {depth}, kernel reach {reach})"
+        )
+    setup = dict(
+        image_name=image_name,
+        image=np.asarray(image),
+        pad_width=pad_width or figures.auto_pad_width(gray.shape),
+        depth=depth,
+        command=command,
+        argv=list(argv) if argv is not None else None,
+        prepared=prepared,
+    )
     with atomic_directory(target) as work:
-        report = _build(gray, named, rules, pad_width, depth, work, image_name, image, command, say)
-        say("writing the report")
+        report = _build(gray, measured, named, rules, work, say, **setup)
+        say("writing the page")
     report.directory = target
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _build(gray, named, rules, pad_width, depth, work, image_name, image, command, say) -> Report:
+def _build(gray, measured, named, rules, work, say, **setup) -> Report:
     plt = figures._plt()
-    saved: list[dict[str, str]] = []
+    saved: list[dict[str, object]] = []
+    depth = setup["depth"]
 
-    def save(fig, name: str, caption: str) -> None:
+    def save(fig, name: str, caption: str, section: str) -> None:
         fig.savefig(work / name, format="png")
+        width, height = (round(v) for v in fig.get_size_inches() * fig.dpi)
         plt.close(fig)
-        saved.append({"file": name, "caption": caption})
+        _release()
+        saved.append(
+            {"file": name, "caption": caption, "section": section, "width": width, "height": height}
+        )
 
-    laplacian = get_kernel("outline")
-    for mode in rules:
-        say(f"classic figure: {mode}")
-        save(
-            figures.classic_figure(gray, mode, pad_width=pad_width, laplacian=laplacian),
-            f"classic-{mode}.png",
-            f"The classic figure with {mode} padding: the photo padded by {pad_width} px, its "
-            "Laplacian ('valid', so only real and padded pixels are read), and the pixel "
-            "histograms before and after padding.",
-        )
-    comparisons = {}
-    for name, kernel in named.items():
+    comparisons: dict[str, Comparison] = {}
+    for index, (name, kernel) in enumerate(named.items(), 1):
         say(f"measuring {name} under {len(rules)} rules")
-        comparisons[name] = compare(
-            gray, kernel, rules, depth=depth, image_name=image_name, kernel_name=name
+        _release()
+        comparison = compare(
+            measured,
+            kernel,
+            rules,
+            depth=depth,
+            image_name=setup["image_name"],
+            kernel_name=name,
+            keep_maps=True,
         )
-    band = {name: band_width(k.shape) for name, k in named.items()}
-    say("response grid")
-    save(
-        figures.response_grid(gray, named, rules, band=band),
-        "responses.png",
-        "Each kernel's response under each rule, zoomed on the top-left corner; outputs above "
-        "and left of the dashed line read padding.",
-    )
-    first = next(iter(named))
-    for name, kernel in named.items():
-        say(f"context error: {name}")
-        errors, curves = {}, {}
+        comparisons[name] = comparison
+        curves = {}
         for mode in rules:
-            per_depth = [context_error(gray, kernel, mode, depth=d) for d in range(1, depth + 1)]
-            errors[mode] = per_depth[-1].error
-            curves[mode] = [p.by_distance for p in per_depth]
+            shallow = [context_error(measured, kernel, mode, depth=d) for d in range(1, depth)]
+            deepest = next(r for r in comparison.records if r.mode == mode)
+            curves[mode] = [p.by_distance for p in shallow]
+            curves[mode].append(np.asarray(deepest.context_error_by_distance))
+        maps = comparison.error_maps or {}
         save(
-            figures.context_figure(errors, curves, kernel=name),
-            f"context-{name}.png",
-            f"{name}: where each rule is wrong (|error| against the true context, filter "
-            f"applied {depth} times, zoomed on the worst spot of the border) and how the error "
-            f"falls with distance to the border, for the filter applied 1 to {depth} times.",
+            figures.context_figure(maps, curves, kernel=name),
+            f"context-{index}.png",
+            f"{name}: where each rule is wrong (|error| against the true context, filter applied "
+            f"{depth} times, zoomed where the error is largest) and how the RMS error falls with "
+            f"the distance to the border, for the filter applied 1 to {depth} times.",
+            "context",
         )
-    responses = {m: correlate(gray, named[first], mode=m) for m in rules}
-    say("profiles and histograms")
+        maps.clear()  # drawn: free them before the next kernel
+    advice = recommend(comparisons)
+    warnings = [*setup["prepared"].warnings, *advice.warnings]
+    best = advice.mode
+    per_kernel = {
+        name: {r.mode: r.context_error_relative for r in c.records}
+        for name, c in comparisons.items()
+    }
+    say("figures: overview")
+    save(
+        figures.error_overview(advice.score, per_kernel, best),
+        "overview-errors.png",
+        f"Each rule's error against the true context in the border band, as a share of the "
+        f"response (depth {depth}); bars and numbers: the mean over the {len(named)} kernel(s) "
+        f"that the advice quotes; markers: each kernel.",
+        "advice",
+    )
+    signed = [n for n, k in named.items() if (k < 0).any()]
+    shown_kernel = signed[0] if signed else next(iter(named))
+    save(
+        figures.photo_overview(gray, named[shown_kernel], shown_kernel, best),
+        "overview-photo.png",
+        f"The whole photo filtered with {shown_kernel} under zero padding"
+        + (f" and under {best}, the recommended rule" if best != "zeros" else "")
+        + "; below, the border spot where zero and reflect padding differ most, one square per "
+        "pixel. Click to open full size.",
+        "advice",
+    )
+    say("figures: the rules")
+    classic_rule = (
+        "zeros"
+        if "zeros" in rules
+        else next((m for m in rules if resolve_mode(m).kind != "partial"), None)
+    )
+    if classic_rule is not None:
+        pad_width = setup["pad_width"]
+        save(
+            figures.classic_figure(
+                gray, classic_rule, pad_width=pad_width, laplacian=get_kernel("outline")
+            ),
+            "classic.png",
+            f"The classic figure with {classic_rule} padding: the photo padded by {pad_width} px "
+            "(5% of its shorter side unless --pad-width says otherwise), its Laplacian computed "
+            "'valid' (only real and padded pixels are read), and the pixel histograms before and "
+            "after padding, on one y-scale.",
+            "rules",
+        )
+    save(
+        figures.rules_figure(rules),
+        "rules.png",
+        "Each rule on a toy image, so its pattern is plain: the image (orange square) padded by "
+        "6 px (top) and its 5x5 box blur (bottom). The bright top row and left column are copied "
+        "by symmetric and replicate and skipped by reflect; circular brings the dark far side "
+        "around; zeros makes a black frame. partial pads nothing (hatched) and rescales the "
+        "border outputs.",
+        "rules",
+    )
+    band = {name: band_width(k.shape) for name, k in named.items()}
+    say("figures: responses")
+    window = figures.border_window(gray, named[shown_kernel], 40)
+    rows, cols = window
+    save(
+        figures.response_grid(gray, named, rules, band=band, window=window),
+        "responses.png",
+        f"Each kernel's response (columns) under each rule (rows) at x {cols.start}-"
+        f"{cols.stop - 1}, y {rows.start}-{rows.stop - 1}: the border spot where {shown_kernel} "
+        "under zero and reflect padding differs most. Kernels with negative weights are drawn "
+        "on a diverging map (white = 0), the others on a sequential one; each colour bar says "
+        f"where it is clipped ({figures.CLIP}th percentile of |response|).",
+        "responses",
+    )
+    say("figures: border bias")
+    first = shown_kernel
+    responses = {m: correlate(gray, named[first], mode=m).astype(np.float32) for m in rules}
     save(
         figures.profile_figure(responses, kernel=first),
         "profile.png",
         f"Mean absolute {first} response by distance to the nearest border: a rule without "
         "border bias gives a flat line.",
+        "bias",
     )
     save(
         figures.histogram_figure(responses, kernel=first, width=band[first]),
         "histograms.png",
-        f"Distribution of the {first} response in the border band against the interior.",
+        f"Distribution of the {first} response in the border band ({band[first]} px) against the "
+        "interior, one scale for every rule.",
+        "bias",
     )
+    del responses
     save(
         figures.coverage_figure(rules, named[first].shape),
         "coverage.png",
-        "How many times each pixel near the corner is read; partial counts its rescaled weights.",
+        f"How many times each pixel of the top-left corner is read by the {first} kernel's "
+        "window; partial counts its rescaled weights.",
+        "bias",
     )
-    best, sentence = recommend(comparisons)
+    image = setup["image"]
+    h, w = image.shape[:2]
     metrics = {
-        "image": {"name": image_name, "shape": list(image.shape), "dtype": str(image.dtype)},
+        "image": {
+            "name": setup["image_name"],
+            "size": f"{w}x{h}",
+            "shape": list(image.shape),
+            "dtype": str(image.dtype),
+            "measured_as": setup["prepared"].measured_as,
+        },
         "kernels": {
             name: {**describe_kernel(k), "weights": k.tolist()} for name, k in named.items()
         },
         "modes": rules,
-        "pad_width": pad_width,
+        "pad_width": setup["pad_width"],
         "depth": depth,
-        "recommendation": {"mode": best, "why": sentence},
+        "recommendation": {"mode": best, "why": advice.sentence, **advice.to_dict()},
+        "warnings": warnings,
         "comparisons": {name: c.to_dict() for name, c in comparisons.items()},
         "padlab": __version__,
-        "command": command,
+        "command": setup["command"],
+        "argv": setup["argv"],
+        "environment": environment(),
     }
     (work / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2))
-    html = _render(
-        gray.shape,
-        image_name,
-        named,
-        rules,
-        comparisons,
-        saved,
-        work,
-        best,
-        sentence,
-        pad_width,
-        depth,
-        command,
-    )
+    html = _render(gray.shape, named, rules, comparisons, advice, warnings, saved, work, setup)
     (work / "index.html").write_text(html, encoding="utf-8")
-    return Report(work, comparisons, sentence, 0.0, [s["file"] for s in saved])
+    return Report(work, comparisons, advice, 0.0, [str(s["file"]) for s in saved], warnings)
+
+
+def _release() -> None:
+    """Free what the last step left: a closed figure is cyclic garbage, and glibc keeps freed
+    heap pages unless asked to return them (the report's peak memory is what is kept plus the
+    next figure).
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library: nothing to trim
+            pass
 
 
 def _clean(value):
@@ -306,27 +480,17 @@ def _clean(value):
     return value
 
 
-def _render(
-    shape,
-    image_name,
-    named,
-    rules,
-    comparisons,
-    saved,
-    work,
-    best,
-    sentence,
-    pad_width,
-    depth,
-    command,
-) -> str:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+def _ratio(value: float) -> str:
+    return "infinite" if math.isinf(value) else f"{value:.2f}"
 
-    env = Environment(
-        loader=PackageLoader("padlab.report", "templates"), autoescape=select_autoescape()
-    )
+
+def _render(shape, named, rules, comparisons, advice, warnings, saved, work, setup) -> str:
+    from jinja2 import Environment, PackageLoader
+
+    # autoescape everything: file names, kernel names, the command line are all user text
+    env = Environment(loader=PackageLoader("padlab.report", "templates"), autoescape=True)
     images = [
-        {**s, "data": base64.b64encode((work / s["file"]).read_bytes()).decode("ascii")}
+        {**s, "data": base64.b64encode((work / str(s["file"])).read_bytes()).decode("ascii")}
         for s in saved
     ]
     tables = {}
@@ -336,38 +500,48 @@ def _render(
                 "rank": r.rank,
                 "mode": r.mode,
                 "pattern": r.pattern,
-                "rmse": f"{r.context_error_rmse:.5f}",
-                "relative": f"{100 * r.context_error_relative:.2f}%",
-                "max": f"{r.context_error_max:.4f}",
+                "rmse": f"{r.context_error_rmse:.4g}",
+                "relative": percent(r.context_error_relative),
+                "max": f"{r.context_error_max:.3g}",
                 "false_edge": _ratio(r.false_edge_ratio),
                 "ks": f"{r.ks_border_vs_interior:.3f}",
-                "w1": f"{r.w1_border_vs_interior:.4f}",
+                "w1": f"{r.w1_border_vs_interior:.3g}",
                 "mass": f"{100 * r.mass_at_value_padded:.2f}%",
-                "equivariance": f"{r.equivariance_error:.4f}",
-                "best": r.mode == best,
+                "equivariance": f"{r.equivariance_error:.3g}",
+                "best": r.mode == advice.mode,
             }
             for r in c.records
         ]
+    false_edges = [
+        {"kernel": k, "zeros": _ratio(z), "best": _ratio(b)}
+        for k, (z, b) in advice.false_edges.items()
+    ]
+    h, w = shape
+    env_info = environment()
     template = env.get_template("report.html.j2")
     return template.render(
-        title=f"padlab report: {image_name}",
-        image_name=image_name,
-        shape="x".join(map(str, shape)),
+        title=f"padlab report: {setup['image_name']}",
+        image_name=setup["image_name"],
+        size=f"{w}x{h}",
+        measured_as=setup["prepared"].measured_as,
         kernels=[
-            {"name": n, "shape": "x".join(map(str, k.shape)), **describe_kernel(k)}
+            {**describe_kernel(k), "name": n, "shape": "x".join(map(str, k.shape))}
             for n, k in named.items()
         ],
         rules=[r for r in RULES if r.name in rules],
-        best=best,
-        recommendation=sentence,
+        advice=advice,
+        best=advice.mode,
+        score=[(m, percent(v)) for m, v in advice.score.items()],
+        false_edges=false_edges,
+        warnings=warnings,
         tables=tables,
         images=images,
         metrics=METRICS,
-        pad_width=pad_width,
-        depth=depth,
-        command=command or "padlab report",
-        version=__version__,
-        python=sys.version.split()[0],
-        platform=platform.platform(),
+        depth=setup["depth"],
+        command=setup["command"] or "padlab report",
+        packages=", ".join(f"{k} {v}" for k, v in env_info["packages"].items() if v),
+        python=env_info["python"],
+        platform=env_info["platform"],
+        machine=env_info["machine"],
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
