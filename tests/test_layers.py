@@ -69,7 +69,6 @@ LAYER_NAMES = {
 KNOWN_UPWARD: frozenset[str] = frozenset()
 KNOWN_PRIVATE: frozenset[str] = frozenset(
     {
-        "padlab.analysis.comparison -> padlab.analysis.metrics._split",
         "padlab.engine.gemm -> padlab.engine.direct._plan",
         "padlab.engine.separable -> padlab.engine.direct._accumulate",
         "padlab.engine.separable -> padlab.engine.direct._chunk_rows",

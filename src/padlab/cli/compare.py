@@ -8,8 +8,8 @@ import sys
 
 from padlab.analysis.comparison import DEFAULT_MODES, compare, recommend
 from padlab.cli.common import Progress, add_common_arguments, new_parser, split_modes
-from padlab.ops.warmup import notice
 from padlab.io.images import read_image, sample_image
+from padlab.ops.warmup import notice
 from padlab.report.build import name_kernels, prepare_image
 
 SAMPLE = "grace_hopper.jpg (sample photo)"

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from padlab.cli.common import Progress, add_common_arguments, new_parser
-from padlab.ops.warmup import notice
 from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
 from padlab.geometry import Geometry
 from padlab.io.images import FORMATS, from_float, read_image, sample_image, write_image
@@ -21,6 +20,7 @@ from padlab.io.mapping import MAPPINGS, display
 from padlab.kernels.registry import parse_kernel
 from padlab.modes.registry import Rule, resolve_mode
 from padlab.ops.images import ALPHA, filter_image
+from padlab.ops.warmup import notice
 
 SAMPLE_NAME = "grace_hopper"
 

@@ -15,8 +15,8 @@ from padlab.cli.common import (
     split_kernels,
     split_modes,
 )
-from padlab.ops.warmup import notice
 from padlab.io.images import read_image, sample_image
+from padlab.ops.warmup import notice
 from padlab.report.build import DEFAULT_KERNELS, build_report
 
 SAMPLE = "grace_hopper.jpg (sample photo)"

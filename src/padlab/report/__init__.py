@@ -3,7 +3,8 @@
 engine of ``padlab report``, drawing with :mod:`padlab.report.figures`).
 
 The report only shows measurements and advice made in :mod:`padlab.analysis`
-(:func:`padlab.analysis.comparison.compare`, :func:`padlab.analysis.recommend`); it decides nothing itself.
+(:func:`padlab.analysis.comparison.compare`, :func:`padlab.analysis.recommend`); it decides
+nothing itself.
 """
 
 from padlab.report.notebook import describe_filtering, show_image, show_pair
