@@ -1,38 +1,56 @@
-"""Which engine runs a problem: forced by ``method=``, or chosen by a cost model.
+"""Every engine decision in one place: which engine runs a problem, how the FFT tiles it, and
+whether the work is worth waking the thread pool.
 
-Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds, where
+Decisions, each a small function with its constants beside it (pinned by ``tests/test_engine.py``
+on a table of problems):
 
-- direct: ``work = outputs * taps``, with the border columns (read through the column table,
-  not vectorised) counted 8 times, ``rows`` = output rows;
-- separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
-  ``rows`` = output rows;
-- fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
-  outgrows L2), ``rows`` = number of tiles; stride does not shrink it, unlike the others. It is
-  considered only for finite inputs, since the FFT spreads a NaN over its tile.
+- :func:`pick` (``correlate``/``convolve``): forced by ``method=``, or the engine with the lowest
+  estimated time. Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds:
 
-The constants were fitted by ``bench/calibrate.py`` on the 2-core x86_64 (AMD EPYC, AVX2)
-machine this project is developed on, from forced runs of every engine on 174 cases (images
-128 to 4096 square, kernels 3 to 45, random and separable, stride 1 and 2). With these constants
-the model picked the fastest engine in 165 of them; the worst pick took 2.2 times the fastest
-engine's time, and on average (geometric mean) picks cost 1.9% over the fastest. On another
-machine the ratios between engines, which is all the choice depends on, move much less than the
-times.
+  - direct: ``work = outputs * taps``, with the edge columns (read through the column table,
+    not vectorised) counted ``1 + BORDER_FACTOR`` times, ``rows`` = output rows;
+  - separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
+    ``rows`` = output rows;
+  - fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
+    outgrows the L2 cache), ``rows`` = number of tiles; stride does not shrink it, unlike the
+    others. It is considered only for finite inputs, since the FFT spreads a NaN over its tile.
+
+  The constants are fitted by ``bench/calibrate.py`` (forced runs of every engine on a grid of
+  images, kernels, strides); it prints how often the model picks the fastest engine. Only the
+  ratios between engines matter to the choice, and they move much less between machines than
+  the times do.
+- :func:`pick_conv` (``conv_nd``): direct or GEMM (im2col + BLAS) from the channel counts.
+- :func:`tile_sizes` (the FFT engine): the tile lengths per axis.
+- :func:`serial`: below a few hundred thousand multiply-adds, handing work to another thread
+  costs more than it saves; the calling thread does it alone.
+
+The engines are imported only when :func:`run` needs them (they load numba).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from functools import cache
 
 import numpy as np
 
-from padlab.engine.direct import correlate_direct
-from padlab.engine.fft import correlate_fft, tiles_work
-from padlab.engine.plan import Problem
-from padlab.engine.separable import correlate_separable
+from padlab.engine.plan import Problem, interior
 from padlab.errors import PadlabValueError
 from padlab.kernels.rank import split_rank1
 
-__all__ = ["COSTS", "estimate", "features", "pick", "run"]
+__all__ = [
+    "COSTS",
+    "estimate",
+    "features",
+    "fft_module",
+    "pick",
+    "pick_conv",
+    "run",
+    "serial",
+    "tile_sizes",
+    "tiles_work",
+]
 
 #: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py)
 COSTS = {
@@ -40,8 +58,48 @@ COSTS = {
     "separable": (0.050, 150.0, 56_000.0),
     "fft": (0.32, 10_400.0, 290_000.0),
 }
-_BORDER_FACTOR = 7.0  # extra cost of a border column's multiply-add (scalar, with lookups)
-_FFT_MIN_TAPS = 64  # below this the FFT never wins; skip its estimate (it is the costly one)
+#: extra cost of an edge column's multiply-add (scalar, with table lookups), over an interior one
+BORDER_FACTOR = 7.0
+#: below this many taps the FFT never wins; its estimate (the costly one) is skipped
+FFT_MIN_TAPS = 64
+#: dilated kernels larger than this (in samples) are never transformed
+FFT_MAX_KERNEL = 2**30
+#: below this many multiply-adds the calling thread works alone (no hand-off to the pool)
+SERIAL_WORK = 300_000
+
+# The FFT tile model: a real FFT pair costs FFT_NS_PER_UNIT ns per V * log2(V) for a tile of
+# volume V, twice that once the tile's spectrum outgrows the L2 cache (L2_VOLUME samples, about
+# 256 KiB of complex64 spectrum), plus FFT_NS_PER_TILE of gathering and Python per tile.
+FFT_NS_PER_UNIT = 0.5
+FFT_NS_PER_TILE = 60_000.0
+L2_VOLUME = 256 * 256
+
+
+def serial(work: float) -> bool:
+    """True if ``work`` multiply-adds are done faster by the calling thread alone.
+
+    Examples
+    --------
+    >>> serial(64 * 64 * 9), serial(2048 * 2048 * 9)
+    (True, False)
+    """
+    return work < SERIAL_WORK
+
+
+def pick_conv(in_per_group: int, out_per_group: int, taps: int) -> str:
+    """``conv_nd``'s engine: 'gemm' when each output sums many products (input channels times
+    taps) and many outputs share the gathered patches, else 'direct'.
+
+    The direct engine sums taps over all channels in one pass (best with few channels, such as
+    a first layer or depthwise layers); GEMM pays for gathering the patches once and then runs
+    at BLAS speed.
+
+    Examples
+    --------
+    >>> pick_conv(3, 16, 9), pick_conv(64, 128, 9), pick_conv(1, 1, 9)
+    ('direct', 'gemm', 'direct')
+    """
+    return "gemm" if in_per_group * taps >= 64 and out_per_group >= 8 else "direct"
 
 
 def features(
@@ -49,14 +107,15 @@ def features(
 ) -> dict[str, dict[str, float]]:
     """The work and row counts of each engine that can run ``problem``.
 
-    The FFT is left out for kernels below 64 taps (it never wins there) unless
-    ``all_engines`` is set, as the calibration script does.
+    The FFT is left out for kernels below :data:`FFT_MIN_TAPS` taps (it never wins there), and
+    for dilated kernels of more than :data:`FFT_MAX_KERNEL` samples (a transform that size would
+    not fit in memory), unless ``all_engines`` is set, as the calibration script does.
     """
     g = problem.geometry
     batch = problem.x.shape[0]
     outputs = batch * math.prod(g.out_shape)
     rows = batch * math.prod(g.out_shape[:-1])
-    # border columns take the scalar, table-lookup path: about 8 times the interior's cost
+    # edge columns take the scalar, table-lookup path
     n, (before, _), kw, sx, dx, ow = (
         g.in_shape[-1],
         g.pads[-1],
@@ -65,15 +124,15 @@ def features(
         g.dilations[-1],
         g.out_shape[-1],
     )
-    lo = min(-(-before // sx), ow)
-    hi = max(min((n - 1 + before - (kw - 1) * dx) // sx + 1, ow), lo)
-    border = (ow - (hi - lo)) / ow
-    direct_work = outputs * problem.kernel.size * (1 + _BORDER_FACTOR * border)
+    inner = interior(n, before, kw, sx, dx, ow)
+    border = (ow - len(inner)) / ow
+    direct_work = outputs * problem.kernel.size * (1 + BORDER_FACTOR * border)
     out = {"direct": {"work": direct_work, "rows": rows}}
     if factors is not None:
         kh, kw = problem.kernel.shape
         out["separable"] = {"work": rows * g.in_shape[-1] * kh + outputs * kw, "rows": rows}
-    if problem.kernel.size >= _FFT_MIN_TAPS or all_engines:
+    fits = math.prod(g.extents) <= FFT_MAX_KERNEL
+    if (problem.kernel.size >= FFT_MIN_TAPS and fits) or all_engines:
         full = tuple((o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True))
         work, tiles = tiles_work(g.extents, full, batch)
         out["fft"] = {"work": work, "rows": tiles}
@@ -100,7 +159,18 @@ def estimate(problem: Problem, factors: object) -> dict[str, float]:
 
 
 def pick(problem: Problem, factors: object) -> str:
-    """The engine with the lowest estimate; never 'fft' for inputs with NaN or infinity."""
+    """The engine with the lowest estimate; never 'fft' for inputs with NaN or infinity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab.geometry import Geometry
+    >>> x = np.zeros((1, 512, 512), np.float32)
+    >>> p = Problem(x, np.ones((3, 3), np.float32), Geometry.resolve((512, 512), (3, 3)),
+    ...             (0, 0), 0.0)
+    >>> pick(p, None)
+    'direct'
+    """
     costs = estimate(problem, factors)
     best = min(costs, key=costs.__getitem__)
     if best == "fft" and not _finite(problem.x):
@@ -117,14 +187,80 @@ def _finite(x: np.ndarray) -> bool:
     return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
 
+@cache
+def fft_module():
+    """scipy.fft, imported on first use (0.4 s: too much for every ``import padlab``)."""
+    import scipy.fft
+
+    return scipy.fft
+
+
+def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, ...]:
+    """FFT lengths per axis that minimise the estimated time of all tiles together.
+
+    ``spans`` are the dilated kernel spans, ``lengths`` the stride-1 output lengths. Each axis
+    tries every number of tiles ``m`` (up to a bound), with ``F = next_fast_len(ceil(n / m) +
+    span - 1)``; the cost of a combination is its number of tiles times the FFT cost of one
+    tile (doubled when a tile outgrows L2) plus a fixed cost per tile.
+
+    Examples
+    --------
+    >>> tile_sizes((31, 31), (2048, 2048))
+    (192, 324)
+    >>> tile_sizes((3,), (10,))
+    (12,)
+    """
+    options = []
+    limit = 40 if len(spans) <= 2 else 10
+    for span, n in zip(spans, lengths, strict=True):
+        axis: dict[int, int] = {}
+        for m in range(1, min(n, limit) + 1):
+            size = fft_module().next_fast_len(-(-n // m) + span - 1, real=True)
+            tiles = -(-n // (size - span + 1))
+            axis.setdefault(size, tiles)
+        options.append(sorted(axis.items()))
+    best, best_cost = None, math.inf
+    for combo in itertools.product(*options):
+        volume = math.prod(size for size, _ in combo)
+        tiles = math.prod(t for _, t in combo)
+        per_tile = volume * math.log2(max(volume, 2)) * FFT_NS_PER_UNIT
+        if len(spans) > 1 and volume > L2_VOLUME:
+            per_tile *= 2
+        cost = tiles * (per_tile + FFT_NS_PER_TILE)
+        if cost < best_cost:
+            best, best_cost = tuple(size for size, _ in combo), cost
+    assert best is not None
+    return best
+
+
+def tiles_work(spans: tuple[int, ...], lengths: tuple[int, ...], batch: int) -> tuple[float, int]:
+    """The FFT engine's work: ``(sum over tiles of V * log2(V), number of tiles)``.
+
+    ``V`` is a tile's volume (doubled when it outgrows L2), counted once per batch item.
+    """
+    sizes = tile_sizes(spans, lengths)
+    volume = math.prod(sizes)
+    tiles = math.prod(
+        -(-n // (size - span + 1)) for n, size, span in zip(lengths, sizes, spans, strict=True)
+    )
+    units = volume * math.log2(max(volume, 2))
+    if len(spans) > 1 and volume > L2_VOLUME:
+        units *= 2
+    return tiles * batch * units, tiles
+
+
 def run(problem: Problem, method: str = "auto") -> np.ndarray:
     """Run ``problem`` with ``method`` ('auto', 'direct', 'separable' or 'fft')."""
     factors = split_rank1(problem.kernel) if problem.kernel.ndim == 2 else None
     if method == "auto":
         method = pick(problem, factors)
     if method == "direct":
+        from padlab.engine.direct import correlate_direct
+
         return correlate_direct(problem)
     if method == "fft":
+        from padlab.engine.fft import correlate_fft
+
         return correlate_fft(problem)
     if method == "separable":
         if factors is None:
@@ -132,5 +268,7 @@ def run(problem: Problem, method: str = "auto") -> np.ndarray:
                 f"method='separable' needs a 2-D kernel of rank 1 (an outer product of a "
                 f"column and a row); this kernel {problem.kernel.shape} is not"
             )
+        from padlab.engine.separable import correlate_separable
+
         return correlate_separable(problem, factors)
     raise PadlabValueError(f"unknown method {method!r}")  # pragma: no cover - checked earlier
