@@ -249,19 +249,35 @@ def tiles_work(spans: tuple[int, ...], lengths: tuple[int, ...], batch: int) -> 
     return tiles * batch * units, tiles
 
 
-def run(problem: Problem, method: str = "auto") -> np.ndarray:
-    """Run ``problem`` with ``method`` ('auto', 'direct', 'separable' or 'fft')."""
+def run(problem: Problem, method: str = "auto", out: np.ndarray | None = None) -> np.ndarray:
+    """Run ``problem`` with ``method`` ('auto', 'direct', 'separable' or 'fft').
+
+    ``out``, if given, receives the result: a C-contiguous array of shape
+    ``problem.out_shape`` and the problem's dtype, not overlapping ``problem.x`` (the engines
+    write it while they read the input). Else the result is allocated with
+    :func:`padlab._validate.allocate` before anything else.
+    """
+    if out is not None and (
+        out.shape != problem.out_shape
+        or out.dtype != problem.x.dtype
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
+        raise PadlabValueError(
+            f"out must be a writeable C-contiguous {problem.x.dtype} array of shape "
+            f"{problem.out_shape}, got {out.dtype} {out.shape}"
+        )
     factors = split_rank1(problem.kernel) if problem.kernel.ndim == 2 else None
     if method == "auto":
         method = pick(problem, factors)
     if method == "direct":
         from padlab.engine.direct import correlate_direct
 
-        return correlate_direct(problem)
+        return correlate_direct(problem, out)
     if method == "fft":
         from padlab.engine.fft import correlate_fft
 
-        return correlate_fft(problem)
+        return correlate_fft(problem, out)
     if method == "separable":
         if factors is None:
             raise PadlabValueError(
@@ -270,5 +286,5 @@ def run(problem: Problem, method: str = "auto") -> np.ndarray:
             )
         from padlab.engine.separable import correlate_separable
 
-        return correlate_separable(problem, factors)
+        return correlate_separable(problem, factors, out)
     raise PadlabValueError(f"unknown method {method!r}")  # pragma: no cover - checked earlier

@@ -70,10 +70,11 @@ def _row_taps(x_shape, w, b, o, g, oz, oy, tz, ty, p, value, bases, wrows):  # p
 
 
 @nb.njit(cache=True, inline="always")
-def _split_phases(phases, slot, xf, base, nw, sx, phase_len):  # pragma: no cover - compiled
-    """Copy the source row at ``base`` into ``slot`` as ``sx`` contiguous phases."""
-    for ph in range(sx):
-        start = (slot * sx + ph) * phase_len
+def _split_phases(phases, slot, xf, base, nw, sx, nph, phase_len):  # pragma: no cover
+    """Copy the source row at ``base`` into ``slot`` as its first ``nph`` contiguous phases
+    (columns ``ph, ph + sx, ph + 2 sx, ...``; phases from ``nw`` on would be empty)."""
+    for ph in range(nph):
+        start = (slot * nph + ph) * phase_len
         for j in range(phase_len):
             col = j * sx + ph
             if col < nw:
@@ -109,7 +110,7 @@ def _conv_tasks(first, last, x, w, tz, ty, tx, plan, value, out):  # pragma: no 
     wrows = np.empty(cg * kd * kh, np.int64)
     offs = np.empty(cg * kd * kh * kw, np.uint64)
     wts = np.empty(cg * kd * kh * kw, x.dtype)
-    phases = np.empty((n_ring + cg * kd * kh) * p.stride[2] * p.phase_len, x.dtype)
+    phases = np.empty((n_ring + cg * kd * kh) * p.phases * p.phase_len, x.dtype)
     tags = np.full(n_ring, -1, np.int64)  # the source row (flat offset) each ring slot holds
     stamps = np.zeros(n_ring, np.int64)  # the output row that last used each slot
     scratch = (bases, wrows, offs, wts, phases, tags, stamps)
@@ -158,7 +159,7 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
     bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
     lo, hi = p.lo[2], p.hi[2]
     x_out, x_tap = p.out_step[2], p.tap_step[2]
-    ring, phase_len = p.ring, p.phase_len
+    ring, nph, phase_len = p.ring, p.phases, p.phase_len
     n_ring = cg * kd * ring
     for oy in range(r0, r1):
         if a <= oy < c:
@@ -180,7 +181,8 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
                 )
         elif hi > lo and nvalid > 0:
             # strided columns are read through a polyphase copy: each needed source row split
-            # into sx phases (columns p, p + sx, p + 2 sx, ...), so that every tap reads
+            # into sx phases (columns p, p + sx, p + 2 sx, ...; only the first nph = min(sx, nw)
+            # can hold any, and only those are kept), so that every tap reads
             # contiguously. The copies live in a ring of `ring` rows per input plane, tagged
             # with the row they hold, so consecutive output rows reuse them; a row whose ring
             # slot is taken by another row of the same output row goes to a spill slot.
@@ -194,15 +196,15 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
                 elif stamps[slot] != stamp:
                     tags[slot] = np.int64(bases[i])
                     stamps[slot] = stamp
-                    _split_phases(phases, slot, xf, bases[i], nw, sx, phase_len)
+                    _split_phases(phases, slot, xf, bases[i], nw, sx, nph, phase_len)
                 else:  # taken by another row of this output row: use the spill slot
                     slot = n_ring + i
-                    _split_phases(phases, slot, xf, bases[i], nw, sx, phase_len)
+                    _split_phases(phases, slot, xf, bases[i], nw, sx, nph, phase_len)
                 for kx in range(kw):
                     rel = kx * dx - bx  # source column = ox * sx + rel = (ox + q) * sx + ph
                     ph = rel % sx
                     q = (rel - ph) // sx
-                    offs[n] = np.uint64((slot * sx + ph) * phase_len) + np.uint64(q)
+                    offs[n] = np.uint64((slot * nph + ph) * phase_len) + np.uint64(q)
                     wts[n] = wo[wrows[i] + kx]
                     n += 1
             accumulate(
@@ -290,18 +292,26 @@ def conv_direct(
     geometry: Geometry,
     codes: tuple[int, ...],
     value: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Channel-mixing correlation: x (N, C, *sp), weight (O, C // groups, *k) -> (N, O, *out).
 
     ``codes`` and ``value`` describe the padding as in :class:`~padlab.engine.plan.Problem`.
-    The output is allocated first (:func:`padlab._validate.allocate`: an output too large for
-    memory is a :class:`~padlab.errors.PadlabMemoryError` before anything else is made).
+    ``out``, if given, is a C-contiguous array of the result's shape and dtype that receives
+    it; else the output is allocated first (:func:`padlab._validate.allocate`: an output too
+    large for memory is a :class:`~padlab.errors.PadlabMemoryError` before anything else is
+    made).
     """
     missing = 3 - (x.ndim - 2)
     out_shape = (1,) * missing + geometry.out_shape
-    out = allocate(
-        (x.shape[0], weight.shape[0], *out_shape), x.dtype, f"the output of input {x.shape}"
-    )
+    if out is None:
+        out = allocate(
+            (x.shape[0], weight.shape[0], *geometry.out_shape),
+            x.dtype,
+            f"the output for input {x.shape}",
+        )
+    result = out
+    out = out.reshape(out.shape[:2] + out_shape)
     planes = x.shape[0] * weight.shape[0] * out_shape[0]
     work = out.size * weight[0].size
     alone = serial(work)
@@ -327,7 +337,7 @@ def conv_direct(
             tasks,
             per_chunk=chunk_size(tasks, work),
         )
-    return out.reshape(out.shape[:2] + geometry.out_shape)
+    return result
 
 
 @lru_cache(maxsize=256)
@@ -363,8 +373,10 @@ def direct_plan(
     return reads[0].table, reads[1].table, reads[2].table, plan
 
 
-def correlate_direct(problem: Problem) -> np.ndarray:
+def correlate_direct(problem: Problem, out: np.ndarray | None = None) -> np.ndarray:
     """Run the direct engine on a :class:`Problem`; returns shape (B, *out_spatial).
+
+    ``out``: as in :func:`padlab.engine.choose.run`.
 
     Examples
     --------
@@ -376,6 +388,11 @@ def correlate_direct(problem: Problem) -> np.ndarray:
     >>> correlate_direct(p)
     array([[10., 14., 20., 26., 26.]])
     """
+    if out is None:
+        out = allocate(
+            problem.out_shape, problem.x.dtype, f"the output for input {problem.x.shape}"
+        )
     x = problem.x[:, None]
     w = problem.kernel[None, None]
-    return conv_direct(x, w, 1, problem.geometry, problem.codes, problem.value)[:, 0]
+    conv_direct(x, w, 1, problem.geometry, problem.codes, problem.value, out[:, None])
+    return out

@@ -54,8 +54,10 @@ def _gather(x: np.ndarray, sources: list[np.ndarray]) -> np.ndarray:
     return view
 
 
-def correlate_fft(problem: Problem) -> np.ndarray:
+def correlate_fft(problem: Problem, out: np.ndarray | None = None) -> np.ndarray:
     """Run the FFT engine on a :class:`Problem`; returns shape (B, *out_spatial).
+
+    ``out``: as in :func:`padlab.engine.choose.run`.
 
     Examples
     --------
@@ -72,7 +74,8 @@ def correlate_fft(problem: Problem) -> np.ndarray:
     x = problem.x
     dtype = x.dtype
     nd = len(g.in_shape)
-    out = allocate(problem.out_shape, dtype, f"the output of input {x.shape}")
+    if out is None:
+        out = allocate(problem.out_shape, dtype, f"the output for input {x.shape}")
     spans = g.extents
     dilated = allocate(spans, dtype, "the dilated kernel")
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]  # stride-1 length

@@ -89,7 +89,7 @@ def conv_gemm(
     missing = 3 - (x.ndim - 2)
     out_shape = (1,) * missing + geometry.out_shape
     positions = int(np.prod(out_shape))
-    out = allocate((n, o, positions), x.dtype, f"the output of input {x.shape}")
+    out = allocate((n, o, *geometry.out_shape), x.dtype, f"the output for input {x.shape}")
     cg, og = c // groups, o // groups
     taps = int(np.prod(weight.shape[2:]))
     cols = allocate((cg * taps, positions), x.dtype, "the patch matrix (im2col)")
@@ -99,9 +99,10 @@ def conv_gemm(
     oshape = np.array(out_shape, dtype=np.int64)
     w2 = np.ascontiguousarray(weight, dtype=x.dtype).reshape(groups, og, cg * taps)
     fill = x.dtype.type(value)
+    flat = out.reshape(n, o, positions)
     for i in range(n):
         for g in range(groups):
             source = np.ascontiguousarray(x4[i, g * cg : (g + 1) * cg])
             _im2col(source, kshape, tz, ty, tx, plan, oshape, fill, cols)
-            np.matmul(w2[g], cols, out=out[i, g * og : (g + 1) * og])
-    return out.reshape((n, o, *geometry.out_shape))
+            np.matmul(w2[g], cols, out=flat[i, g * og : (g + 1) * og])
+    return out

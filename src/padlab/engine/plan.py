@@ -152,6 +152,7 @@ PLAN = np.dtype(
         ("hi", np.int64, 3),
         ("flat_band", np.int64),  # 1: rows with no padding run as one flat loop (direct engine)
         ("ring", np.int64),  # rows of the polyphase ring per input plane (strided columns)
+        ("phases", np.int64),  # phases a split source row keeps: min(stride, width)
         ("phase_len", np.int64),  # length of one phase of a split source row
     ]
 )
@@ -168,7 +169,9 @@ def make_plan(
 
     ``ring`` and ``phase_len`` serve the direct engine's strided rows (``in_shape`` and
     ``kernel_rows`` are the input's height and width and the kernel's height): a source row
-    split into ``stride`` phases holds ``ceil(width / stride)`` samples per phase, and a ring of
+    split into ``stride`` phases holds ``ceil(width / stride)`` samples per phase (only the
+    first ``width`` phases hold any: a stride wider than the row leaves the others empty, and
+    they are not kept), and a ring of
     ``(kh - 1) * dy + sy`` rows (at most the input's height: then every row has its own slot)
     keeps the split rows that consecutive output rows share.
     """
@@ -182,6 +185,7 @@ def make_plan(
     y, x = reads[-2], reads[-1]
     if x.stride > 1 and x.inner:
         p["phase_len"] = -(-in_shape[1] // x.stride)
+        p["phases"] = min(x.stride, in_shape[1])
         rows = (kernel_rows - 1) * y.dilation + y.stride if y.inner else in_shape[0]
         p["ring"] = min(rows, in_shape[0])
     return plan

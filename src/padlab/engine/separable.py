@@ -107,8 +107,12 @@ def _plan(
     return ty.table, tx.table, plan
 
 
-def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def correlate_separable(
+    problem: Problem, factors: tuple[np.ndarray, np.ndarray], out: np.ndarray | None = None
+) -> np.ndarray:
     """Run the separable engine on a 2-D :class:`Problem` whose kernel is ``outer(*factors)``.
+
+    ``out``: as in :func:`padlab.engine.choose.run`.
 
     Examples
     --------
@@ -125,7 +129,10 @@ def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]
     """
     g = problem.geometry
     col, row = factors
-    out = allocate(problem.out_shape, problem.x.dtype, f"the output of input {problem.x.shape}")
+    if out is None:
+        out = allocate(
+            problem.out_shape, problem.x.dtype, f"the output for input {problem.x.shape}"
+        )
     batch = problem.x.shape[0]
     work = out.size * (col.size + row.size)
     alone = serial(work)
