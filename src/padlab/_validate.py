@@ -6,6 +6,7 @@ message names the bad value and what is allowed.
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 from collections.abc import Sequence
@@ -219,6 +220,10 @@ def available_memory() -> int:
     return physical_memory()  # pragma: no cover - not Linux
 
 
+# Allocations below this size are made without checking the memory still available.
+_ALWAYS_AVAILABLE = 1 << 26
+
+
 def allocate(shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
     """``np.empty(shape, dtype)``, or a :class:`PadlabMemoryError` that says what was asked.
 
@@ -237,7 +242,9 @@ def allocate(shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
     padlab.errors.PadlabMemoryError: the output would have shape (1000000000, 1000000000) \
 (... GiB, 4000000000000000000 bytes of float32), more than this machine's ...
     """
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < _ALWAYS_AVAILABLE:  # small: no need to ask the system (a file read)
+        return np.empty(shape, dtype=dtype)
     size = f"{nbytes / 2**30:.1f} GiB, {nbytes} bytes of {dtype}"
     limit = available_memory()
     if nbytes > limit:

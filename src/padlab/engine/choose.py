@@ -21,8 +21,9 @@ on a table of problems):
   the times do.
 - :func:`pick_conv` (``conv_nd``): direct or GEMM (im2col + BLAS) from the channel counts.
 - :func:`tile_sizes` (the FFT engine): the tile lengths per axis.
-- :func:`serial`: below a few hundred thousand multiply-adds, handing work to another thread
-  costs more than it saves; the calling thread does it alone.
+- :func:`serial` and :func:`per_chunk`: below about a million multiply-adds, handing work to
+  another thread costs more than it saves, and the calling thread does it alone; above, the
+  work is cut into chunks small enough that a thread scheduled late holds nobody up.
 
 The engines are imported only when :func:`run` needs them (they load numba).
 """
@@ -44,6 +45,7 @@ __all__ = [
     "estimate",
     "features",
     "fft_module",
+    "per_chunk",
     "pick",
     "pick_conv",
     "run",
@@ -65,7 +67,12 @@ FFT_MIN_TAPS = 64
 #: dilated kernels larger than this (in samples) are never transformed
 FFT_MAX_KERNEL = 2**30
 #: below this many multiply-adds the calling thread works alone (no hand-off to the pool)
-SERIAL_WORK = 300_000
+SERIAL_WORK = 1_000_000
+#: parallel work is cut into chunks of at least this many multiply-adds, and into up to
+#: CHUNKS_PER_THREAD chunks per thread, so that a thread the system schedules late (a shared
+#: machine) leaves its chunks to the others instead of making them wait
+CHUNK_WORK = 400_000
+CHUNKS_PER_THREAD = 8
 
 # The FFT tile model: a real FFT pair costs FFT_NS_PER_UNIT ns per V * log2(V) for a tile of
 # volume V, twice that once the tile's spectrum outgrows the L2 cache (L2_VOLUME samples, about
@@ -84,6 +91,22 @@ def serial(work: float) -> bool:
     (True, False)
     """
     return work < SERIAL_WORK
+
+
+def per_chunk(tasks: int, work: float, threads: int) -> int:
+    """Tasks per chunk handed to a thread, for ``tasks`` tasks of ``work`` multiply-adds in all.
+
+    Examples
+    --------
+    >>> per_chunk(16, 512 * 512 * 9, threads=2)
+    4
+    >>> per_chunk(16, 4096 * 4096 * 9, threads=2)
+    1
+    """
+    if threads <= 1 or serial(work):
+        return max(1, tasks)
+    chunks = min(tasks, CHUNKS_PER_THREAD * threads, max(threads, int(work // CHUNK_WORK)))
+    return max(1, -(-tasks // chunks))
 
 
 def pick_conv(in_per_group: int, out_per_group: int, taps: int) -> str:

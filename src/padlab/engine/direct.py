@@ -34,9 +34,9 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from padlab._threads import chunk_size, run_chunks
+from padlab._threads import run_chunks, threads
 from padlab._validate import allocate
-from padlab.engine.choose import serial
+from padlab.engine.choose import per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
 from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
 from padlab.geometry import Geometry
@@ -262,27 +262,58 @@ def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - com
 
 @nb.njit(cache=True, fastmath=FMA)
 def _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover
-    """Phase 3: the band's edge columns were computed from the wrong row: recompute them."""
-    bases, wrows = scratch[0], scratch[1]
+    """Phase 3: the band's edge columns were computed from the wrong row: recompute them.
+
+    In the band every kernel row reads a real row (the constant part is 0), so the rows' source
+    offsets come straight from the geometry; the columns go through the column table, with the
+    taps summed in the same order as :func:`_padded_rows` sums them.
+    """
+    bases = scratch[0]
     o_, cg, kd, kh, kw = w.shape
+    c_, nd, nh, nw = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
     ow = out.shape[4]
     g = o // (o_ // p.groups)
     wo = w.reshape(o_, cg * kd * kh * kw)[o]
     xf = x.ravel()
     plane = out[b, o, oz]
+    bz, by = p.before[0], p.before[1]
+    sz, sy = p.stride[0], p.stride[1]
+    dz, dy = p.dilation[0], p.dilation[1]
     lo, hi = p.lo[2], p.hi[2]
     x_out, x_tap = p.out_step[2], p.tap_step[2]
+    nvalid = cg * kd * kh
+    zero = value * 0
     for oy in range(a, c):
-        nvalid, const = _row_taps(x.shape, w, b, o, g, oz, oy, tz, ty, p, value, bases, wrows)
+        i = 0
+        for ci in range(cg):
+            cc = g * cg + ci
+            for kz in range(kd):
+                pz = oz * sz + kz * dz - bz
+                for ky in range(kh):
+                    py = oy * sy + ky * dy - by
+                    bases[i] = np.uint64((((b * c_ + cc) * nd + pz) * nh + py) * nw)
+                    i += 1
         orow = plane[oy]
         for ox in range(lo):
-            orow[ox] = const + _border_value(
-                xf, wo, tx, bases, wrows, nvalid, kw, ox * x_out, x_tap, value
-            )
+            orow[ox] = zero + _edge(xf, wo, tx, bases, nvalid, kw, ox * x_out, x_tap, value)
         for ox in range(hi, ow):
-            orow[ox] = const + _border_value(
-                xf, wo, tx, bases, wrows, nvalid, kw, ox * x_out, x_tap, value
-            )
+            orow[ox] = zero + _edge(xf, wo, tx, bases, nvalid, kw, ox * x_out, x_tap, value)
+
+
+@nb.njit(cache=True, inline="always", fastmath=FMA)
+def _edge(xf, wo, tx, bases, nvalid, kw, start, step, value):  # pragma: no cover - compiled
+    """One edge column of a band row: kernel row ``i`` reads from ``bases[i]``, its weights
+    are ``wo[i * kw:(i + 1) * kw]``; the same sum, in the same order, as :func:`_border_value`."""
+    acc = value * 0
+    for i in range(nvalid):
+        for kx in range(kw):
+            px = tx[start + kx * step]
+            wv = wo[i * kw + kx]
+            if px < 0:
+                acc += wv * value
+            else:
+                acc += wv * xf[bases[i] + np.uint64(px)]
+    return acc
 
 
 def conv_direct(
@@ -335,7 +366,7 @@ def conv_direct(
         run_chunks(
             lambda first, last: _conv_tasks(first, last, *args),
             tasks,
-            per_chunk=chunk_size(tasks, work),
+            per_chunk=per_chunk(tasks, work, threads()),
         )
     return result
 

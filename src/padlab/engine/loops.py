@@ -8,8 +8,9 @@ segment is loaded and stored once per group of taps.
 from __future__ import annotations
 
 import numba as nb
+from numba.extending import overload
 
-__all__ = ["FMA", "SEGMENT", "accumulate"]
+__all__ = ["FMA", "SEGMENT", "accumulate", "zero_of"]
 
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
 # fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
@@ -19,42 +20,79 @@ FMA = {"contract"}
 SEGMENT = 4096
 
 
+def zero_of(a):  # pragma: no cover - replaced by the overload in compiled code
+    """A zero of ``a``'s dtype (in compiled code: typed, so float32 sums stay float32)."""
+    return a.dtype.type(0)
+
+
+@overload(zero_of)
+def _zero_of(a):  # pragma: no cover - compiled
+    dtype = a.dtype
+
+    def impl(a):
+        return dtype(0)
+
+    return impl
+
+
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass1(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+def _pass1(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
-    for ox in range(start, stop):
-        orow[ox] += w0 * xf[o0 + ox]
+    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
+        z = zero_of(orow)
+        for ox in range(start, stop):
+            orow[ox] = z + (w0 * xf[o0 + ox])
+    else:
+        for ox in range(start, stop):
+            orow[ox] += w0 * xf[o0 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass2(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+def _pass2(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
-    for ox in range(start, stop):
-        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
+    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
+        z = zero_of(orow)
+        for ox in range(start, stop):
+            orow[ox] = z + (w0 * xf[o0 + ox] + w1 * xf[o1 + ox])
+    else:
+        for ox in range(start, stop):
+            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass3(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+def _pass3(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
-    for ox in range(start, stop):
-        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
+    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
+        z = zero_of(orow)
+        for ox in range(start, stop):
+            orow[ox] = z + (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox])
+    else:
+        for ox in range(start, stop):
+            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass4(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+def _pass4(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
     o3, w3 = offs[t + 3], wts[t + 3]
-    for ox in range(start, stop):
-        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
+    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
+        z = zero_of(orow)
+        for ox in range(start, stop):
+            orow[ox] = z + (
+                w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
+            )
+    else:
+        for ox in range(start, stop):
+            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass8(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+def _pass8(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
@@ -63,14 +101,22 @@ def _pass8(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o5, w5 = offs[t + 5], wts[t + 5]
     o6, w6 = offs[t + 6], wts[t + 6]
     o7, w7 = offs[t + 7], wts[t + 7]
-    for ox in range(start, stop):
-        orow[ox] += (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]) + (
-            w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox]
-        )
+    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
+        z = zero_of(orow)
+        for ox in range(start, stop):
+            orow[ox] = z + (
+                (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+                + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+            )
+    else:
+        for ox in range(start, stop):
+            orow[ox] += (
+                w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
+            ) + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass9(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
+def _pass9(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
@@ -80,12 +126,21 @@ def _pass9(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o6, w6 = offs[t + 6], wts[t + 6]
     o7, w7 = offs[t + 7], wts[t + 7]
     o8, w8 = offs[t + 8], wts[t + 8]
-    for ox in range(start, stop):
-        orow[ox] += (
-            (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
-            + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
-            + (w8 * xf[o8 + ox])
-        )
+    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
+        z = zero_of(orow)
+        for ox in range(start, stop):
+            orow[ox] = z + (
+                (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+                + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+                + (w8 * xf[o8 + ox])
+            )
+    else:
+        for ox in range(start, stop):
+            orow[ox] += (
+                (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+                + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+                + (w8 * xf[o8 + ox])
+            )
 
 
 @nb.njit(cache=True, fastmath=FMA)
@@ -100,31 +155,39 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, zero=False):  # pragma: no co
     """
     for start in range(lo, hi, SEGMENT):
         stop = min(hi, start + SEGMENT)
-        if zero:  # start from 0 here, while the segment is in cache (not in a separate sweep)
-            for ox in range(start, stop):
-                orow[ox] = 0
         if sx == 1:
+            # zero: the first pass stores 0 + its sum (the same arithmetic as zeroing the
+            # segment and adding, in one sweep instead of two)
+            first = zero
             t = 0
             while n - t > 9:
-                _pass8(orow, xf, offs, wts, t, start, stop)
+                _pass8(orow, xf, offs, wts, t, start, stop, first)
+                first = False
                 t += 8
             if n - t >= 5 and n - t <= 7:
-                _pass4(orow, xf, offs, wts, t, start, stop)
+                _pass4(orow, xf, offs, wts, t, start, stop, first)
+                first = False
                 t += 4
             r = n - t
             if r == 9:
-                _pass9(orow, xf, offs, wts, t, start, stop)
+                _pass9(orow, xf, offs, wts, t, start, stop, first)
             elif r == 8:
-                _pass8(orow, xf, offs, wts, t, start, stop)
+                _pass8(orow, xf, offs, wts, t, start, stop, first)
             elif r == 4:
-                _pass4(orow, xf, offs, wts, t, start, stop)
+                _pass4(orow, xf, offs, wts, t, start, stop, first)
             elif r == 3:
-                _pass3(orow, xf, offs, wts, t, start, stop)
+                _pass3(orow, xf, offs, wts, t, start, stop, first)
             elif r == 2:
-                _pass2(orow, xf, offs, wts, t, start, stop)
+                _pass2(orow, xf, offs, wts, t, start, stop, first)
             elif r == 1:
-                _pass1(orow, xf, offs, wts, t, start, stop)
+                _pass1(orow, xf, offs, wts, t, start, stop, first)
+            elif first:  # no taps at all
+                for ox in range(start, stop):
+                    orow[ox] = 0
         else:
+            if zero:
+                for ox in range(start, stop):
+                    orow[ox] = 0
             for t in range(n):
                 o0, w0 = offs[t], wts[t]
                 for ox in range(start, stop):

@@ -19,9 +19,9 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from padlab._threads import chunk_size, run_chunks
+from padlab._threads import run_chunks, threads
 from padlab._validate import allocate
-from padlab.engine.choose import serial
+from padlab.engine.choose import per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
 from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
 from padlab.geometry import Geometry
@@ -154,6 +154,6 @@ def correlate_separable(
         run_chunks(
             lambda first, last: _separable(first, last, *args),
             tasks,
-            per_chunk=chunk_size(tasks, work),
+            per_chunk=per_chunk(tasks, work, threads()),
         )
     return out
