@@ -8,7 +8,8 @@ on a table of problems):
   estimated time. Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds:
 
   - direct: ``work = outputs * taps``, with the edge columns (read through the column table,
-    not vectorised) counted ``1 + BORDER_FACTOR`` times, ``rows`` = output rows;
+    not vectorised) counted ``1 + BORDER_FACTOR`` times, all of it ``STRIDED_FACTOR`` times
+    with a column stride, ``rows`` = output rows;
   - separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
     ``rows`` = output rows;
   - fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
@@ -32,12 +33,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
 from padlab.engine.plan import Problem, interior
 from padlab.errors import PadlabValueError
+from padlab.geometry import Geometry
 from padlab.kernels.rank import split_rank1
 
 __all__ = [
@@ -56,12 +58,15 @@ __all__ = [
 
 #: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py)
 COSTS = {
-    "direct": (0.036, 218.0, 85_000.0),
-    "separable": (0.050, 150.0, 56_000.0),
-    "fft": (0.32, 10_400.0, 290_000.0),
+    "direct": (0.036, 60.0, 40_000.0),
+    "separable": (0.060, 150.0, 20_000.0),
+    "fft": (0.25, 10_400.0, 150_000.0),
 }
 #: extra cost of an edge column's multiply-add (scalar, with table lookups), over an interior one
 BORDER_FACTOR = 7.0
+#: cost of a direct multiply-add with a column stride, relative to stride 1 (the strided rows
+#: are read through a polyphase copy, row by row, instead of one flat loop)
+STRIDED_FACTOR = 2.0
 #: below this many taps the FFT never wins; its estimate (the costly one) is skipped
 FFT_MIN_TAPS = 64
 #: dilated kernels larger than this (in samples) are never transformed
@@ -134,10 +139,17 @@ def features(
     for dilated kernels of more than :data:`FFT_MAX_KERNEL` samples (a transform that size would
     not fit in memory), unless ``all_engines`` is set, as the calibration script does.
     """
-    g = problem.geometry
-    batch = problem.x.shape[0]
+    return _features(
+        problem.geometry, problem.x.shape[0], problem.kernel.shape, factors is not None, all_engines
+    )
+
+
+def _features(
+    g: Geometry, batch: int, kernel_shape: tuple[int, ...], separable: bool, all_engines: bool
+) -> dict[str, dict[str, float]]:
     outputs = batch * math.prod(g.out_shape)
     rows = batch * math.prod(g.out_shape[:-1])
+    taps = math.prod(kernel_shape)
     # edge columns take the scalar, table-lookup path
     n, (before, _), kw, sx, dx, ow = (
         g.in_shape[-1],
@@ -149,17 +161,24 @@ def features(
     )
     inner = interior(n, before, kw, sx, dx, ow)
     border = (ow - len(inner)) / ow
-    direct_work = outputs * problem.kernel.size * (1 + BORDER_FACTOR * border)
+    direct_work = outputs * taps * (1 + BORDER_FACTOR * border) * (STRIDED_FACTOR if sx > 1 else 1)
     out = {"direct": {"work": direct_work, "rows": rows}}
-    if factors is not None:
-        kh, kw = problem.kernel.shape
+    if separable:
+        kh, kw = kernel_shape
         out["separable"] = {"work": rows * g.in_shape[-1] * kh + outputs * kw, "rows": rows}
     fits = math.prod(g.extents) <= FFT_MAX_KERNEL
-    if (problem.kernel.size >= FFT_MIN_TAPS and fits) or all_engines:
+    if (taps >= FFT_MIN_TAPS and fits) or all_engines:
         full = tuple((o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True))
         work, tiles = tiles_work(g.extents, full, batch)
         out["fft"] = {"work": work, "rows": tiles}
     return out
+
+
+def _costs(features: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {
+        method: COSTS[method][0] * f["work"] + COSTS[method][1] * f["rows"] + COSTS[method][2]
+        for method, f in features.items()
+    }
 
 
 def estimate(problem: Problem, factors: object) -> dict[str, float]:
@@ -175,10 +194,7 @@ def estimate(problem: Problem, factors: object) -> dict[str, float]:
     >>> costs["fft"] < costs["direct"]
     True
     """
-    return {
-        method: COSTS[method][0] * f["work"] + COSTS[method][1] * f["rows"] + COSTS[method][2]
-        for method, f in features(problem, factors).items()
-    }
+    return _costs(features(problem, factors))
 
 
 def pick(problem: Problem, factors: object) -> str:
@@ -194,12 +210,23 @@ def pick(problem: Problem, factors: object) -> str:
     >>> pick(p, None)
     'direct'
     """
-    costs = estimate(problem, factors)
-    best = min(costs, key=costs.__getitem__)
+    best, finite_only = _ranking(
+        problem.geometry, problem.x.shape[0], problem.kernel.shape, factors is not None
+    )
     if best == "fft" and not _finite(problem.x):
-        costs.pop("fft")
-        best = min(costs, key=costs.__getitem__)
+        return finite_only
     return best
+
+
+@lru_cache(maxsize=1024)
+def _ranking(
+    geometry: Geometry, batch: int, kernel_shape: tuple[int, ...], separable: bool
+) -> tuple[str, str]:
+    """The cheapest engine, and the cheapest other than the FFT (cached: problems repeat)."""
+    costs = _costs(_features(geometry, batch, kernel_shape, separable, False))
+    best = min(costs, key=costs.__getitem__)
+    costs.pop("fft", None)
+    return best, min(costs, key=costs.__getitem__)
 
 
 def _finite(x: np.ndarray) -> bool:

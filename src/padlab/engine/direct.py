@@ -29,6 +29,7 @@ zero in unsigned arithmetic; the final index is exact because unsigned addition 
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numba as nb
@@ -333,33 +334,31 @@ def conv_direct(
     large for memory is a :class:`~padlab.errors.PadlabMemoryError` before anything else is
     made).
     """
-    missing = 3 - (x.ndim - 2)
-    out_shape = (1,) * missing + geometry.out_shape
+    n, o = x.shape[0], weight.shape[0]
     if out is None:
-        out = allocate(
-            (x.shape[0], weight.shape[0], *geometry.out_shape),
-            x.dtype,
-            f"the output for input {x.shape}",
-        )
-    result = out
-    out = out.reshape(out.shape[:2] + out_shape)
-    planes = x.shape[0] * weight.shape[0] * out_shape[0]
-    work = out.size * weight[0].size
+        out = allocate((n, o, *geometry.out_shape), x.dtype, "the output")
+    work = out.size * math.prod(weight.shape[1:])
     alone = serial(work)
-    tz, ty, tx, plan = direct_plan(geometry, tuple(codes), groups, planes, alone)
-    x5 = x.reshape(x.shape[:2] + (1,) * missing + x.shape[2:])
-    w5 = weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:])
+    tz, ty, tx, plan, out_shape, rows = direct_plan(geometry, tuple(codes), groups, n * o, alone)
+    missing = 5 - x.ndim
+    if missing:
+        x = x.reshape(x.shape[:2] + (1,) * missing + x.shape[2:])
+        weight = weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:])
     args = (
-        x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5),
-        np.ascontiguousarray(w5, dtype=x.dtype),
+        x if x.flags.c_contiguous else np.ascontiguousarray(x),
+        (
+            weight
+            if weight.flags.c_contiguous and weight.dtype == x.dtype
+            else np.ascontiguousarray(weight, dtype=x.dtype)
+        ),
         tz,
         ty,
         tx,
         plan,
         x.dtype.type(value),
-        out,
+        out.reshape((n, o, *out_shape)),
     )
-    tasks = planes * (-(-out_shape[1] // int(plan[0]["rows_per_task"])))
+    tasks = n * o * out_shape[0] * (-(-out_shape[1] // rows))
     if alone:
         _conv_tasks(0, tasks, *args)
     else:
@@ -368,16 +367,17 @@ def conv_direct(
             tasks,
             per_chunk=per_chunk(tasks, work, threads()),
         )
-    return result
+    return out
 
 
 @lru_cache(maxsize=256)
 def direct_plan(
-    geometry: Geometry, codes: tuple[int, ...], groups: int, planes: int, alone: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The z, y and x tables and the :data:`~padlab.engine.plan.PLAN` record of a 1-3 axis
-    geometry (as 3 axes), cached: they repeat from call to call. ``alone``: one task per
-    plane (the calling thread does everything)."""
+    geometry: Geometry, codes: tuple[int, ...], groups: int, images: int, alone: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int], int]:
+    """The z, y and x tables, the :data:`~padlab.engine.plan.PLAN` record, the 3-axis output
+    shape and the rows per task of a 1-3 axis geometry (as 3 axes), for ``images`` output
+    images (batch times output channels); cached: they repeat from call to call. ``alone``:
+    one task per plane (the calling thread does everything)."""
     missing = 3 - len(geometry.in_shape)
     g = Geometry(
         (1,) * missing + geometry.in_shape,
@@ -389,10 +389,11 @@ def direct_plan(
     )
     reads = axis_reads(g, (0,) * missing + codes)
     oh = g.out_shape[1]
+    rows = oh if alone else chunk_rows(images * g.out_shape[0], oh)
     plan = make_plan(
         reads,
         groups=groups,
-        rows_per_task=oh if alone else chunk_rows(planes, oh),
+        rows_per_task=rows,
         in_shape=g.in_shape[1:],
         kernel_rows=g.kernel_shape[1],
     )
@@ -401,7 +402,7 @@ def direct_plan(
         g.strides[1] == 1 and g.strides[2] == 1 and g.out_shape[2] == g.in_shape[2]
     ) and bool(reads[2].inner)
     plan.flags.writeable = False
-    return reads[0].table, reads[1].table, reads[2].table, plan
+    return reads[0].table, reads[1].table, reads[2].table, plan, g.out_shape, rows
 
 
 def correlate_direct(problem: Problem, out: np.ndarray | None = None) -> np.ndarray:

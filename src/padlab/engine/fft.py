@@ -75,7 +75,7 @@ def correlate_fft(problem: Problem, out: np.ndarray | None = None) -> np.ndarray
     dtype = x.dtype
     nd = len(g.in_shape)
     if out is None:
-        out = allocate(problem.out_shape, dtype, f"the output for input {x.shape}")
+        out = allocate(problem.out_shape, dtype, "the output")
     spans = g.extents
     dilated = allocate(spans, dtype, "the dilated kernel")
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]  # stride-1 length

@@ -89,11 +89,11 @@ def conv_gemm(
     missing = 3 - (x.ndim - 2)
     out_shape = (1,) * missing + geometry.out_shape
     positions = int(np.prod(out_shape))
-    out = allocate((n, o, *geometry.out_shape), x.dtype, f"the output for input {x.shape}")
+    out = allocate((n, o, *geometry.out_shape), x.dtype, "the output")
     cg, og = c // groups, o // groups
     taps = int(np.prod(weight.shape[2:]))
     cols = allocate((cg * taps, positions), x.dtype, "the patch matrix (im2col)")
-    tz, ty, tx, plan = direct_plan(geometry, tuple(codes), groups, 1, True)
+    tz, ty, tx, plan, _, _ = direct_plan(geometry, tuple(codes), groups, 1, True)
     x4 = x.reshape((n, c) + (1,) * missing + x.shape[2:])
     kshape = np.array((1,) * missing + weight.shape[2:], dtype=np.int64)
     oshape = np.array(out_shape, dtype=np.int64)

@@ -130,9 +130,7 @@ def correlate_separable(
     g = problem.geometry
     col, row = factors
     if out is None:
-        out = allocate(
-            problem.out_shape, problem.x.dtype, f"the output for input {problem.x.shape}"
-        )
+        out = allocate(problem.out_shape, problem.x.dtype, "the output")
     batch = problem.x.shape[0]
     work = out.size * (col.size + row.size)
     alone = serial(work)
