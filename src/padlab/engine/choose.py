@@ -67,8 +67,8 @@ BORDER_FACTOR = 7.0
 #: cost of a direct multiply-add with a column stride, relative to stride 1 (the strided rows
 #: are read through a polyphase copy, row by row, instead of one flat loop)
 STRIDED_FACTOR = 2.0
-#: below this many taps the FFT never wins; its estimate (the costly one) is skipped
-FFT_MIN_TAPS = 64
+#: below this many taps the FFT never wins (up to 11x11); its estimate (the costly one) is skipped
+FFT_MIN_TAPS = 128
 #: dilated kernels larger than this (in samples) are never transformed
 FFT_MAX_KERNEL = 2**30
 #: below this many multiply-adds the calling thread works alone (no hand-off to the pool)
