@@ -21,7 +21,8 @@ on a table of problems):
   ratios between engines matter to the choice, and they move much less between machines than
   the times do.
 - :func:`pick_conv` (``conv_nd``): direct or GEMM (im2col + BLAS) from the channel counts.
-- :func:`tile_sizes` (the FFT engine): the tile lengths per axis.
+- :func:`tile_sizes` (the FFT engine): the tile lengths per axis, within a memory budget
+  (:func:`fft_max_volume`).
 - :func:`serial` and :func:`per_chunk`: below about a million multiply-adds, handing work to
   another thread costs more than it saves, and the calling thread does it alone; above, the
   work is cut into chunks small enough that a thread scheduled late holds nobody up.
@@ -37,6 +38,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
+from padlab._threads import threads as thread_count
 from padlab.engine.plan import Problem, interior
 from padlab.errors import PadlabValueError
 from padlab.geometry import Geometry
@@ -46,6 +48,7 @@ __all__ = [
     "COSTS",
     "estimate",
     "features",
+    "fft_max_volume",
     "fft_module",
     "per_chunk",
     "pick",
@@ -85,6 +88,14 @@ CHUNKS_PER_THREAD = 8
 FFT_NS_PER_UNIT = 0.5
 FFT_NS_PER_TILE = 60_000.0
 L2_VOLUME = 256 * 256
+# The FFT's scratch memory: a tile in flight holds about FFT_SCRATCH_ITEMS samples of the
+# compute dtype per tile sample (the gathered tile, its half spectrum of complex numbers, the
+# inverse), one tile per thread. The tiles are kept to FFT_SCRATCH_SHARE of the input's size,
+# or FFT_MIN_SCRATCH bytes for small inputs: below about 1024x1024 float32, tiles that small
+# would make the FFT slower than summing taps, so there the scratch is a larger share.
+FFT_SCRATCH_ITEMS = 3
+FFT_SCRATCH_SHARE = 0.1
+FFT_MIN_SCRATCH = 384 * 1024
 
 
 def serial(work: float) -> bool:
@@ -140,12 +151,22 @@ def features(
     not fit in memory), unless ``all_engines`` is set, as the calibration script does.
     """
     return _features(
-        problem.geometry, problem.x.shape[0], problem.kernel.shape, factors is not None, all_engines
+        problem.geometry,
+        problem.x.shape[0],
+        problem.kernel.shape,
+        factors is not None,
+        all_engines,
+        problem.x.itemsize,
     )
 
 
 def _features(
-    g: Geometry, batch: int, kernel_shape: tuple[int, ...], separable: bool, all_engines: bool
+    g: Geometry,
+    batch: int,
+    kernel_shape: tuple[int, ...],
+    separable: bool,
+    all_engines: bool,
+    itemsize: int = 4,
 ) -> dict[str, dict[str, float]]:
     outputs = batch * math.prod(g.out_shape)
     rows = batch * math.prod(g.out_shape[:-1])
@@ -169,7 +190,8 @@ def _features(
     fits = math.prod(g.extents) <= FFT_MAX_KERNEL
     if (taps >= FFT_MIN_TAPS and fits) or all_engines:
         full = tuple((o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True))
-        work, tiles = tiles_work(g.extents, full, batch)
+        limit = fft_max_volume(batch * math.prod(g.in_shape), itemsize, batch)
+        work, tiles = tiles_work(g.extents, full, batch, limit)
         out["fft"] = {"work": work, "rows": tiles}
     return out
 
@@ -211,7 +233,11 @@ def pick(problem: Problem, factors: object) -> str:
     'direct'
     """
     best, finite_only = _ranking(
-        problem.geometry, problem.x.shape[0], problem.kernel.shape, factors is not None
+        problem.geometry,
+        problem.x.shape[0],
+        problem.kernel.shape,
+        factors is not None,
+        problem.x.itemsize,
     )
     if best == "fft" and not _finite(problem.x):
         return finite_only
@@ -220,10 +246,10 @@ def pick(problem: Problem, factors: object) -> str:
 
 @lru_cache(maxsize=1024)
 def _ranking(
-    geometry: Geometry, batch: int, kernel_shape: tuple[int, ...], separable: bool
+    geometry: Geometry, batch: int, kernel_shape: tuple[int, ...], separable: bool, itemsize: int
 ) -> tuple[str, str]:
     """The cheapest engine, and the cheapest other than the FFT (cached: problems repeat)."""
-    costs = _costs(_features(geometry, batch, kernel_shape, separable, False))
+    costs = _costs(_features(geometry, batch, kernel_shape, separable, False, itemsize))
     best = min(costs, key=costs.__getitem__)
     costs.pop("fft", None)
     return best, min(costs, key=costs.__getitem__)
@@ -245,13 +271,30 @@ def fft_module():
     return scipy.fft
 
 
-def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, ...]:
+def fft_max_volume(input_samples: int, itemsize: int, batch: int) -> float:
+    """The largest FFT tile (in samples per batch item) whose scratch fits the budget.
+
+    Examples
+    --------
+    >>> fft_max_volume(2048 * 2048, 4, 1) >= 192 * 324   # 10% of a 16 MiB input
+    True
+    >>> fft_max_volume(1024 * 1024, 4, 1)
+    17476.0
+    """
+    budget = max(FFT_SCRATCH_SHARE * input_samples * itemsize, FFT_MIN_SCRATCH)
+    return float(budget // (FFT_SCRATCH_ITEMS * itemsize * thread_count() * batch))
+
+
+def tile_sizes(
+    spans: tuple[int, ...], lengths: tuple[int, ...], max_volume: float = math.inf
+) -> tuple[int, ...]:
     """FFT lengths per axis that minimise the estimated time of all tiles together.
 
     ``spans`` are the dilated kernel spans, ``lengths`` the stride-1 output lengths. Each axis
     tries every number of tiles ``m`` (up to a bound), with ``F = next_fast_len(ceil(n / m) +
     span - 1)``; the cost of a combination is its number of tiles times the FFT cost of one
-    tile (doubled when a tile outgrows L2) plus a fixed cost per tile.
+    tile (doubled when a tile outgrows L2) plus a fixed cost per tile. Tiles larger than
+    ``max_volume`` samples are left out, unless no tile is that small (then the smallest).
 
     Examples
     --------
@@ -270,8 +313,13 @@ def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, .
             axis.setdefault(size, tiles)
         options.append(sorted(axis.items()))
     best, best_cost = None, math.inf
+    smallest, smallest_volume = None, math.inf
     for combo in itertools.product(*options):
         volume = math.prod(size for size, _ in combo)
+        if volume < smallest_volume:
+            smallest, smallest_volume = tuple(size for size, _ in combo), volume
+        if volume > max_volume:
+            continue
         tiles = math.prod(t for _, t in combo)
         per_tile = volume * math.log2(max(volume, 2)) * FFT_NS_PER_UNIT
         if len(spans) > 1 and volume > L2_VOLUME:
@@ -279,16 +327,19 @@ def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, .
         cost = tiles * (per_tile + FFT_NS_PER_TILE)
         if cost < best_cost:
             best, best_cost = tuple(size for size, _ in combo), cost
-    assert best is not None
-    return best
+    chosen = best or smallest
+    assert chosen is not None
+    return chosen
 
 
-def tiles_work(spans: tuple[int, ...], lengths: tuple[int, ...], batch: int) -> tuple[float, int]:
+def tiles_work(
+    spans: tuple[int, ...], lengths: tuple[int, ...], batch: int, max_volume: float = math.inf
+) -> tuple[float, int]:
     """The FFT engine's work: ``(sum over tiles of V * log2(V), number of tiles)``.
 
     ``V`` is a tile's volume (doubled when it outgrows L2), counted once per batch item.
     """
-    sizes = tile_sizes(spans, lengths)
+    sizes = tile_sizes(spans, lengths, max_volume)
     volume = math.prod(sizes)
     tiles = math.prod(
         -(-n // (size - span + 1)) for n, size, span in zip(lengths, sizes, spans, strict=True)

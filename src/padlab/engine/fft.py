@@ -7,7 +7,10 @@ replicated or circular borders are exactly the rule's samples and no padded copy
 is ever made. A tile is transformed with
 ``scipy.fft.rfftn`` at a fast size ``F``, multiplied by the kernel's spectrum (computed once), and
 transformed back; its last ``F - span + 1`` samples per axis are the correlation. Tiles run in
-parallel threads (scipy.fft releases the GIL), so the scratch memory is a few tiles, not an image.
+parallel threads (scipy.fft releases the GIL), so the scratch memory is a few tiles, not an image:
+the tile size is chosen within a budget of 10% of the input (at least 384 KiB, so that images
+below about 1024x1024 keep tiles large enough to be worth transforming; see
+:func:`padlab.engine.choose.fft_max_volume`).
 
 Strides are taken by sampling the stride-1 result. Inputs with NaN or infinity spread them to
 their whole tile (a property of the FFT); the automatic method choice never uses this engine for
@@ -22,7 +25,7 @@ import numpy as np
 
 from padlab._threads import run_chunks
 from padlab._validate import allocate
-from padlab.engine.choose import fft_module, tile_sizes
+from padlab.engine.choose import fft_max_volume, fft_module, tile_sizes
 from padlab.engine.plan import Problem
 from padlab.modes.index import source_index
 
@@ -79,7 +82,8 @@ def correlate_fft(problem: Problem, out: np.ndarray | None = None) -> np.ndarray
     spans = g.extents
     dilated = allocate(spans, dtype, "the dilated kernel")
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]  # stride-1 length
-    sizes = list(tile_sizes(tuple(spans), tuple(full)))
+    limit = fft_max_volume(x.size, x.itemsize, x.shape[0])
+    sizes = list(tile_sizes(tuple(spans), tuple(full), limit))
     valid = [size - span + 1 for size, span in zip(sizes, spans, strict=True)]
     # tile lengths on the stride-1 grid, whole multiples of the stride so tiles align
     step = [max(s, (v // s) * s) for v, s in zip(valid, g.strides, strict=True)]
