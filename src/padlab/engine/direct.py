@@ -149,7 +149,7 @@ def _task(it, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover - c
 def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, scratch):
     """Phase 1: rows ``r0 .. r1 - 1`` outside the band ``[a, c)``, row by row through the
     tables: the constant part, the interior columns vectorised, the edge columns looked up."""
-    bases, wrows, offs, wts, phases, tags, stamps = scratch
+    bases, wrows, offs, wts = scratch[0], scratch[1], scratch[2], scratch[3]
     o_, cg, kd, kh, kw = w.shape
     nw = x.shape[4]
     oh, ow = out.shape[3], out.shape[4]
@@ -160,8 +160,6 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
     bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
     lo, hi = p.lo[2], p.hi[2]
     x_out, x_tap = p.out_step[2], p.tap_step[2]
-    ring, nph, phase_len = p.ring, p.phases, p.phase_len
-    n_ring = cg * kd * ring
     for oy in range(r0, r1):
         if a <= oy < c:
             continue
@@ -181,36 +179,8 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
                     orow, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1)
                 )
         elif hi > lo and nvalid > 0:
-            # strided columns are read through a polyphase copy: each needed source row split
-            # into sx phases (columns p, p + sx, p + 2 sx, ...; only the first nph = min(sx, nw)
-            # can hold any, and only those are kept), so that every tap reads
-            # contiguously. The copies live in a ring of `ring` rows per input plane, tagged
-            # with the row they hold, so consecutive output rows reuse them; a row whose ring
-            # slot is taken by another row of the same output row goes to a spill slot.
             stamp = oy + 1 + it * oh  # unique per output row of this task
-            for i in range(nvalid):
-                plane_index = wrows[i] // (kh * kw)  # ci * kd + kz
-                source_row = np.int64(bases[i] // np.uint64(nw))
-                slot = plane_index * ring + source_row % ring
-                if tags[slot] == np.int64(bases[i]):
-                    stamps[slot] = stamp
-                elif stamps[slot] != stamp:
-                    tags[slot] = np.int64(bases[i])
-                    stamps[slot] = stamp
-                    _split_phases(phases, slot, xf, bases[i], nw, sx, nph, phase_len)
-                else:  # taken by another row of this output row: use the spill slot
-                    slot = n_ring + i
-                    _split_phases(phases, slot, xf, bases[i], nw, sx, nph, phase_len)
-                for kx in range(kw):
-                    rel = kx * dx - bx  # source column = ox * sx + rel = (ox + q) * sx + ph
-                    ph = rel % sx
-                    q = (rel - ph) // sx
-                    offs[n] = np.uint64((slot * nph + ph) * phase_len) + np.uint64(q)
-                    wts[n] = wo[wrows[i] + kx]
-                    n += 1
-            accumulate(
-                orow, phases, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1)
-            )
+            _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch)
         for ox in range(lo):
             orow[ox] += _border_value(
                 xf, wo, tx, bases, wrows, nvalid, kw, ox * x_out, x_tap, value
@@ -219,6 +189,46 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
             orow[ox] += _border_value(
                 xf, wo, tx, bases, wrows, nvalid, kw, ox * x_out, x_tap, value
             )
+
+
+@nb.njit(cache=True, fastmath=FMA)
+def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch):  # pragma: no cover
+    """The interior columns of a row with a column stride ``sx``.
+
+    They are read through a polyphase copy: each needed source row split into ``sx`` phases
+    (columns ``ph, ph + sx, ph + 2 sx, ...``; only the first ``min(sx, nw)`` can hold any, and
+    only those are kept), so that every tap reads contiguously. The copies live in a ring of
+    ``p.ring`` rows per input plane, tagged with the row they hold, so consecutive output rows
+    reuse them; a row whose ring slot is taken by another row of the same output row (same
+    ``stamp``) goes to a spill slot.
+    """
+    bases, wrows, offs, wts, phases, tags, stamps = scratch
+    bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
+    lo, hi = p.lo[2], p.hi[2]
+    ring, nph, phase_len = p.ring, p.phases, p.phase_len
+    n_ring = tags.shape[0]
+    n = 0
+    for i in range(nvalid):
+        plane_index = wrows[i] // (kh * kw)  # ci * kd + kz
+        source_row = np.int64(bases[i] // np.uint64(nw))
+        slot = plane_index * ring + source_row % ring
+        if tags[slot] == np.int64(bases[i]):
+            stamps[slot] = stamp
+        elif stamps[slot] != stamp:
+            tags[slot] = np.int64(bases[i])
+            stamps[slot] = stamp
+            _split_phases(phases, slot, xf, bases[i], nw, sx, nph, phase_len)
+        else:  # taken by another row of this output row: use the spill slot
+            slot = n_ring + i
+            _split_phases(phases, slot, xf, bases[i], nw, sx, nph, phase_len)
+        for kx in range(kw):
+            rel = kx * dx - bx  # source column = ox * sx + rel = (ox + q) * sx + ph
+            ph = rel % sx
+            q = (rel - ph) // sx
+            offs[n] = np.uint64((slot * nph + ph) * phase_len) + np.uint64(q)
+            wts[n] = wo[wrows[i] + kx]
+            n += 1
+    accumulate(orow, phases, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1))
 
 
 @nb.njit(cache=True, fastmath=FMA)

@@ -143,6 +143,41 @@ def _pass9(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - co
             )
 
 
+@nb.njit(cache=True, inline="always", fastmath=FMA)
+def _passes(orow, xf, offs, wts, n, start, stop, zero):  # pragma: no cover - compiled
+    """All ``n`` taps over one segment: 8 per pass, the last 9 (or 4 + the rest) fused.
+
+    ``zero``: the first pass stores 0 + its sum (the same arithmetic as zeroing the segment
+    and adding, in one sweep instead of two).
+    """
+    first = zero
+    t = 0
+    while n - t > 9:
+        _pass8(orow, xf, offs, wts, t, start, stop, first)
+        first = False
+        t += 8
+    if n - t >= 5 and n - t <= 7:
+        _pass4(orow, xf, offs, wts, t, start, stop, first)
+        first = False
+        t += 4
+    r = n - t
+    if r == 9:
+        _pass9(orow, xf, offs, wts, t, start, stop, first)
+    elif r == 8:
+        _pass8(orow, xf, offs, wts, t, start, stop, first)
+    elif r == 4:
+        _pass4(orow, xf, offs, wts, t, start, stop, first)
+    elif r == 3:
+        _pass3(orow, xf, offs, wts, t, start, stop, first)
+    elif r == 2:
+        _pass2(orow, xf, offs, wts, t, start, stop, first)
+    elif r == 1:
+        _pass1(orow, xf, offs, wts, t, start, stop, first)
+    elif first:  # no taps at all
+        for ox in range(start, stop):
+            orow[ox] = 0
+
+
 @nb.njit(cache=True, fastmath=FMA)
 def accumulate(orow, xf, offs, wts, n, lo, hi, sx, zero=False):  # pragma: no cover - compiled
     """orow[lo:hi] += sum over taps t of wts[t] * xf[offs[t] + ox * sx].
@@ -156,34 +191,7 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, zero=False):  # pragma: no co
     for start in range(lo, hi, SEGMENT):
         stop = min(hi, start + SEGMENT)
         if sx == 1:
-            # zero: the first pass stores 0 + its sum (the same arithmetic as zeroing the
-            # segment and adding, in one sweep instead of two)
-            first = zero
-            t = 0
-            while n - t > 9:
-                _pass8(orow, xf, offs, wts, t, start, stop, first)
-                first = False
-                t += 8
-            if n - t >= 5 and n - t <= 7:
-                _pass4(orow, xf, offs, wts, t, start, stop, first)
-                first = False
-                t += 4
-            r = n - t
-            if r == 9:
-                _pass9(orow, xf, offs, wts, t, start, stop, first)
-            elif r == 8:
-                _pass8(orow, xf, offs, wts, t, start, stop, first)
-            elif r == 4:
-                _pass4(orow, xf, offs, wts, t, start, stop, first)
-            elif r == 3:
-                _pass3(orow, xf, offs, wts, t, start, stop, first)
-            elif r == 2:
-                _pass2(orow, xf, offs, wts, t, start, stop, first)
-            elif r == 1:
-                _pass1(orow, xf, offs, wts, t, start, stop, first)
-            elif first:  # no taps at all
-                for ox in range(start, stop):
-                    orow[ox] = 0
+            _passes(orow, xf, offs, wts, n, start, stop, zero)
         else:
             if zero:
                 for ox in range(start, stop):
