@@ -346,3 +346,18 @@ def test_no_machine_measurements_in_engine_comments():
         text = path.read_text()
         for phrase in ("Measured on", "measured on the", "development machine", "AMD EPYC"):
             assert phrase not in text, f"{path.name}: {phrase!r}"
+
+
+@pytest.mark.parametrize("engine", ["direct", "gemm"])
+def test_conv_nd_engines_write_into_a_given_output(engine):
+    from padlab.engine.direct import conv_direct
+    from padlab.engine.gemm import conv_gemm
+
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 4, 9, 7))
+    w = rng.random((8, 4, 3, 3))
+    g = Geometry.resolve((9, 7), (3, 3), "same", 2)
+    fn = conv_direct if engine == "direct" else conv_gemm
+    out = np.full((2, 8, *g.out_shape), np.nan)
+    assert fn(x, w, 1, g, (REFLECT, REFLECT), 0.0, out) is out
+    np.testing.assert_array_equal(out, fn(x, w, 1, g, (REFLECT, REFLECT), 0.0))

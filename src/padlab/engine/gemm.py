@@ -71,8 +71,10 @@ def conv_gemm(
     geometry: Geometry,
     codes: tuple[int, ...],
     value: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Channel-mixing correlation by im2col + matrix product; same contract as ``conv_direct``.
+    """Channel-mixing correlation by im2col + matrix product; same contract as ``conv_direct``
+    (``out``, if given, a C-contiguous array of the result's shape and dtype, receives it).
 
     Examples
     --------
@@ -89,7 +91,8 @@ def conv_gemm(
     missing = 3 - (x.ndim - 2)
     out_shape = (1,) * missing + geometry.out_shape
     positions = int(np.prod(out_shape))
-    out = allocate((n, o, *geometry.out_shape), x.dtype, "the output")
+    if out is None:
+        out = allocate((n, o, *geometry.out_shape), x.dtype, "the output")
     cg, og = c // groups, o // groups
     taps = int(np.prod(weight.shape[2:]))
     cols = allocate((cg * taps, positions), x.dtype, "the patch matrix (im2col)")
