@@ -332,6 +332,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small subset")
     parser.add_argument("--no-cnn", action="store_true")
     parser.add_argument("--no-extra", action="store_true", help="no stack and copy rows")
+    parser.add_argument(
+        "--extra-only", action="store_true", help="only the stack, copy and CNN rows"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--memory-only", action="store_true", help="only padlab's peak memory, no timing"
@@ -357,15 +360,34 @@ def main() -> None:
         "load_before": os.getloadavg(),
     }
     print(json.dumps(meta))
-    rows = []
-    for size in args.sizes:
+    rows: list[dict] = []
+    stacks: list[dict] = []
+    copies: list[dict] = []
+    cnn = None
+
+    def save() -> None:  # after every case, so that an interrupted run keeps what it measured
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            tmp = args.json.with_suffix(".tmp")
+            meta["load_after"] = os.getloadavg()
+            document = {
+                "meta": meta,
+                "filters": rows,
+                "stacks": stacks,
+                "copies": copies,
+                "cnn": cnn,
+            }
+            tmp.write_text(json.dumps(document, indent=2))
+            tmp.replace(args.json)
+
+    for size in [] if args.extra_only else args.sizes:
         for k in args.kernels:
             for separable in (False, True):
                 for rule in args.rules:
                     row = filter_case(size, k, separable, rule, args.budget)
                     rows.append(row)
                     _print_row(row)
-    stacks, copies = [], []
+                    save()
     if not args.no_extra:
         for k in (3, 9):
             for rule in args.rules:
@@ -377,6 +399,7 @@ def main() -> None:
                     + "  ".join(f"{n} {t:.2f}" for n, t in st["peers_ms"].items()),
                     flush=True,
                 )
+                save()
         for rule in args.rules:
             copies.append(copy_case(2048, rule, args.budget))
             c = copies[-1]
@@ -387,12 +410,19 @@ def main() -> None:
                 f", cv2.filter2D {c['filter2D_mpix_per_s']:.0f}",
                 flush=True,
             )
+            save()
     cnn = None if args.no_cnn else cnn_case(args.budget)
+    save()
     if cnn:
         print(
             f"CNN {cnn['case']}: padlab {cnn['padlab_ms']:.1f} ms, torch {cnn['torch_ms']:.1f} ms,"
             f" x{cnn['ratio_torch']:.2f}, mem+{100 * cnn['peak_extra_fraction']:.1f}%"
         )
+    if rows:
+        _summary(rows)
+
+
+def _summary(rows: list[dict]) -> None:
     print("\nmedian ratios (best peer time / padlab time):")
     groups = {
         "3x3": [r for r in rows if r["kernel"] == 3],
@@ -429,13 +459,6 @@ def main() -> None:
         f"x{max(slowdown):.2f} of the fastest, geometric mean x"
         f"{math.exp(statistics.mean(math.log(s) for s in slowdown)):.3f}"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".tmp")
-        meta["load_after"] = os.getloadavg()
-        document = {"meta": meta, "filters": rows, "stacks": stacks, "copies": copies, "cnn": cnn}
-        tmp.write_text(json.dumps(document, indent=2))
-        tmp.replace(args.json)
 
 
 if __name__ == "__main__":
