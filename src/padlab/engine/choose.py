@@ -23,9 +23,9 @@ on a table of problems):
 - :func:`pick_conv` (``conv_nd``): direct or GEMM (im2col + BLAS) from the channel counts.
 - :func:`tile_sizes` (the FFT engine): the tile lengths per axis, within a memory budget
   (:func:`fft_max_volume`).
-- :func:`serial` and :func:`per_chunk`: below about a million multiply-adds, handing work to
-  another thread costs more than it saves, and the calling thread does it alone; above, the
-  work is cut into chunks small enough that a thread scheduled late holds nobody up.
+- :func:`serial` and :func:`per_chunk`: below a few million multiply-adds, handing work to
+  another thread risks more than it saves, and the calling thread does it alone; above, the
+  work is cut into chunks small enough that a thread scheduled late holds nobody up for long.
 
 The engines are imported only when :func:`run` needs them (they load numba).
 """
@@ -74,8 +74,10 @@ STRIDED_FACTOR = 2.0
 FFT_MIN_TAPS = 128
 #: dilated kernels larger than this (in samples) are never transformed
 FFT_MAX_KERNEL = 2**30
-#: below this many multiply-adds the calling thread works alone (no hand-off to the pool)
-SERIAL_WORK = 1_000_000
+#: below this many multiply-adds (about 0.3 ms on one core) the calling thread works alone:
+#: a hand-off to the pool gains little there, and on a busy machine a helper thread that the
+#: system deschedules mid-chunk makes the call wait for a whole time slice
+SERIAL_WORK = 4_000_000
 #: parallel work is cut into chunks of at least this many multiply-adds, and into up to
 #: CHUNKS_PER_THREAD chunks per thread, so that a thread the system schedules late (a shared
 #: machine) leaves its chunks to the others instead of making them wait
@@ -103,7 +105,7 @@ def serial(work: float) -> bool:
 
     Examples
     --------
-    >>> serial(64 * 64 * 9), serial(2048 * 2048 * 9)
+    >>> serial(512 * 512 * 9), serial(2048 * 2048 * 9)
     (True, False)
     """
     return work < SERIAL_WORK
@@ -114,8 +116,8 @@ def per_chunk(tasks: int, work: float, threads: int) -> int:
 
     Examples
     --------
-    >>> per_chunk(16, 512 * 512 * 9, threads=2)
-    4
+    >>> per_chunk(16, 1024 * 1024 * 9, threads=2)
+    1
     >>> per_chunk(16, 4096 * 4096 * 9, threads=2)
     1
     """
