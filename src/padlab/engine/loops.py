@@ -8,9 +8,8 @@ segment is loaded and stored once per group of taps.
 from __future__ import annotations
 
 import numba as nb
-from numba.extending import overload
 
-__all__ = ["FMA", "SEGMENT", "accumulate", "zero_of"]
+__all__ = ["FMA", "SEGMENT", "accumulate"]
 
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
 # fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
@@ -20,79 +19,42 @@ FMA = {"contract"}
 SEGMENT = 4096
 
 
-def zero_of(a):  # pragma: no cover - replaced by the overload in compiled code
-    """A zero of ``a``'s dtype (in compiled code: typed, so float32 sums stay float32)."""
-    return a.dtype.type(0)
-
-
-@overload(zero_of)
-def _zero_of(a):  # pragma: no cover - compiled
-    dtype = a.dtype
-
-    def impl(a):
-        return dtype(0)
-
-    return impl
-
-
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass1(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
+def _pass1(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
-    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
-        z = zero_of(orow)
-        for ox in range(start, stop):
-            orow[ox] = z + (w0 * xf[o0 + ox])
-    else:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass2(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
+def _pass2(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
-    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
-        z = zero_of(orow)
-        for ox in range(start, stop):
-            orow[ox] = z + (w0 * xf[o0 + ox] + w1 * xf[o1 + ox])
-    else:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass3(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
+def _pass3(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
-    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
-        z = zero_of(orow)
-        for ox in range(start, stop):
-            orow[ox] = z + (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox])
-    else:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass4(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
+def _pass4(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
     o3, w3 = offs[t + 3], wts[t + 3]
-    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
-        z = zero_of(orow)
-        for ox in range(start, stop):
-            orow[ox] = z + (
-                w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
-            )
-    else:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass8(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
+def _pass8(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
@@ -101,22 +63,14 @@ def _pass8(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - co
     o5, w5 = offs[t + 5], wts[t + 5]
     o6, w6 = offs[t + 6], wts[t + 6]
     o7, w7 = offs[t + 7], wts[t + 7]
-    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
-        z = zero_of(orow)
-        for ox in range(start, stop):
-            orow[ox] = z + (
-                (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
-                + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
-            )
-    else:
-        for ox in range(start, stop):
-            orow[ox] += (
-                w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
-            ) + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+    for ox in range(start, stop):
+        orow[ox] += (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]) + (
+            w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox]
+        )
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass9(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - compiled
+def _pass9(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
@@ -126,56 +80,37 @@ def _pass9(orow, xf, offs, wts, t, start, stop, first):  # pragma: no cover - co
     o6, w6 = offs[t + 6], wts[t + 6]
     o7, w7 = offs[t + 7], wts[t + 7]
     o8, w8 = offs[t + 8], wts[t + 8]
-    if first:  # the first pass of a zeroed output: 0 + sum, in one sweep
-        z = zero_of(orow)
-        for ox in range(start, stop):
-            orow[ox] = z + (
-                (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
-                + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
-                + (w8 * xf[o8 + ox])
-            )
-    else:
-        for ox in range(start, stop):
-            orow[ox] += (
-                (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
-                + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
-                + (w8 * xf[o8 + ox])
-            )
+    for ox in range(start, stop):
+        orow[ox] += (
+            (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox])
+            + (w4 * xf[o4 + ox] + w5 * xf[o5 + ox] + w6 * xf[o6 + ox] + w7 * xf[o7 + ox])
+            + (w8 * xf[o8 + ox])
+        )
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _passes(orow, xf, offs, wts, n, start, stop, zero):  # pragma: no cover - compiled
-    """All ``n`` taps over one segment: 8 per pass, the last 9 (or 4 + the rest) fused.
-
-    ``zero``: the first pass stores 0 + its sum (the same arithmetic as zeroing the segment
-    and adding, in one sweep instead of two).
-    """
-    first = zero
+def _passes(orow, xf, offs, wts, n, start, stop):  # pragma: no cover - compiled
+    """All ``n`` taps over one segment: 8 per pass, the last 9 (or 4 + the rest) fused."""
     t = 0
     while n - t > 9:
-        _pass8(orow, xf, offs, wts, t, start, stop, first)
-        first = False
+        _pass8(orow, xf, offs, wts, t, start, stop)
         t += 8
     if n - t >= 5 and n - t <= 7:
-        _pass4(orow, xf, offs, wts, t, start, stop, first)
-        first = False
+        _pass4(orow, xf, offs, wts, t, start, stop)
         t += 4
     r = n - t
     if r == 9:
-        _pass9(orow, xf, offs, wts, t, start, stop, first)
+        _pass9(orow, xf, offs, wts, t, start, stop)
     elif r == 8:
-        _pass8(orow, xf, offs, wts, t, start, stop, first)
+        _pass8(orow, xf, offs, wts, t, start, stop)
     elif r == 4:
-        _pass4(orow, xf, offs, wts, t, start, stop, first)
+        _pass4(orow, xf, offs, wts, t, start, stop)
     elif r == 3:
-        _pass3(orow, xf, offs, wts, t, start, stop, first)
+        _pass3(orow, xf, offs, wts, t, start, stop)
     elif r == 2:
-        _pass2(orow, xf, offs, wts, t, start, stop, first)
+        _pass2(orow, xf, offs, wts, t, start, stop)
     elif r == 1:
-        _pass1(orow, xf, offs, wts, t, start, stop, first)
-    elif first:  # no taps at all
-        for ox in range(start, stop):
-            orow[ox] = 0
+        _pass1(orow, xf, offs, wts, t, start, stop)
 
 
 @nb.njit(cache=True, fastmath=FMA)
@@ -190,12 +125,12 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, zero=False):  # pragma: no co
     """
     for start in range(lo, hi, SEGMENT):
         stop = min(hi, start + SEGMENT)
+        if zero:  # start from 0 here, while the segment is in cache (not in a separate sweep)
+            for ox in range(start, stop):
+                orow[ox] = 0
         if sx == 1:
-            _passes(orow, xf, offs, wts, n, start, stop, zero)
+            _passes(orow, xf, offs, wts, n, start, stop)
         else:
-            if zero:
-                for ox in range(start, stop):
-                    orow[ox] = 0
             for t in range(n):
                 o0, w0 = offs[t], wts[t]
                 for ox in range(start, stop):
