@@ -7,8 +7,9 @@ Usage::
 Each padlab engine (direct, separable, fft) is forced on a grid of float32 images, kernels,
 strides and batch sizes; its median time is fitted as ``time = a * work + b * rows + c``, with the
 work measure the model in ``padlab.engine.choose`` uses. The fitted constants go into
-``padlab/engine/choose.py`` by hand, with the date and machine; the script then reports, for every
-grid case, whether the model with the *current* constants picks the fastest engine.
+``padlab/engine/choose.py`` by hand (the machine, date and command belong in the commit message,
+not in the code); the script then reports, for every grid case, whether the model with the
+*current* constants picks the fastest engine, and how it would do with the fitted ones.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ def _median_time(fn, budget: float = 0.5) -> float:
     return statistics.median(times)
 
 
-def grid():
-    for size in (128, 512, 1024, 2048, 4096):
-        for k in (3, 5, 7, 9, 13, 17, 25, 31, 45):
+def grid(quick: bool = False):
+    sizes = (64, 256, 512, 1024, 2048) if quick else (64, 128, 256, 512, 1024, 2048, 4096)
+    kernels = (3, 5, 9, 15, 31) if quick else (3, 5, 7, 9, 13, 17, 25, 31, 45)
+    for size in sizes:
+        for k in kernels:
             for separable in (False, True):
                 for stride in (1, 2):
                     if size >= 4096 and k >= 25 and not separable:
@@ -51,10 +54,10 @@ def grid():
                     yield size, k, separable, stride
 
 
-def measure() -> list[dict]:
+def measure(quick: bool = False) -> list[dict]:
     rng = np.random.default_rng(0)
     rows = []
-    for size, k, separable, stride in grid():
+    for size, k, separable, stride in grid(quick):
         x = rng.random((size, size), dtype=np.float32)
         if separable:
             w = np.outer(rng.normal(size=k), rng.normal(size=k)).astype(np.float32)
@@ -110,15 +113,34 @@ def fit(rows: list[dict], method: str) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument("--quick", action="store_true", help="a smaller grid (sizes to 2048)")
+    parser.add_argument("--fit-only", type=Path, help="refit from an earlier --json file")
     args = parser.parse_args()
-    rows = measure()
+    if args.fit_only:
+        rows = json.loads(args.fit_only.read_text())
+    else:
+        rows = measure(args.quick)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1))
     print("\nfitted nanoseconds: time = a * work + b * rows + c")
+    fitted = {}
     for method in ("direct", "separable", "fft"):
-        a, b, c = fit(rows, method)
+        a, b, c = fitted[method] = fit(rows, method)
         print(f"  {method:9s} a={a:.4g}  b={b:.4g}  c={c:.4g}")
+    refit = []
+    for r in rows:
+        costs = {
+            m: fitted[m][0] * f["work"] + fitted[m][1] * f["rows"] + fitted[m][2]
+            for m, f in r["features"].items()
+            if m in r["times"]
+        }
+        pick = min(costs, key=costs.__getitem__)
+        refit.append(r["times"][pick] / min(r["times"].values()))
+    print(
+        f"fitted model: picks the fastest in {sum(s == 1 for s in refit)}/{len(rows)}; worst "
+        f"x{max(refit):.2f}"
+    )
     wins = sum(r["picked"] == r["best"] for r in rows)
     slow = [r["slowdown"] for r in rows]
     print(

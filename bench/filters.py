@@ -2,15 +2,21 @@
 
 Usage::
 
-    python bench/filters.py                      # everything (several minutes)
+    python bench/filters.py                      # everything (half an hour on 2 cores)
     python bench/filters.py --quick              # 512 and 2048, kernels 3/9/31, reflect
     python bench/filters.py --json bench/results/filters.json
+    python bench/table.py bench/results/filters.json   # the README's tables
 
 For every float32 image size, kernel size (random and separable kernels) and padding rule it
 times ``padlab.correlate`` (method 'auto') against ``scipy.ndimage.correlate``,
 ``cv2.filter2D``, ``cv2.sepFilter2D`` (separable kernels), ``torch.nn.functional.conv2d`` after
-``F.pad`` and ``scipy.signal.fftconvolve`` after ``numpy.pad``; and, for the CNN batch case
-(64x3x224x224 to 16 channels, 3x3), ``padlab.conv_nd`` against ``torch.nn.functional.conv2d``.
+``F.pad`` and ``scipy.signal.fftconvolve`` after ``numpy.pad``; a stack of 256 images of
+128x128 (3x3 and 9x9, one call, the stack as ``channel_axis=0``) against the same peers on the
+whole stack (cv2 image by image); for the CNN batch case (64x3x224x224 to 16 channels, 3x3),
+``padlab.conv_nd`` against ``torch.nn.functional.conv2d``. Small images (64x64, 256x256) show
+the per-call overhead; at 2048x2048 the 3x3 throughput is compared with a plain ``np.copyto``
+of the same image (the memory bound), with padlab writing a fresh output (as every peer does)
+and writing into a reused one (the engine's ``out=``).
 All contenders are first checked to give the same result. They then run alternately, so a noisy
 machine slows them alike; the table shows medians, Mpixel/s and the ratio
 ``best peer time / padlab time`` (above 1: padlab is faster). padlab's engines are also timed
@@ -28,6 +34,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -40,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 import padlab
-from padlab.engine.choose import estimate
+from padlab.engine.choose import pick, run
 from padlab.geometry import Geometry
 from padlab.kernels.rank import split_rank1
 from padlab.ops.filtering import _rules, prepare
@@ -152,7 +159,6 @@ def filter_case(size: int, k: int, separable: bool, rule: str, budget: float) ->
     times = _time_alternating({**ours, **peers, **engines}, budget)
     _, extra = _peak_extra(ours["padlab"], x.nbytes)
     problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), _rules(rule, 2))
-    estimates = estimate(problem, factors)
     engine_times = {name[7:-1]: t for name, t in times.items() if name.startswith("padlab[")}
     best_peer = min((t, name) for name, t in times.items() if name in peers)
     return {
@@ -171,9 +177,85 @@ def filter_case(size: int, k: int, separable: bool, rule: str, budget: float) ->
             times["cv2.sepFilter2D"] / times["padlab"] if "cv2.sepFilter2D" in times else None
         ),
         "engines_ms": {m: t * 1e3 for m, t in engine_times.items()},
-        "auto_picked": min(estimates, key=estimates.__getitem__),
+        "auto_picked": pick(problem, factors),
         "fastest_engine": min(engine_times, key=engine_times.__getitem__),
         "peak_extra_fraction": extra,
+    }
+
+
+def stack_case(k: int, rule: str, budget: float) -> dict:
+    """256 images of 128x128 in one call, against the peers on the same stack."""
+    rng = np.random.default_rng(k)
+    x = rng.random((256, 128, 128), dtype=np.float32)
+    w = rng.normal(size=(k, k)).astype(np.float32)
+    p = k // 2
+    xt = torch.from_numpy(x)[:, None]
+    wt = torch.from_numpy(w)[None, None]
+    out = np.empty_like(x)
+
+    def cv2_loop():
+        for i in range(x.shape[0]):
+            cv2.filter2D(x[i], -1, w, dst=out[i], borderType=CV2_BORDER[rule])
+        return out
+
+    def torch_conv():
+        with torch.no_grad():
+            return F.conv2d(F.pad(xt, (p, p, p, p), mode=TORCH[rule]), wt)[:, 0].numpy()
+
+    peers = {
+        "ndimage": lambda: ndi.correlate(x, w[None], mode=NDIMAGE[rule]),
+        "cv2.filter2D": cv2_loop,
+        "torch": torch_conv,
+    }
+    ours = {"padlab": lambda: padlab.correlate(x, w, mode=rule, channel_axis=0)}
+    reference = ours["padlab"]()
+    for name, fn in peers.items():
+        error = float(np.abs(np.asarray(fn()) - reference).max()) / float(np.abs(reference).max())
+        if error > 1e-3:
+            raise AssertionError(f"{name} disagrees with padlab by {error:.2e} (relative)")
+    times = _time_alternating({**ours, **peers}, budget)
+    best_peer = min((t, name) for name, t in times.items() if name in peers)
+    return {
+        "case": f"stack 256x128x128, {k}x{k}, {rule}",
+        "kernel": k,
+        "rule": rule,
+        "padlab_ms": times["padlab"] * 1e3,
+        "peers_ms": {name: times[name] * 1e3 for name in peers},
+        "best_peer": best_peer[1],
+        "ratio_best_peer": best_peer[0] / times["padlab"],
+        "ratio_ndimage": times["ndimage"] / times["padlab"],
+        "ratio_filter2D": times["cv2.filter2D"] / times["padlab"],
+    }
+
+
+def copy_case(size: int, rule: str, budget: float) -> dict:
+    """3x3 throughput at ``size`` against a plain np.copyto of the same image, in one process."""
+    rng = np.random.default_rng(size)
+    x = rng.random((size, size), dtype=np.float32)
+    w = rng.normal(size=(3, 3)).astype(np.float32)
+    dst = np.empty_like(x)
+    problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), _rules(rule, 2))
+    out = np.empty(problem.out_shape, np.float32)
+    np.testing.assert_array_equal(run(problem, out=out)[0], padlab.correlate(x, w, mode=rule))
+    times = _time_alternating(
+        {
+            "copy": lambda: np.copyto(dst, x),
+            "padlab": lambda: padlab.correlate(x, w, mode=rule),
+            "padlab_out": lambda: run(problem, out=out),
+            "cv2.filter2D": lambda: cv2.filter2D(x, -1, w, borderType=CV2_BORDER[rule]),
+        },
+        budget,
+    )
+    mpx = {name: size * size / t / 1e6 for name, t in times.items()}
+    return {
+        "size": size,
+        "rule": rule,
+        "copy_mpix_per_s": mpx["copy"],
+        "padlab_mpix_per_s": mpx["padlab"],
+        "padlab_out_mpix_per_s": mpx["padlab_out"],
+        "filter2D_mpix_per_s": mpx["cv2.filter2D"],
+        "ratio_copy": times["copy"] / times["padlab"],
+        "ratio_copy_out": times["copy"] / times["padlab_out"],
     }
 
 
@@ -219,6 +301,16 @@ def memory_only(args) -> None:
     print(f"worst: {100 * worst:.2f}% of the input")
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return platform.processor() or "unknown"
+
+
 def _print_row(r: dict) -> None:
     kind = "sep" if r["separable"] else "rand"
     peers = "  ".join(f"{n} {t:8.2f}" for n, t in r["peers_ms"].items())
@@ -233,12 +325,16 @@ def _print_row(r: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048, 4096])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 512, 2048, 4096])
     parser.add_argument("--kernels", type=int, nargs="+", default=[3, 5, 9, 15, 31])
     parser.add_argument("--rules", nargs="+", default=["zeros", "reflect", "replicate"])
     parser.add_argument("--budget", type=float, default=2.0, help="seconds per case and round")
     parser.add_argument("--quick", action="store_true", help="a small subset")
     parser.add_argument("--no-cnn", action="store_true")
+    parser.add_argument("--no-extra", action="store_true", help="no stack and copy rows")
+    parser.add_argument(
+        "--extra-only", action="store_true", help="only the stack, copy and CNN rows"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--memory-only", action="store_true", help="only padlab's peak memory, no timing"
@@ -248,7 +344,7 @@ def main() -> None:
         memory_only(args)
         return
     if args.quick:
-        args.sizes, args.kernels, args.rules = [512, 2048], [3, 9, 31], ["reflect"]
+        args.sizes, args.kernels, args.rules = [64, 512, 2048], [3, 9, 31], ["reflect"]
     meta = {
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -258,22 +354,75 @@ def main() -> None:
         "opencv": cv2.__version__,
         "torch": torch.__version__,
         "threads": {"cv2": cv2.getNumThreads(), "torch": torch.get_num_threads()},
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "python bench/filters.py " + " ".join(sys.argv[1:]),
+        "cpu": _cpu_name(),
+        "load_before": os.getloadavg(),
     }
     print(json.dumps(meta))
-    rows = []
-    for size in args.sizes:
+    rows: list[dict] = []
+    stacks: list[dict] = []
+    copies: list[dict] = []
+    cnn = None
+
+    def save() -> None:  # after every case, so that an interrupted run keeps what it measured
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            tmp = args.json.with_suffix(".tmp")
+            meta["load_after"] = os.getloadavg()
+            document = {
+                "meta": meta,
+                "filters": rows,
+                "stacks": stacks,
+                "copies": copies,
+                "cnn": cnn,
+            }
+            tmp.write_text(json.dumps(document, indent=2))
+            tmp.replace(args.json)
+
+    for size in [] if args.extra_only else args.sizes:
         for k in args.kernels:
             for separable in (False, True):
                 for rule in args.rules:
                     row = filter_case(size, k, separable, rule, args.budget)
                     rows.append(row)
                     _print_row(row)
+                    save()
+    if not args.no_extra:
+        for k in (3, 9):
+            for rule in args.rules:
+                stacks.append(stack_case(k, rule, args.budget))
+                st = stacks[-1]
+                print(
+                    f"{st['case']}: padlab {st['padlab_ms']:.2f} ms | x{st['ratio_best_peer']:.2f} "
+                    f"vs {st['best_peer']}, x{st['ratio_ndimage']:.1f} vs ndimage | "
+                    + "  ".join(f"{n} {t:.2f}" for n, t in st["peers_ms"].items()),
+                    flush=True,
+                )
+                save()
+        for rule in args.rules:
+            copies.append(copy_case(2048, rule, args.budget))
+            c = copies[-1]
+            print(
+                f"2048 3x3 {rule}: copy {c['copy_mpix_per_s']:.0f} Mpx/s, padlab "
+                f"{c['padlab_mpix_per_s']:.0f} ({100 * c['ratio_copy']:.0f}% of copy), into a "
+                f"reused output {c['padlab_out_mpix_per_s']:.0f} ({100 * c['ratio_copy_out']:.0f}%)"
+                f", cv2.filter2D {c['filter2D_mpix_per_s']:.0f}",
+                flush=True,
+            )
+            save()
     cnn = None if args.no_cnn else cnn_case(args.budget)
+    save()
     if cnn:
         print(
             f"CNN {cnn['case']}: padlab {cnn['padlab_ms']:.1f} ms, torch {cnn['torch_ms']:.1f} ms,"
             f" x{cnn['ratio_torch']:.2f}, mem+{100 * cnn['peak_extra_fraction']:.1f}%"
         )
+    if rows:
+        _summary(rows)
+
+
+def _summary(rows: list[dict]) -> None:
     print("\nmedian ratios (best peer time / padlab time):")
     groups = {
         "3x3": [r for r in rows if r["kernel"] == 3],
@@ -297,18 +446,19 @@ def main() -> None:
     print(f"  {'vs ndimage (min)':26s} x{min(r['ratio_ndimage'] for r in rows):.1f}")
     worst_memory = max(r["peak_extra_fraction"] for r in rows)
     print(f"  {'peak extra memory (max)':26s} {100 * worst_memory:.1f}%")
-    picked_best = sum(r["auto_picked"] == r["fastest_engine"] for r in rows)
-    slowdown = [r["engines_ms"][r["auto_picked"]] / min(r["engines_ms"].values()) for r in rows]
+    small = [r for r in rows if r["size"] == 64 and r["kernel"] == 3]
+    if small:
+        per_call = statistics.median(r["padlab_ms"] for r in small) * 1e3
+        print(f"  {'64x64 3x3 per call':26s} {per_call:.1f} us (median over rules and kinds)")
+    matrix = [r for r in rows if r["size"] >= 512]  # the 90 cases of the issue's matrix
+    matrix = matrix or rows
+    picked_best = sum(r["auto_picked"] == r["fastest_engine"] for r in matrix)
+    slowdown = [r["engines_ms"][r["auto_picked"]] / min(r["engines_ms"].values()) for r in matrix]
     print(
-        f"  auto picked the fastest engine in {picked_best}/{len(rows)} cases; worst pick "
+        f"  auto picked the fastest engine in {picked_best}/{len(matrix)} cases; worst pick "
         f"x{max(slowdown):.2f} of the fastest, geometric mean x"
         f"{math.exp(statistics.mean(math.log(s) for s in slowdown)):.3f}"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"meta": meta, "filters": rows, "cnn": cnn}, indent=2))
-        tmp.replace(args.json)
 
 
 if __name__ == "__main__":

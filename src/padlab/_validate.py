@@ -6,6 +6,7 @@ message names the bad value and what is allowed.
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 from collections.abc import Sequence
@@ -215,25 +216,56 @@ def physical_memory() -> int:
         return 2**62
 
 
+def available_memory() -> int:
+    """Bytes of memory a new allocation can still use (Linux ``MemAvailable``), at most the
+    physical memory; the physical memory where the platform does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return min(int(line.split()[1]) * 1024, physical_memory())
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        pass
+    return physical_memory()  # pragma: no cover - not Linux
+
+
+# Allocations below this size are made without checking the memory still available.
+_ALWAYS_AVAILABLE = 1 << 26
+
+
 def allocate(shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
     """``np.empty(shape, dtype)``, or a :class:`PadlabMemoryError` that says what was asked.
 
-    Refuses outright a result larger than the machine's physical memory, rather than letting
-    the operating system kill the process later.
+    The one place padlab allocates an array whose size the caller controls (a padded array, an
+    engine's output, an index table). A request larger than the memory still available is
+    refused before anything is allocated, rather than letting the operating system kill the
+    process later (Linux promises memory it does not have).
+
+    Examples
+    --------
+    >>> allocate((2, 3), np.dtype(np.float32), "an output").shape
+    (2, 3)
+    >>> allocate((10**9, 10**9), np.dtype(np.float32), "the output")
+    Traceback (most recent call last):
+    ...
+    padlab.errors.PadlabMemoryError: the output would have shape (1000000000, 1000000000) \
+(... GiB, 4000000000000000000 bytes of float32), more than this machine's ...
     """
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    limit = physical_memory()
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < _ALWAYS_AVAILABLE:  # small: no need to ask the system (a file read)
+        return np.empty(shape, dtype=dtype)
+    size = f"{nbytes / 2**30:.1f} GiB, {nbytes} bytes of {dtype}"
+    limit = available_memory()
     if nbytes > limit:
         raise PadlabMemoryError(
-            f"{what} would have shape {shape} ({nbytes / 2**30:.1f} GiB of {dtype}), more than "
-            f"this machine's {limit / 2**30:.1f} GiB of memory"
+            f"{what} would have shape {tuple(shape)} ({size}), more than this machine's "
+            f"{limit / 2**30:.1f} GiB of available memory"
         )
     try:
         return np.empty(shape, dtype=dtype)
     except (MemoryError, ValueError) as err:
         raise PadlabMemoryError(
-            f"{what} would have shape {shape} ({nbytes / 2**30:.1f} GiB of {dtype}), which "
-            f"cannot be allocated: {err}"
+            f"{what} would have shape {tuple(shape)} ({size}), which cannot be allocated: {err}"
         ) from None
 
 

@@ -1,47 +1,146 @@
-"""Which engine runs a problem: forced by ``method=``, or chosen by a cost model.
+"""Every engine decision in one place: which engine runs a problem, how the FFT tiles it, and
+whether the work is worth waking the thread pool.
 
-Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds, where
+Decisions, each a small function with its constants beside it (pinned by ``tests/test_engine.py``
+on a table of problems):
 
-- direct: ``work = outputs * taps``, with the border columns (read through the column table,
-  not vectorised) counted 8 times, ``rows`` = output rows;
-- separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
-  ``rows`` = output rows;
-- fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
-  outgrows L2), ``rows`` = number of tiles; stride does not shrink it, unlike the others. It is
-  considered only for finite inputs, since the FFT spreads a NaN over its tile.
+- :func:`pick` (``correlate``/``convolve``): forced by ``method=``, or the engine with the lowest
+  estimated time. Each engine's time is modelled as ``a * work + b * rows + c`` nanoseconds:
 
-The constants were fitted by ``bench/calibrate.py`` on the 2-core x86_64 (AMD EPYC, AVX2)
-machine this project is developed on, from forced runs of every engine on 174 cases (images
-128 to 4096 square, kernels 3 to 45, random and separable, stride 1 and 2). With these constants
-the model picked the fastest engine in 165 of them; the worst pick took 2.2 times the fastest
-engine's time, and on average (geometric mean) picks cost 1.9% over the fastest. On another
-machine the ratios between engines, which is all the choice depends on, move much less than the
-times.
+  - direct: ``work = outputs * taps``, with the edge columns (read through the column table,
+    not vectorised) counted ``1 + BORDER_FACTOR`` times, all of it ``STRIDED_FACTOR`` times
+    with a column stride, ``rows`` = output rows;
+  - separable (rank-1 2-D kernels): ``work = output rows * input width * kh + outputs * kw``,
+    ``rows`` = output rows;
+  - fft: ``work = sum over tiles of V * log2(V)`` for tiles of volume ``V`` (doubled when a tile
+    outgrows the L2 cache), ``rows`` = number of tiles; stride does not shrink it, unlike the
+    others. It is considered only for finite inputs, since the FFT spreads a NaN over its tile.
+
+  The constants are fitted by ``bench/calibrate.py`` (forced runs of every engine on a grid of
+  images, kernels, strides); it prints how often the model picks the fastest engine. Only the
+  ratios between engines matter to the choice, and they move much less between machines than
+  the times do.
+- :func:`pick_conv` (``conv_nd``): direct or GEMM (im2col + BLAS) from the channel counts.
+- :func:`tile_sizes` (the FFT engine): the tile lengths per axis, within a memory budget
+  (:func:`fft_max_volume`).
+- :func:`serial` and :func:`per_chunk`: below a few million multiply-adds, handing work to
+  another thread risks more than it saves, and the calling thread does it alone; above, the
+  work is cut into chunks small enough that a thread scheduled late holds nobody up for long.
+
+The engines are imported only when :func:`run` needs them (they load numba).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from functools import cache, lru_cache
 
 import numpy as np
 
-from padlab.engine.direct import correlate_direct
-from padlab.engine.fft import correlate_fft, tiles_work
-from padlab.engine.plan import Problem
-from padlab.engine.separable import correlate_separable
+from padlab._threads import threads as thread_count
+from padlab.engine.plan import Problem, interior
 from padlab.errors import PadlabValueError
+from padlab.geometry import Geometry
 from padlab.kernels.rank import split_rank1
 
-__all__ = ["COSTS", "estimate", "features", "pick", "run"]
+__all__ = [
+    "COSTS",
+    "estimate",
+    "features",
+    "fft_max_volume",
+    "fft_module",
+    "per_chunk",
+    "pick",
+    "pick_conv",
+    "run",
+    "serial",
+    "tile_sizes",
+    "tiles_work",
+]
 
 #: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py)
 COSTS = {
-    "direct": (0.036, 218.0, 85_000.0),
-    "separable": (0.050, 150.0, 56_000.0),
-    "fft": (0.32, 10_400.0, 290_000.0),
+    "direct": (0.036, 60.0, 40_000.0),
+    "separable": (0.060, 150.0, 20_000.0),
+    "fft": (0.25, 10_400.0, 150_000.0),
 }
-_BORDER_FACTOR = 7.0  # extra cost of a border column's multiply-add (scalar, with lookups)
-_FFT_MIN_TAPS = 64  # below this the FFT never wins; skip its estimate (it is the costly one)
+#: extra cost of an edge column's multiply-add (scalar, with table lookups), over an interior one
+BORDER_FACTOR = 7.0
+#: cost of a direct multiply-add with a column stride, relative to stride 1 (the strided rows
+#: are read through a polyphase copy, row by row, instead of one flat loop)
+STRIDED_FACTOR = 2.0
+#: below this many taps the FFT never wins (up to 11x11); its estimate (the costly one) is skipped
+FFT_MIN_TAPS = 128
+#: dilated kernels larger than this (in samples) are never transformed
+FFT_MAX_KERNEL = 2**30
+#: below this many multiply-adds (about 0.3 ms on one core) the calling thread works alone:
+#: a hand-off to the pool gains little there, and on a busy machine a helper thread that the
+#: system deschedules mid-chunk makes the call wait for a whole time slice
+SERIAL_WORK = 4_000_000
+#: parallel work is cut into chunks of at least this many multiply-adds, and into up to
+#: CHUNKS_PER_THREAD chunks per thread, so that a thread the system schedules late (a shared
+#: machine) leaves its chunks to the others instead of making them wait
+CHUNK_WORK = 400_000
+CHUNKS_PER_THREAD = 8
+
+# The FFT tile model: a real FFT pair costs FFT_NS_PER_UNIT ns per V * log2(V) for a tile of
+# volume V, twice that once the tile's spectrum outgrows the L2 cache (L2_VOLUME samples, about
+# 256 KiB of complex64 spectrum), plus FFT_NS_PER_TILE of gathering and Python per tile.
+FFT_NS_PER_UNIT = 0.5
+FFT_NS_PER_TILE = 60_000.0
+L2_VOLUME = 256 * 256
+# The FFT's scratch memory: a tile in flight holds about FFT_SCRATCH_ITEMS samples of the
+# compute dtype per tile sample (the gathered tile, its half spectrum of complex numbers, the
+# inverse), one tile per thread. The tiles are kept to FFT_SCRATCH_SHARE of the input's size,
+# or FFT_MIN_SCRATCH bytes for small inputs: below about 1024x1024 float32, tiles that small
+# would make the FFT slower than summing taps, so there the scratch is a larger share.
+FFT_SCRATCH_ITEMS = 3
+FFT_SCRATCH_SHARE = 0.1
+FFT_MIN_SCRATCH = 384 * 1024
+
+
+def serial(work: float) -> bool:
+    """True if ``work`` multiply-adds are done faster by the calling thread alone.
+
+    Examples
+    --------
+    >>> serial(512 * 512 * 9), serial(2048 * 2048 * 9)
+    (True, False)
+    """
+    return work < SERIAL_WORK
+
+
+def per_chunk(tasks: int, work: float, threads: int) -> int:
+    """Tasks per chunk handed to a thread, for ``tasks`` tasks of ``work`` multiply-adds in all.
+
+    Examples
+    --------
+    >>> per_chunk(16, 1024 * 1024 * 9, threads=2)
+    1
+    >>> per_chunk(16, 4096 * 4096 * 9, threads=2)
+    1
+    """
+    if threads <= 1 or serial(work):
+        return max(1, tasks)
+    chunks = min(tasks, CHUNKS_PER_THREAD * threads, max(threads, int(work // CHUNK_WORK)))
+    return max(1, -(-tasks // chunks))
+
+
+def pick_conv(in_per_group: int, out_per_group: int, taps: int) -> str:
+    """``conv_nd``'s engine: 'gemm' when each output sums many products (input channels times
+    taps) and many outputs share the gathered patches, else 'direct'.
+
+    The direct engine sums taps over all channels in one pass (best with few channels, such as
+    a first layer or depthwise layers); GEMM pays for gathering the patches once and then runs
+    at BLAS speed.
+
+    Examples
+    --------
+    >>> pick_conv(3, 16, 9), pick_conv(64, 128, 9), pick_conv(1, 1, 9)
+    ('direct', 'gemm', 'direct')
+    """
+    return "gemm" if in_per_group * taps >= 64 and out_per_group >= 8 else "direct"
 
 
 def features(
@@ -49,14 +148,32 @@ def features(
 ) -> dict[str, dict[str, float]]:
     """The work and row counts of each engine that can run ``problem``.
 
-    The FFT is left out for kernels below 64 taps (it never wins there) unless
-    ``all_engines`` is set, as the calibration script does.
+    The FFT is left out for kernels below :data:`FFT_MIN_TAPS` taps (it never wins there), and
+    for dilated kernels of more than :data:`FFT_MAX_KERNEL` samples (a transform that size would
+    not fit in memory), unless ``all_engines`` is set, as the calibration script does.
     """
-    g = problem.geometry
-    batch = problem.x.shape[0]
+    return _features(
+        problem.geometry,
+        problem.x.shape[0],
+        problem.kernel.shape,
+        factors is not None,
+        all_engines,
+        problem.x.itemsize,
+    )
+
+
+def _features(
+    g: Geometry,
+    batch: int,
+    kernel_shape: tuple[int, ...],
+    separable: bool,
+    all_engines: bool,
+    itemsize: int = 4,
+) -> dict[str, dict[str, float]]:
     outputs = batch * math.prod(g.out_shape)
     rows = batch * math.prod(g.out_shape[:-1])
-    # border columns take the scalar, table-lookup path: about 8 times the interior's cost
+    taps = math.prod(kernel_shape)
+    # edge columns take the scalar, table-lookup path
     n, (before, _), kw, sx, dx, ow = (
         g.in_shape[-1],
         g.pads[-1],
@@ -65,19 +182,27 @@ def features(
         g.dilations[-1],
         g.out_shape[-1],
     )
-    lo = min(-(-before // sx), ow)
-    hi = max(min((n - 1 + before - (kw - 1) * dx) // sx + 1, ow), lo)
-    border = (ow - (hi - lo)) / ow
-    direct_work = outputs * problem.kernel.size * (1 + _BORDER_FACTOR * border)
+    inner = interior(n, before, kw, sx, dx, ow)
+    border = (ow - len(inner)) / ow
+    direct_work = outputs * taps * (1 + BORDER_FACTOR * border) * (STRIDED_FACTOR if sx > 1 else 1)
     out = {"direct": {"work": direct_work, "rows": rows}}
-    if factors is not None:
-        kh, kw = problem.kernel.shape
+    if separable:
+        kh, kw = kernel_shape
         out["separable"] = {"work": rows * g.in_shape[-1] * kh + outputs * kw, "rows": rows}
-    if problem.kernel.size >= _FFT_MIN_TAPS or all_engines:
+    fits = math.prod(g.extents) <= FFT_MAX_KERNEL
+    if (taps >= FFT_MIN_TAPS and fits) or all_engines:
         full = tuple((o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True))
-        work, tiles = tiles_work(g.extents, full, batch)
+        limit = fft_max_volume(batch * math.prod(g.in_shape), itemsize, batch)
+        work, tiles = tiles_work(g.extents, full, batch, limit)
         out["fft"] = {"work": work, "rows": tiles}
     return out
+
+
+def _costs(features: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {
+        method: COSTS[method][0] * f["work"] + COSTS[method][1] * f["rows"] + COSTS[method][2]
+        for method, f in features.items()
+    }
 
 
 def estimate(problem: Problem, factors: object) -> dict[str, float]:
@@ -93,20 +218,43 @@ def estimate(problem: Problem, factors: object) -> dict[str, float]:
     >>> costs["fft"] < costs["direct"]
     True
     """
-    return {
-        method: COSTS[method][0] * f["work"] + COSTS[method][1] * f["rows"] + COSTS[method][2]
-        for method, f in features(problem, factors).items()
-    }
+    return _costs(features(problem, factors))
 
 
 def pick(problem: Problem, factors: object) -> str:
-    """The engine with the lowest estimate; never 'fft' for inputs with NaN or infinity."""
-    costs = estimate(problem, factors)
-    best = min(costs, key=costs.__getitem__)
+    """The engine with the lowest estimate; never 'fft' for inputs with NaN or infinity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab.geometry import Geometry
+    >>> x = np.zeros((1, 512, 512), np.float32)
+    >>> p = Problem(x, np.ones((3, 3), np.float32), Geometry.resolve((512, 512), (3, 3)),
+    ...             (0, 0), 0.0)
+    >>> pick(p, None)
+    'direct'
+    """
+    best, finite_only = _ranking(
+        problem.geometry,
+        problem.x.shape[0],
+        problem.kernel.shape,
+        factors is not None,
+        problem.x.itemsize,
+    )
     if best == "fft" and not _finite(problem.x):
-        costs.pop("fft")
-        best = min(costs, key=costs.__getitem__)
+        return finite_only
     return best
+
+
+@lru_cache(maxsize=1024)
+def _ranking(
+    geometry: Geometry, batch: int, kernel_shape: tuple[int, ...], separable: bool, itemsize: int
+) -> tuple[str, str]:
+    """The cheapest engine, and the cheapest other than the FFT (cached: problems repeat)."""
+    costs = _costs(_features(geometry, batch, kernel_shape, separable, False, itemsize))
+    best = min(costs, key=costs.__getitem__)
+    costs.pop("fft", None)
+    return best, min(costs, key=costs.__getitem__)
 
 
 def _finite(x: np.ndarray) -> bool:
@@ -117,20 +265,129 @@ def _finite(x: np.ndarray) -> bool:
     return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
 
-def run(problem: Problem, method: str = "auto") -> np.ndarray:
-    """Run ``problem`` with ``method`` ('auto', 'direct', 'separable' or 'fft')."""
+@cache
+def fft_module():
+    """scipy.fft, imported on first use (0.4 s: too much for every ``import padlab``)."""
+    import scipy.fft
+
+    return scipy.fft
+
+
+def fft_max_volume(input_samples: int, itemsize: int, batch: int) -> float:
+    """The largest FFT tile (in samples per batch item) whose scratch fits the budget.
+
+    Examples
+    --------
+    >>> fft_max_volume(2048 * 2048, 4, 1) >= 192 * 324   # 10% of a 16 MiB input
+    True
+    >>> fft_max_volume(1024 * 1024, 4, 1)
+    17476.0
+    """
+    budget = max(FFT_SCRATCH_SHARE * input_samples * itemsize, FFT_MIN_SCRATCH)
+    return float(budget // (FFT_SCRATCH_ITEMS * itemsize * thread_count() * batch))
+
+
+def tile_sizes(
+    spans: tuple[int, ...], lengths: tuple[int, ...], max_volume: float = math.inf
+) -> tuple[int, ...]:
+    """FFT lengths per axis that minimise the estimated time of all tiles together.
+
+    ``spans`` are the dilated kernel spans, ``lengths`` the stride-1 output lengths. Each axis
+    tries every number of tiles ``m`` (up to a bound), with ``F = next_fast_len(ceil(n / m) +
+    span - 1)``; the cost of a combination is its number of tiles times the FFT cost of one
+    tile (doubled when a tile outgrows L2) plus a fixed cost per tile. Tiles larger than
+    ``max_volume`` samples are left out, unless no tile is that small (then the smallest).
+
+    Examples
+    --------
+    >>> tile_sizes((31, 31), (2048, 2048))
+    (192, 324)
+    >>> tile_sizes((3,), (10,))
+    (12,)
+    """
+    options = []
+    limit = 40 if len(spans) <= 2 else 10
+    for span, n in zip(spans, lengths, strict=True):
+        axis: dict[int, int] = {}
+        for m in range(1, min(n, limit) + 1):
+            size = fft_module().next_fast_len(-(-n // m) + span - 1, real=True)
+            tiles = -(-n // (size - span + 1))
+            axis.setdefault(size, tiles)
+        options.append(sorted(axis.items()))
+    best, best_cost = None, math.inf
+    smallest, smallest_volume = None, math.inf
+    for combo in itertools.product(*options):
+        volume = math.prod(size for size, _ in combo)
+        if volume < smallest_volume:
+            smallest, smallest_volume = tuple(size for size, _ in combo), volume
+        if volume > max_volume:
+            continue
+        tiles = math.prod(t for _, t in combo)
+        per_tile = volume * math.log2(max(volume, 2)) * FFT_NS_PER_UNIT
+        if len(spans) > 1 and volume > L2_VOLUME:
+            per_tile *= 2
+        cost = tiles * (per_tile + FFT_NS_PER_TILE)
+        if cost < best_cost:
+            best, best_cost = tuple(size for size, _ in combo), cost
+    chosen = best or smallest
+    assert chosen is not None
+    return chosen
+
+
+def tiles_work(
+    spans: tuple[int, ...], lengths: tuple[int, ...], batch: int, max_volume: float = math.inf
+) -> tuple[float, int]:
+    """The FFT engine's work: ``(sum over tiles of V * log2(V), number of tiles)``.
+
+    ``V`` is a tile's volume (doubled when it outgrows L2), counted once per batch item.
+    """
+    sizes = tile_sizes(spans, lengths, max_volume)
+    volume = math.prod(sizes)
+    tiles = math.prod(
+        -(-n // (size - span + 1)) for n, size, span in zip(lengths, sizes, spans, strict=True)
+    )
+    units = volume * math.log2(max(volume, 2))
+    if len(spans) > 1 and volume > L2_VOLUME:
+        units *= 2
+    return tiles * batch * units, tiles
+
+
+def run(problem: Problem, method: str = "auto", out: np.ndarray | None = None) -> np.ndarray:
+    """Run ``problem`` with ``method`` ('auto', 'direct', 'separable' or 'fft').
+
+    ``out``, if given, receives the result: a C-contiguous array of shape
+    ``problem.out_shape`` and the problem's dtype, not overlapping ``problem.x`` (the engines
+    write it while they read the input). Else the result is allocated with
+    :func:`padlab._validate.allocate` before anything else.
+    """
+    if out is not None and (
+        out.shape != problem.out_shape
+        or out.dtype != problem.x.dtype
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
+        raise PadlabValueError(
+            f"out must be a writeable C-contiguous {problem.x.dtype} array of shape "
+            f"{problem.out_shape}, got {out.dtype} {out.shape}"
+        )
     factors = split_rank1(problem.kernel) if problem.kernel.ndim == 2 else None
     if method == "auto":
         method = pick(problem, factors)
     if method == "direct":
-        return correlate_direct(problem)
+        from padlab.engine.direct import correlate_direct
+
+        return correlate_direct(problem, out)
     if method == "fft":
-        return correlate_fft(problem)
+        from padlab.engine.fft import correlate_fft
+
+        return correlate_fft(problem, out)
     if method == "separable":
         if factors is None:
             raise PadlabValueError(
                 f"method='separable' needs a 2-D kernel of rank 1 (an outer product of a "
                 f"column and a row); this kernel {problem.kernel.shape} is not"
             )
-        return correlate_separable(problem, factors)
+        from padlab.engine.separable import correlate_separable
+
+        return correlate_separable(problem, factors, out)
     raise PadlabValueError(f"unknown method {method!r}")  # pragma: no cover - checked earlier

@@ -2,11 +2,15 @@
 
 For a large kernel, multiplying spectra is cheaper than summing taps. The output is cut into
 tiles; each tile's input region (its outputs plus the kernel's span) is gathered straight from the
-image through the per-axis index tables, so reflected, replicated or circular borders are exactly
-the rule's samples and no padded copy of the image is ever made. A tile is transformed with
+image through the rule's index map (:func:`padlab.modes.index.source_index`), so reflected,
+replicated or circular borders are exactly the rule's samples and no padded copy of the image
+is ever made. A tile is transformed with
 ``scipy.fft.rfftn`` at a fast size ``F``, multiplied by the kernel's spectrum (computed once), and
 transformed back; its last ``F - span + 1`` samples per axis are the correlation. Tiles run in
-parallel threads (scipy.fft releases the GIL), so the scratch memory is a few tiles, not an image.
+parallel threads (scipy.fft releases the GIL), so the scratch memory is a few tiles, not an image:
+the tile size is chosen within a budget of 10% of the input (at least 384 KiB, so that images
+below about 1024x1024 keep tiles large enough to be worth transforming; see
+:func:`padlab.engine.choose.fft_max_volume`).
 
 Strides are taken by sampling the stride-1 result. Inputs with NaN or infinity spread them to
 their whole tile (a property of the FFT); the automatic method choice never uses this engine for
@@ -16,85 +20,16 @@ them.
 from __future__ import annotations
 
 import itertools
-import math
-from functools import cache
 
 import numpy as np
 
 from padlab._threads import run_chunks
-from padlab.engine.plan import Problem, index_tables
+from padlab._validate import allocate
+from padlab.engine.choose import fft_max_volume, fft_module, tile_sizes
+from padlab.engine.plan import Problem
+from padlab.modes.index import source_index
 
-__all__ = ["correlate_fft", "tile_sizes", "tiles_work"]
-
-
-# Measured on the 2-core test machine: a 2-D real FFT pair costs about 0.5 ns per
-# F**2 * log2(F**2) while the tile's spectrum fits the 512 KiB L2 cache (F <= 256), about
-# twice that beyond; every tile also costs ~60 us of gathering and Python.
-_NS_PER_UNIT = 0.5
-_NS_PER_TILE = 60_000.0
-_CACHE_VOLUME = 256 * 256
-
-
-@cache
-def _fft():
-    """scipy.fft, imported on first use (0.4 s: too much for every ``import padlab``)."""
-    import scipy.fft
-
-    return scipy.fft
-
-
-def tile_sizes(spans: tuple[int, ...], lengths: tuple[int, ...]) -> tuple[int, ...]:
-    """FFT lengths per axis that minimise the estimated time of all tiles together.
-
-    ``spans`` are the dilated kernel spans, ``lengths`` the stride-1 output lengths. Each axis
-    tries every number of tiles ``m`` (up to a bound), with ``F = next_fast_len(ceil(n / m) +
-    span - 1)``; the cost of a combination is its number of tiles times the FFT cost of one
-    tile (doubled when a tile outgrows L2) plus a fixed cost per tile.
-
-    Examples
-    --------
-    >>> tile_sizes((31, 31), (2048, 2048))
-    (192, 324)
-    >>> tile_sizes((3,), (10,))
-    (12,)
-    """
-    options = []
-    limit = 40 if len(spans) <= 2 else 10
-    for span, n in zip(spans, lengths, strict=True):
-        axis = {}
-        for m in range(1, min(n, limit) + 1):
-            size = _fft().next_fast_len(-(-n // m) + span - 1, real=True)
-            tiles = -(-n // (size - span + 1))
-            axis.setdefault(size, tiles)
-        options.append(sorted(axis.items()))
-    best, best_cost = None, math.inf
-    for combo in itertools.product(*options):
-        volume = math.prod(size for size, _ in combo)
-        tiles = math.prod(t for _, t in combo)
-        per_tile = volume * math.log2(max(volume, 2)) * _NS_PER_UNIT
-        if len(spans) > 1 and volume > _CACHE_VOLUME:
-            per_tile *= 2
-        cost = tiles * (per_tile + _NS_PER_TILE)
-        if cost < best_cost:
-            best, best_cost = tuple(size for size, _ in combo), cost
-    assert best is not None
-    return best
-
-
-def tiles_work(spans: tuple[int, ...], lengths: tuple[int, ...], batch: int) -> tuple[float, int]:
-    """The FFT engine's work: ``(sum over tiles of V * log2(V), number of tiles)``.
-
-    ``V`` is a tile's volume (doubled when it outgrows L2), counted once per batch item.
-    """
-    sizes = tile_sizes(spans, lengths)
-    volume = math.prod(sizes)
-    tiles = math.prod(
-        -(-n // (size - span + 1)) for n, size, span in zip(lengths, sizes, spans, strict=True)
-    )
-    units = volume * math.log2(max(volume, 2))
-    if len(spans) > 1 and volume > _CACHE_VOLUME:
-        units *= 2
-    return tiles * batch * units, tiles
+__all__ = ["correlate_fft"]
 
 
 def _gather(x: np.ndarray, sources: list[np.ndarray]) -> np.ndarray:
@@ -122,8 +57,10 @@ def _gather(x: np.ndarray, sources: list[np.ndarray]) -> np.ndarray:
     return view
 
 
-def correlate_fft(problem: Problem) -> np.ndarray:
+def correlate_fft(problem: Problem, out: np.ndarray | None = None) -> np.ndarray:
     """Run the FFT engine on a :class:`Problem`; returns shape (B, *out_spatial).
+
+    ``out``: as in :func:`padlab.engine.choose.run`.
 
     Examples
     --------
@@ -140,28 +77,32 @@ def correlate_fft(problem: Problem) -> np.ndarray:
     x = problem.x
     dtype = x.dtype
     nd = len(g.in_shape)
-    tables = index_tables(g, problem.codes)
+    if out is None:
+        out = allocate(problem.out_shape, dtype, "the output")
     spans = g.extents
+    dilated = allocate(spans, dtype, "the dilated kernel")
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]  # stride-1 length
-    sizes = list(tile_sizes(tuple(spans), tuple(full)))
+    limit = fft_max_volume(x.size, x.itemsize, x.shape[0])
+    sizes = list(tile_sizes(tuple(spans), tuple(full), limit))
     valid = [size - span + 1 for size, span in zip(sizes, spans, strict=True)]
     # tile lengths on the stride-1 grid, whole multiples of the stride so tiles align
     step = [max(s, (v // s) * s) for v, s in zip(valid, g.strides, strict=True)]
 
-    dilated = np.zeros(spans, dtype=dtype)
+    dilated[...] = 0
     dilated[tuple(slice(None, None, d) for d in g.dilations)] = problem.kernel
     # correlation = convolution with the flipped kernel
-    spectrum = _fft().rfftn(dilated[(slice(None, None, -1),) * nd], s=sizes)
-
-    out = np.empty(problem.out_shape, dtype=dtype) if problem.out is None else problem.out
+    spectrum = fft_module().rfftn(dilated[(slice(None, None, -1),) * nd], s=sizes)
+    del dilated
     starts = itertools.product(*(range(0, n, st) for n, st in zip(full, step, strict=True)))
     value = dtype.type(problem.value)
 
     def tile(origin: tuple[int, ...]) -> None:
         lengths = [min(st, n - o) for o, st, n in zip(origin, step, full, strict=True)]
-        sources = [
-            table[o : o + length + span - 1]
-            for table, o, length, span in zip(tables, origin, lengths, spans, strict=True)
+        sources = [  # the tile's source indices, straight from the rule (no global table)
+            source_index(np.arange(o - before, o - before + length + span - 1), n, code)
+            for o, (before, _), n, code, length, span in zip(
+                origin, g.pads, g.in_shape, problem.codes, lengths, spans, strict=True
+            )
         ]
         picked = _gather(x, sources)
         inside = [src >= 0 for src in sources]
@@ -175,10 +116,10 @@ def correlate_fft(problem: Problem) -> np.ndarray:
                 picked = picked.copy()  # a view of x: never write into the input
             np.putmask(picked, ~np.broadcast_to(mask, picked.shape), value)
         axes = tuple(range(1, nd + 1))
-        spec = _fft().rfftn(picked, s=sizes, axes=axes)  # zero-padded to the tile size
+        spec = fft_module().rfftn(picked, s=sizes, axes=axes)  # zero-padded to the tile size
         del picked
         spec *= spectrum  # in place: one spectrum per tile in memory, not two
-        result = _fft().irfftn(spec, s=sizes, axes=axes)
+        result = fft_module().irfftn(spec, s=sizes, axes=axes)
         del spec
         # stride-1 positions origin .. origin+length-1 sit at span-1 .. in the result
         first = [(-o) % s for o, s in zip(origin, g.strides, strict=True)]

@@ -12,23 +12,28 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from padlab.engine.direct import _plan
+from padlab._validate import allocate
+from padlab.engine.direct import direct_plan
 from padlab.geometry import Geometry
 
 __all__ = ["conv_gemm"]
 
 
 @nb.njit(cache=True, nogil=True)
-def _im2col(x, kshape, tz, ty, tx, params, value, cols):  # pragma: no cover - compiled
-    """cols[(c, kz, ky, kx), (oz, oy, ox)] = padded x[c, oz*sz + kz*dz, oy*sy + ky*dy, ...]."""
-    nc, nw = x.shape[0], x.shape[3]
+def _im2col(x, kshape, tz, ty, tx, plan, oshape, value, cols):  # pragma: no cover - compiled
+    """cols[(c, kz, ky, kx), (oz, oy, ox)] = padded x[c, oz*sz + kz*dz, oy*sy + ky*dy, ...].
+
+    ``plan`` is a :data:`~padlab.engine.plan.PLAN` record, ``oshape`` the 3-D output shape.
+    """
+    p = plan[0]
+    nc = x.shape[0]
     kd, kh, kw = kshape[0], kshape[1], kshape[2]
-    bx = params[0]
-    sz, sy, sx = params[1], params[2], params[3]
-    dz, dy, dx = params[4], params[5], params[6]
-    od, oh, ow = params[7], params[8], params[9]
-    lo = min((bx + sx - 1) // sx, ow)
-    hi = max(min((nw - 1 + bx - (kw - 1) * dx) // sx + 1, ow), lo)
+    bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
+    z_out, z_tap = p.out_step[0], p.tap_step[0]
+    y_out, y_tap = p.out_step[1], p.tap_step[1]
+    x_out, x_tap = p.out_step[2], p.tap_step[2]
+    od, oh, ow = oshape[0], oshape[1], oshape[2]
+    lo, hi = p.lo[2], p.hi[2]
     for c in range(nc):
         for kz in range(kd):
             for ky in range(kh):
@@ -36,9 +41,9 @@ def _im2col(x, kshape, tz, ty, tx, params, value, cols):  # pragma: no cover - c
                     row = cols[((c * kd + kz) * kh + ky) * kw + kx]
                     shift = kx * dx - bx
                     for oz in range(od):
-                        pz = tz[oz * sz + kz * dz]
+                        pz = tz[oz * z_out + kz * z_tap]
                         for oy in range(oh):
-                            py = ty[oy * sy + ky * dy]
+                            py = ty[oy * y_out + ky * y_tap]
                             start = (oz * oh + oy) * ow
                             if pz < 0 or py < 0:
                                 for ox in range(ow):
@@ -46,7 +51,7 @@ def _im2col(x, kshape, tz, ty, tx, params, value, cols):  # pragma: no cover - c
                                 continue
                             line = x[c, pz, py]
                             for ox in range(lo):
-                                px = tx[ox * sx + kx * dx]
+                                px = tx[ox * x_out + kx * x_tap]
                                 row[start + ox] = line[px] if px >= 0 else value
                             if sx == 1:
                                 for ox in range(lo, hi):
@@ -55,7 +60,7 @@ def _im2col(x, kshape, tz, ty, tx, params, value, cols):  # pragma: no cover - c
                                 for ox in range(lo, hi):
                                     row[start + ox] = line[ox * sx + shift]
                             for ox in range(hi, ow):
-                                px = tx[ox * sx + kx * dx]
+                                px = tx[ox * x_out + kx * x_tap]
                                 row[start + ox] = line[px] if px >= 0 else value
 
 
@@ -68,7 +73,8 @@ def conv_gemm(
     value: float,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Channel-mixing correlation by im2col + matrix product; same contract as ``conv_direct``.
+    """Channel-mixing correlation by im2col + matrix product; same contract as ``conv_direct``
+    (``out``, if given, a C-contiguous array of the result's shape and dtype, receives it).
 
     Examples
     --------
@@ -83,20 +89,23 @@ def conv_gemm(
     n, c = x.shape[:2]
     o = weight.shape[0]
     missing = 3 - (x.ndim - 2)
-    tz, ty, tx, pads, strides, dilations, out_shape = _plan(geometry, tuple(codes), missing)
-    x4 = x.reshape((n, c) + (1,) * missing + x.shape[2:])
-    kshape = np.array((1,) * missing + weight.shape[2:], dtype=np.int64)
-    params = np.array((pads[2], *strides, *dilations, *out_shape), dtype=np.int64)
+    out_shape = (1,) * missing + geometry.out_shape
+    positions = int(np.prod(out_shape))
+    if out is None:
+        out = allocate((n, o, *geometry.out_shape), x.dtype, "the output")
     cg, og = c // groups, o // groups
     taps = int(np.prod(weight.shape[2:]))
-    positions = int(np.prod(out_shape))
+    cols = allocate((cg * taps, positions), x.dtype, "the patch matrix (im2col)")
+    tz, ty, tx, plan, _, _ = direct_plan(geometry, tuple(codes), groups, 1, True)
+    x4 = x.reshape((n, c) + (1,) * missing + x.shape[2:])
+    kshape = np.array((1,) * missing + weight.shape[2:], dtype=np.int64)
+    oshape = np.array(out_shape, dtype=np.int64)
     w2 = np.ascontiguousarray(weight, dtype=x.dtype).reshape(groups, og, cg * taps)
-    out = np.empty((n, o, positions), x.dtype) if out is None else out.reshape(n, o, positions)
-    cols = np.empty((cg * taps, positions), dtype=x.dtype)
     fill = x.dtype.type(value)
+    flat = out.reshape(n, o, positions)
     for i in range(n):
         for g in range(groups):
             source = np.ascontiguousarray(x4[i, g * cg : (g + 1) * cg])
-            _im2col(source, kshape, tz, ty, tx, params, fill, cols)
-            np.matmul(w2[g], cols, out=out[i, g * og : (g + 1) * og])
-    return out.reshape((n, o, *geometry.out_shape))
+            _im2col(source, kshape, tz, ty, tx, plan, oshape, fill, cols)
+            np.matmul(w2[g], cols, out=flat[i, g * og : (g + 1) * og])
+    return out

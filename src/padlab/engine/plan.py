@@ -1,4 +1,4 @@
-"""What every engine shares: the problem description, index tables and the partial scale.
+"""What every engine shares: the problem description, the per-axis plan of reads, the tasks.
 
 An engine receives a :class:`Problem`: a batch of arrays ``x`` of shape (B, *spatial) in the
 compute dtype, one kernel, the :class:`~padlab.geometry.Geometry` and one index-rule code per
@@ -6,6 +6,10 @@ axis (:mod:`padlab.modes.index`). Rules that are not index rules never reach an 
 ``partial`` arrives as zero padding plus :func:`padlab.geometry.partial_scale`, and the
 arithmetic rules (odd reflections, ramps, statistics) arrive already padded, with a 'valid'
 geometry.
+
+The compiled engines get their integers as one named record (:data:`PLAN`, a numpy structured
+scalar: numba reads its fields by name, and it is passed as cheaply as an array), and one
+:func:`tap_table` per axis.
 """
 
 from __future__ import annotations
@@ -14,10 +18,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from padlab.geometry import Geometry
-from padlab.modes.index import index_table
+from padlab._threads import threads as _thread_count
+from padlab.geometry import Geometry, interior_range
+from padlab.modes.index import tap_table
 
-__all__ = ["Problem", "index_tables"]
+__all__ = [
+    "PLAN",
+    "AxisReads",
+    "Problem",
+    "axis_reads",
+    "chunk_rows",
+    "interior",
+    "make_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -35,9 +48,6 @@ class Problem:
         Index-rule code per spatial axis (``CONSTANT`` for zeros/constant/partial).
     value : float
         The constant read outside the input on ``CONSTANT`` axes (0 unless mode='constant').
-    out : ndarray, optional
-        C-contiguous, of shape :attr:`out_shape` and the same dtype: the engine writes the
-        result into it (``out=`` of :func:`padlab.correlate`) instead of allocating.
     """
 
     x: np.ndarray
@@ -45,24 +55,150 @@ class Problem:
     geometry: Geometry
     codes: tuple[int, ...]
     value: float
-    out: np.ndarray | None = None
 
     @property
     def out_shape(self) -> tuple[int, ...]:
         return (self.x.shape[0], *self.geometry.out_shape)
 
 
-def index_tables(geometry: Geometry, codes: tuple[int, ...]) -> list[np.ndarray]:
-    """One table per axis: padded coordinate -> source index, or -1 for the constant.
+def interior(n: int, before: int, taps: int, stride: int, dilation: int, out: int) -> range:
+    """The outputs of one axis whose every tap reads a real sample (no padding involved).
+
+    A ``range`` over :func:`padlab.geometry.interior_range`, the one place the formula lives.
+
+    Examples
+    --------
+    >>> interior(10, 1, 3, 1, 1, 10)     # 'same' 3-tap filter: the first and last read padding
+    range(1, 9)
+    >>> len(interior(3, 10**9, 3, 1, 10**9, 3))   # a huge dilation: every output reads padding
+    0
+    """
+    return range(*interior_range(n, before, taps, stride, dilation, out))
+
+
+@dataclass(frozen=True)
+class AxisReads:
+    """Where one axis's reads come from (see :func:`padlab.modes.index.tap_table`).
+
+    Output ``o``, tap ``t`` reads source index ``table[o * out_step + t * tap_step]`` (-1: the
+    constant). ``inner`` are the outputs whose taps all read real samples; ``before``,
+    ``stride`` and ``dilation`` are the geometry's where ``inner`` is not empty (then they are
+    small: the reads stay inside the input), else 0, so that a padding, stride or dilation of
+    10**30 never reaches compiled integer arithmetic.
+    """
+
+    table: np.ndarray
+    out_step: int
+    tap_step: int
+    inner: range
+    before: int
+    stride: int
+    dilation: int
+
+
+def axis_reads(geometry: Geometry, codes: tuple[int, ...]) -> list[AxisReads]:
+    """One :class:`AxisReads` per spatial axis of ``geometry``.
+
+    A dilation on an axis with one tap changes nothing and is taken as 1. A stride on an axis
+    with one output is never multiplied by anything; only whether it is 1 chooses the shape
+    of the compiled loops (and so the order of the sums), so any stride above 1 is taken as 2.
 
     Examples
     --------
     >>> from padlab.modes.index import REFLECT
-    >>> g = Geometry.resolve((4,), (3,), "same")
-    >>> index_tables(g, (REFLECT,))[0].tolist()
-    [1, 0, 1, 2, 3, 2]
+    >>> (y,) = axis_reads(Geometry.resolve((4,), (3,), "same"), (REFLECT,))
+    >>> y.table.tolist(), y.inner
+    ([1, 0, 1, 2, 3, 2], range(1, 3))
     """
     return [
-        index_table(int(n), int(b), int(a), int(code)).astype(np.int64, copy=False)
-        for n, (b, a), code in zip(geometry.in_shape, geometry.pads, codes, strict=True)
+        _axis_reads(n, pads[0], code, out, s if out > 1 else min(s, 2), k, d if k > 1 else 1)
+        for n, pads, code, out, s, k, d in zip(
+            geometry.in_shape,
+            geometry.pads,
+            codes,
+            geometry.out_shape,
+            geometry.strides,
+            geometry.kernel_shape,
+            geometry.dilations,
+            strict=True,
+        )
     ]
+
+
+def _axis_reads(
+    n: int, before: int, code: int, out: int, stride: int, taps: int, dilation: int
+) -> AxisReads:
+    table, out_step, tap_step = tap_table(n, before, code, out, stride, taps, dilation)
+    inner = interior(n, before, taps, stride, dilation, out)
+    if not inner:
+        before = stride = dilation = 0
+    return AxisReads(table, out_step, tap_step, inner, before, stride, dilation)
+
+
+#: The integers of a compiled engine call, by name. Per-axis fields are (z, y, x).
+PLAN = np.dtype(
+    [
+        ("groups", np.int64),  # channel groups (conv_nd)
+        ("rows_per_task", np.int64),  # output rows of one parallel task
+        ("before", np.int64, 3),  # padding before (0 where the axis has no interior)
+        ("stride", np.int64, 3),
+        ("dilation", np.int64, 3),  # (0 where the axis has no interior)
+        ("out_step", np.int64, 3),  # tap t of output o reads table[o*out_step + t*tap_step]
+        ("tap_step", np.int64, 3),
+        ("lo", np.int64, 3),  # outputs [lo, hi) read only real samples on this axis
+        ("hi", np.int64, 3),
+        ("flat_band", np.int64),  # 1: rows with no padding run as one flat loop (direct engine)
+        ("ring", np.int64),  # rows of the polyphase ring per input plane (strided columns)
+        ("phases", np.int64),  # phases a split source row keeps: min(stride, width)
+        ("phase_len", np.int64),  # length of one phase of a split source row
+    ]
+)
+
+
+def make_plan(
+    reads: list[AxisReads],
+    groups: int = 1,
+    rows_per_task: int = 1,
+    in_shape: tuple[int, int] = (1, 1),
+    kernel_rows: int = 1,
+) -> np.ndarray:
+    """The :data:`PLAN` record (a one-element array) of two or three axes' reads.
+
+    ``ring`` and ``phase_len`` serve the direct engine's strided rows (``in_shape`` and
+    ``kernel_rows`` are the input's height and width and the kernel's height): a source row
+    split into ``stride`` phases holds ``ceil(width / stride)`` samples per phase (only the
+    first ``width`` phases hold any: a stride wider than the row leaves the others empty, and
+    they are not kept), and a ring of
+    ``(kh - 1) * dy + sy`` rows (at most the input's height: then every row has its own slot)
+    keeps the split rows that consecutive output rows share.
+    """
+    plan = np.zeros(1, PLAN)
+    p = plan[0]
+    p["groups"], p["rows_per_task"] = groups, rows_per_task
+    for axis, r in enumerate(reads, start=3 - len(reads)):  # the last axes are x, y, z
+        p["before"][axis], p["stride"][axis], p["dilation"][axis] = r.before, r.stride, r.dilation
+        p["out_step"][axis], p["tap_step"][axis] = r.out_step, r.tap_step
+        p["lo"][axis], p["hi"][axis] = r.inner.start, r.inner.stop
+    y, x = reads[-2], reads[-1]
+    if x.stride > 1 and x.inner:
+        p["phase_len"] = -(-in_shape[1] // x.stride)
+        p["phases"] = min(x.stride, in_shape[1])
+        rows = (kernel_rows - 1) * y.dilation + y.stride if y.inner else in_shape[0]
+        p["ring"] = min(rows, in_shape[0])
+    return plan
+
+
+def chunk_rows(planes: int, rows: int, threads: int | None = None) -> int:
+    """Rows per parallel task: whole planes when there are many, else bands of >= 8 rows.
+
+    Examples
+    --------
+    >>> chunk_rows(1, 512, threads=2)
+    32
+    >>> chunk_rows(64, 224, threads=2)
+    224
+    """
+    tasks = 8 * (threads if threads is not None else _thread_count())
+    if planes >= tasks:
+        return rows
+    return max(8, -(-rows * planes // tasks))

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from padlab._validate import allocate
 from padlab.geometry import Geometry
 from padlab.modes.padding import pad
 from padlab.modes.registry import Rule
@@ -71,7 +72,7 @@ def correlate_reference(
             real[(slice(None),) * axis + (slice(0, before),)] = 0
             real[(slice(None),) * axis + (slice(padded.shape[axis] - after, None),)] = 0
 
-    out = np.empty(geometry.out_shape, dtype=image.dtype)
+    out = allocate(geometry.out_shape, image.dtype, "the output")
     for o in np.ndindex(*geometry.out_shape):
         window = tuple(
             slice(i * s, i * s + (k - 1) * d + 1, d)

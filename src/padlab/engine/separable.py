@@ -14,44 +14,55 @@ the same column map for every row.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba as nb
 import numpy as np
 
-from padlab._threads import chunk_size, run_chunks
-from padlab.engine.direct import _accumulate, _chunk_rows
-from padlab.engine.plan import Problem, index_tables
+from padlab._threads import run_chunks, threads
+from padlab._validate import allocate
+from padlab.engine.choose import per_chunk, serial
+from padlab.engine.loops import FMA, accumulate
+from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
+from padlab.geometry import Geometry
 
 __all__ = ["correlate_separable"]
 
 
-@nb.njit(cache=True, nogil=True, fastmath={"contract"})
-def _separable(first, last, x, col, row, ty, tx, params, value, out):  # pragma: no cover
-    """out[b] = correlation of x[b] with outer(col, row); params: bx, sy, sx, dy, dx, chunk."""
-    bx, sy, sx, dy, dx, chunk = params[0], params[1], params[2], params[3], params[4], params[5]
+@nb.njit(cache=True, nogil=True, fastmath=FMA)
+def _separable(first, last, x, col, row, ty, tx, plan, value, out):  # pragma: no cover
+    """out[b] = correlation of x[b] with outer(col, row), tasks ``first .. last - 1``.
+
+    ``plan`` is a :data:`~padlab.engine.plan.PLAN` record (axes 1 and 2 are y and x).
+    """
+    p = plan[0]
+    bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
+    y_out, y_tap = p.out_step[1], p.tap_step[1]
+    x_out, x_tap = p.out_step[2], p.tap_step[2]
+    lo, hi = p.lo[2], p.hi[2]
+    chunk = p.rows_per_task
     nh, nw = x.shape[1], x.shape[2]
     kh = col.shape[0]
     kw = row.shape[0]
     oh, ow = out.shape[1], out.shape[2]
     xf = x.ravel()
     edge = value * col.sum()  # a padded column of the constant, after the vertical pass
-    lo = min((bx + sx - 1) // sx, ow)
-    hi = max(min((nw - 1 + bx - (kw - 1) * dx) // sx + 1, ow), lo)
     nchunks = (oh + chunk - 1) // chunk
+    buf = np.empty(nw, x.dtype)
+    offs = np.empty(max(kh, kw), np.uint64)
+    wts = np.empty(max(kh, kw), x.dtype)
+    hoffs = np.empty(kw, np.uint64)
+    for kx in range(kw):
+        hoffs[kx] = np.uint64(kx * dx) - np.uint64(bx)
     for task in range(first, last):
         b = task // nchunks
         r0 = (task % nchunks) * chunk
-        buf = np.empty(nw, x.dtype)
-        offs = np.empty(max(kh, kw), np.uint64)
-        wts = np.empty(max(kh, kw), x.dtype)
-        hoffs = np.empty(kw, np.uint64)
-        for kx in range(kw):
-            hoffs[kx] = np.uint64(kx * dx) - np.uint64(bx)
         for oy in range(r0, min(oh, r0 + chunk)):
             # 1. vertical pass into buf
             n = 0
             const = value * 0
             for ky in range(kh):
-                py = ty[oy * sy + ky * dy]
+                py = ty[oy * y_out + ky * y_tap]
                 if py < 0:
                     const += value * col[ky]
                 else:
@@ -60,37 +71,52 @@ def _separable(first, last, x, col, row, ty, tx, params, value, out):  # pragma:
                     n += 1
             for i in range(nw):
                 buf[i] = const
-            _accumulate(buf, xf, offs, wts, np.int64(n), np.uint64(0), np.uint64(nw), np.uint64(1))
+            accumulate(buf, xf, offs, wts, np.int64(n), np.uint64(0), np.uint64(nw), np.uint64(1))
             # 2. horizontal pass from buf
             orow = out[b, oy]
             for ox in range(lo, hi):
                 orow[ox] = 0
             if hi > lo:
-                _accumulate(
+                accumulate(
                     orow, buf, hoffs, row, np.int64(kw), np.uint64(lo), np.uint64(hi), np.uint64(sx)
                 )
             for ox in range(lo):
-                orow[ox] = _border(buf, row, tx, ox * sx, dx, edge)
+                orow[ox] = _border(buf, row, tx, ox * x_out, x_tap, edge)
             for ox in range(hi, ow):
-                orow[ox] = _border(buf, row, tx, ox * sx, dx, edge)
+                orow[ox] = _border(buf, row, tx, ox * x_out, x_tap, edge)
 
 
-@nb.njit(cache=True, inline="always", fastmath={"contract"})
-def _border(buf, row, tx, start, dx, edge):  # pragma: no cover - compiled
+@nb.njit(cache=True, inline="always", fastmath=FMA)
+def _border(buf, row, tx, start, step, edge):  # pragma: no cover - compiled
     acc = edge * 0
     for kx in range(row.shape[0]):
-        px = tx[start + kx * dx]
+        px = tx[start + kx * step]
         acc += row[kx] * (edge if px < 0 else buf[px])
     return acc
 
 
-def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+@lru_cache(maxsize=256)
+def _plan(
+    geometry: Geometry, codes: tuple[int, ...], batch: int, alone: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row and column tables and the plan record, cached: they repeat between calls."""
+    ty, tx = reads = axis_reads(geometry, codes)
+    oh = geometry.out_shape[0]
+    plan = make_plan(reads, rows_per_task=oh if alone else chunk_rows(batch, oh))
+    plan.flags.writeable = False
+    return ty.table, tx.table, plan
+
+
+def correlate_separable(
+    problem: Problem, factors: tuple[np.ndarray, np.ndarray], out: np.ndarray | None = None
+) -> np.ndarray:
     """Run the separable engine on a 2-D :class:`Problem` whose kernel is ``outer(*factors)``.
+
+    ``out``: as in :func:`padlab.engine.choose.run`.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from padlab.geometry import Geometry
     >>> from padlab.kernels.rank import split_rank1
     >>> from padlab.modes.index import REPLICATE
     >>> x = np.arange(12.0).reshape(1, 3, 4)
@@ -102,31 +128,30 @@ def correlate_separable(problem: Problem, factors: tuple[np.ndarray, np.ndarray]
            [-4., -8., -8., -4.]])
     """
     g = problem.geometry
-    ty, tx = index_tables(g, problem.codes)
     col, row = factors
-    out = np.empty(problem.out_shape, dtype=problem.x.dtype) if problem.out is None else problem.out
-    params = np.array(
-        (
-            g.pads[1][0],
-            *g.strides,
-            *g.dilations,
-            _chunk_rows(problem.x.shape[0], g.out_shape[0]),
-        ),
-        dtype=np.int64,
-    )
+    if out is None:
+        out = allocate(problem.out_shape, problem.x.dtype, "the output")
+    batch = problem.x.shape[0]
+    work = out.size * (col.size + row.size)
+    alone = serial(work)
+    ty, tx, plan = _plan(g, tuple(problem.codes), batch, alone)
     args = (
         np.ascontiguousarray(problem.x),
         np.ascontiguousarray(col, dtype=problem.x.dtype),
         np.ascontiguousarray(row, dtype=problem.x.dtype),
         ty,
         tx,
-        params,
+        plan,
         problem.x.dtype.type(problem.value),
         out,
     )
-    tasks = problem.x.shape[0] * (-(-g.out_shape[0] // int(params[5])))
-    work = out.size * (col.size + row.size)
-    run_chunks(
-        lambda first, last: _separable(first, last, *args), tasks, per_chunk=chunk_size(tasks, work)
-    )
+    tasks = batch * (-(-g.out_shape[0] // int(plan[0]["rows_per_task"])))
+    if alone:
+        _separable(0, tasks, *args)
+    else:
+        run_chunks(
+            lambda first, last: _separable(first, last, *args),
+            tasks,
+            per_chunk=per_chunk(tasks, work, threads()),
+        )
     return out

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from padlab._validate import allocate
+
 __all__ = [
     "CIRCULAR",
     "CONSTANT",
@@ -27,6 +29,7 @@ __all__ = [
     "SYMMETRIC",
     "index_table",
     "source_index",
+    "tap_table",
 ]
 
 #: Integer codes of the index rules (a runtime argument for compiled kernels).
@@ -129,7 +132,90 @@ def index_table(n: int, before: int, after: int, code: int) -> np.ndarray:
 
 @lru_cache(maxsize=512)
 def _index_table(n: int, before: int, after: int, code: int) -> np.ndarray:
+    allocate((before + n + after,), np.dtype(np.intp), "an index table")  # refuses huge widths
     positions = np.arange(-before, n + after, dtype=np.intp)
     table = np.asarray(source_index(positions, n, code), dtype=np.intp)
+    table.flags.writeable = False  # shared between calls
+    return table
+
+
+#: Tables up to this many entries are cached (they repeat from call to call); larger ones are
+#: rebuilt, so that a cache never holds much memory.
+_CACHED_ENTRIES = 1 << 20
+#: Positions beyond this magnitude are computed with Python integers (no int64 overflow).
+_INT64_SAFE = 1 << 62
+
+
+def tap_table(
+    n: int, before: int, code: int, outputs: int, stride: int, taps: int, dilation: int
+) -> tuple[np.ndarray, int, int]:
+    """The source index of every sample a correlation reads on one axis, and how to look it up.
+
+    Output ``o`` reads, with tap ``t``, padded position ``o * stride + t * dilation`` (position
+    ``before`` is the first real sample). The table holds ``source_index`` of exactly the
+    positions read, in the smaller of two layouts:
+
+    - *flat*: every position from the first read to the last, ``(outputs - 1) * stride +
+      (taps - 1) * dilation + 1`` entries, looked up at ``o * stride + t * dilation`` (small
+      strides and dilations: each position is read by several outputs);
+    - *compact*: one entry per (output, tap), ``outputs * taps`` entries, looked up at
+      ``o * taps + t`` (large padding, stride or dilation: the flat layout would mostly hold
+      positions nobody reads).
+
+    So a table never costs more than the reads themselves, however wide the padding.
+
+    Returns
+    -------
+    table : ndarray of int64, read-only
+        Source index, or -1 for the constant.
+    out_step, tap_step : int
+        Output ``o``, tap ``t`` reads ``table[o * out_step + t * tap_step]``.
+
+    Examples
+    --------
+    >>> from padlab.modes.index import tap_table, REFLECT, CONSTANT
+    >>> table, out_step, tap_step = tap_table(4, 1, REFLECT, 4, 1, 3, 1)
+    >>> table.tolist(), out_step, tap_step
+    ([1, 0, 1, 2, 3, 2], 1, 1)
+    >>> table, out_step, tap_step = tap_table(3, 10**9, CONSTANT, 3, 1, 3, 10**9)
+    >>> table.tolist(), out_step, tap_step
+    ([-1, 0, -1, -1, 1, -1, -1, 2, -1], 3, 1)
+    """
+    span = (outputs - 1) * stride + (taps - 1) * dilation + 1
+    if span <= outputs * taps:
+        key: tuple[int, ...] = (n, before, code, span)
+        steps = (stride, dilation)
+    else:
+        key = (n, before, code, outputs, stride, taps, dilation)
+        steps = (taps, 1)
+    entries = span if len(key) == 4 else outputs * taps
+    table = _tap_table(*key) if entries <= _CACHED_ENTRIES else _build(*key)
+    return table, steps[0], steps[1]
+
+
+@lru_cache(maxsize=512)
+def _tap_table(*key: int) -> np.ndarray:
+    return _build(*key)
+
+
+def _build(n: int, before: int, code: int, *layout: int) -> np.ndarray:
+    """The table of :func:`tap_table`: layout ``(span,)`` (flat) or ``(outputs, stride, taps,
+    dilation)`` (compact)."""
+    if len(layout) == 1:
+        (span,) = layout
+        entries, largest = span, max(before, span)
+    else:
+        outputs, stride, taps, dilation = layout
+        entries = outputs * taps
+        largest = before + (outputs - 1) * stride + (taps - 1) * dilation
+    table = allocate((entries,), np.dtype(np.int64), "an index table")
+    # positions in int64 where they fit, else as Python integers (source indices always fit)
+    kind: type = np.int64 if largest < _INT64_SAFE else object
+    if len(layout) == 1:
+        positions = np.arange(entries, dtype=kind) - before
+    else:
+        starts = np.arange(outputs, dtype=kind) * stride - before
+        positions = (starts[:, None] + np.arange(taps, dtype=kind)[None, :] * dilation).ravel()
+    table[:] = source_index(positions, n, code)
     table.flags.writeable = False  # shared between calls
     return table

@@ -72,7 +72,7 @@ def conv_nd(
         'direct' sums taps over all channels in one multi-threaded pass (best with few
         channels, such as a first layer); 'gemm' gathers patches through the padding rule
         (im2col) and multiplies matrices in BLAS (best with many channels); 'auto' picks one
-        of them (see :func:`_pick_conv_engine`); 'reference' is the window loop.
+        of them (see :func:`padlab.engine.choose.pick_conv`); 'reference' is the window loop.
     out : ndarray, optional
         An array of the result's shape to write into (and return). C-contiguous in the compute
         dtype, it receives the engine's output directly (no temporary of its size); otherwise
@@ -182,6 +182,7 @@ def conv_nd(
                     method="reference",
                 )
     elif method in ("auto", "direct", "gemm"):
+        from padlab.engine.choose import pick_conv
         from padlab.engine.direct import conv_direct  # numba: import on first use
         from padlab.engine.gemm import conv_gemm
         from padlab.ops.warmup import ensure
@@ -192,7 +193,7 @@ def conv_nd(
         problem = prepare(flat, weights[0, 0], geometry, plain, value=value)
         px = readonly(problem.x.reshape(n, c, *problem.x.shape[1:]))
         if method == "auto":
-            method = _pick_conv_engine(c // groups, o // groups, weights[0, 0].size)
+            method = pick_conv(c // groups, o // groups, weights[0, 0].size)
         engine = conv_gemm if method == "gemm" else conv_direct
         out = engine(
             px, readonly(weights), groups, problem.geometry, problem.codes, problem.value, direct
@@ -219,14 +220,3 @@ def conv_nd(
     if cast is not None:
         return result.astype(cast, casting=casting)  # type: ignore[call-overload]
     return result
-
-
-def _pick_conv_engine(in_per_group: int, out_per_group: int, taps: int) -> str:
-    """'gemm' when each output sums many products and many outputs share the patches.
-
-    Measured on the development machine (2 cores, AVX2) against torch 2.13: 3 -> 16 channels,
-    3x3 on 64x224x224: direct 106 ms, gemm 176 ms (torch 180); 64 -> 128, 3x3, stride 2 on
-    64x56x56: direct 2005 ms, gemm 91 ms (torch 90); 16 -> 32 at 112x112: 24 ms both;
-    depthwise 32 channels: direct 2.8 ms, gemm 10.6 ms; 8 -> 8, 7x7: direct 12.5, gemm 10.2.
-    """
-    return "gemm" if in_per_group * taps >= 64 and out_per_group >= 8 else "direct"

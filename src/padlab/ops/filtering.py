@@ -584,9 +584,9 @@ def run_problem(
     )
     problem = Problem(
         readonly(problem.x), readonly(problem.kernel), problem.geometry, problem.codes,
-        problem.value, out,
+        problem.value,
     )  # fmt: skip
-    result = choose.run(problem, method)
+    result = choose.run(problem, method, out)
     if out is not None and result.ctypes.data != out.ctypes.data:
         out[...] = result  # an engine that does not write into ``out`` yet
         result = out
