@@ -69,9 +69,6 @@ LAYER_NAMES = {
 KNOWN_UPWARD: frozenset[str] = frozenset()
 KNOWN_PRIVATE: frozenset[str] = frozenset(
     {
-        "padlab.engine.gemm -> padlab.engine.direct._plan",
-        "padlab.engine.separable -> padlab.engine.direct._accumulate",
-        "padlab.engine.separable -> padlab.engine.direct._chunk_rows",
         "padlab.report.build -> padlab.report.figures._plt",
     }
 )

@@ -253,9 +253,9 @@ def test_a_stack_is_one_engine_call_with_every_slice_batched(rng, monkeypatch):
     seen = []
     original = choose.run
 
-    def spy(problem, method="auto"):
+    def spy(problem, method="auto", out=None):
         seen.append(problem.x.shape)
-        return original(problem, method)
+        return original(problem, method, out)
 
     monkeypatch.setattr(choose, "run", spy)
     stack = rng.standard_normal((5, 20, 24, 3)).astype(np.float32)

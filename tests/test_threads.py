@@ -158,7 +158,7 @@ def test_a_bad_padlab_variable_is_an_error_naming_it(monkeypatch, fresh_threads,
     monkeypatch.setenv("PADLAB_NUM_THREADS", bad)
     _threads.reset()
     with pytest.raises(PadlabValueError, match=f"PADLAB_NUM_THREADS='{bad}'"):
-        padlab.correlate(np.ones((64, 64)), np.ones((3, 3)))
+        padlab.correlate(np.ones((1024, 1024)), np.ones((3, 3)))
 
 
 def test_a_bad_numba_variable_is_a_warning_and_skipped(monkeypatch, fresh_threads):
