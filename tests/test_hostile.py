@@ -15,10 +15,12 @@ import io
 import multiprocessing
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -565,6 +567,111 @@ def test_a_damaged_16_bit_png_is_one_line(tmp_path):
     proc = padlab_cli("filter", "a.png", "-o", "o.png", cwd=tmp_path)
     assert_one_error_line(proc, 1, "a.png")
     assert not (tmp_path / "o.png").exists()
+
+
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def _filtered(image: np.ndarray, first: int) -> bytes:
+    """PNG rows of a (H, W, bytes per pixel) uint8 image, row k filtered with type (first+k)%5.
+
+    The filters are the format's definitions, computed forwards from the original bytes.
+    """
+    height, width, bpp = image.shape
+    flat = image.reshape(height, width * bpp).astype(np.int32)
+    out = []
+    for k in range(height):
+        kind = (first + k) % 5
+        x = flat[k]
+        a = np.concatenate([np.zeros(bpp, np.int32), x[:-bpp]])
+        b = flat[k - 1] if k else np.zeros_like(x)
+        c = np.concatenate([np.zeros(bpp, np.int32), b[:-bpp]])
+        p = a + b - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        predictor = [0, a, b, (a + b) // 2, paeth][kind]
+        out.append(bytes([kind]) + ((x - predictor) % 256).astype(np.uint8).tobytes())
+    return b"".join(out)
+
+
+def _png16(rgb: np.ndarray, *, interlaced: bool, extra: bytes = b"") -> bytes:
+    """A 16-bit RGB(A) PNG written by hand: every filter type, optionally Adam7-interlaced."""
+    height, width, channels = rgb.shape
+    image = rgb.astype(">u2").view(np.uint8).reshape(height, width, 2 * channels)
+    if interlaced:
+        passes = [image[y0::dy, x0::dx] for x0, y0, dx, dy in _ADAM7]
+        raw = b"".join(_filtered(q, k) for k, q in enumerate(passes) if q.size)
+    else:
+        raw = _filtered(image, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(data, zlib.crc32(kind))
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    colour = {3: 2, 4: 6}[channels]
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, int(interlaced))
+    idat = chunk(b"IDAT", zlib.compress(raw))
+    return b"".join([b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", ihdr), idat, extra, chunk(b"IEND", b"")])
+
+
+@pytest.mark.parametrize("interlaced", [False, True])
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 3, 4), (9, 17, 3), (23, 8, 4), (37, 53, 3)])
+def test_16_bit_png_with_every_filter_and_interlacing_is_read_like_cv2(tmp_path, shape, interlaced):
+    """Interlaced 16-bit colour PNGs were refused; every filter type on every pass."""
+    rgb = np.random.default_rng(sum(shape)).integers(0, 65536, shape).astype(np.uint16)
+    rgb[1::3] //= 7  # smoother rows, so the predictors matter
+    (tmp_path / "a.png").write_bytes(_png16(rgb, interlaced=interlaced))
+    reference = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(reference.reshape(shape)[..., [2, 1, 0, 3][: shape[2]]], rgb)
+    got = padlab.read_image(tmp_path / "a.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, rgb)
+
+
+def test_a_tall_16_bit_png_is_decoded_in_memory_proportional_to_it():
+    """The decoder used to allocate (height + width) x height x bytes per pixel: 54 MB here."""
+    import tracemalloc
+
+    rgb = np.random.default_rng(1).integers(0, 65536, (3000, 10, 3)).astype(np.uint16)
+    data = encode_png(rgb)
+    decode_png16(data)  # compiled and loaded before measuring
+    tracemalloc.start()
+    try:
+        got = decode_png16(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, rgb)
+    assert peak < 8 * rgb.nbytes, (peak, rgb.nbytes)
+
+
+def test_the_orientation_of_a_16_bit_png_comes_without_a_second_decode(tmp_path, monkeypatch):
+    """An eXIf chunk (here after the pixels) turns the image; Pillow never decodes it too."""
+    from PIL import PngImagePlugin
+
+    rgb = (np.arange(3 * 4 * 3, dtype=np.uint16) * 1801).reshape(3, 4, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees clockwise to be upright
+    payload = exif.tobytes()[6:] if exif.tobytes().startswith(b"Exif") else exif.tobytes()
+    crc = zlib.crc32(payload, zlib.crc32(b"eXIf"))
+    extra = struct.pack(">I", len(payload)) + b"eXIf" + payload + struct.pack(">I", crc)
+    (tmp_path / "a.png").write_bytes(_png16(rgb, interlaced=False, extra=extra))
+    loads = []
+    real = PngImagePlugin.PngImageFile.load
+    monkeypatch.setattr(
+        PngImagePlugin.PngImageFile, "load", lambda self: loads.append(1) or real(self)
+    )
+    got = padlab.read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(got, np.rot90(rgb, -1))
+    assert loads == []
 
 
 def test_16_bit_colour_tiff_is_read_as_uint16(tmp_path):

@@ -22,7 +22,7 @@ from padlab.errors import (
     PadlabValueError,
     PadlabWarning,
 )
-from padlab.io.png import decode_png16, png_header
+from padlab.io.png import decode_png16, png_chunks, png_header
 
 __all__ = [
     "FORMATS",
@@ -132,8 +132,6 @@ def read_image(path: str | os.PathLike[str], *, alpha: str = "keep") -> np.ndarr
                     img.load()
                     img = ImageOps.exif_transpose(img)
                     array = _to_array(img)
-                else:
-                    array = _orient(array, img.getexif().get(_ORIENTATION, 1))
     except UnidentifiedImageError:
         raise PadlabFileError(f"{path}: not an image padlab can read") from None
     except (OSError, SyntaxError, ValueError, zlib.error, Image.DecompressionBombError) as err:
@@ -163,12 +161,20 @@ def _sixteen_bit_colour(img, path: Path) -> np.ndarray | None:
     PNG goes through padlab's own decoder; TIFF through tifffile, if installed (else a
     one-line error rather than a silent loss of 8 bits).
     """
+    from PIL import Image
+
     if img.format == "PNG":
         with open(path, "rb") as handle:
             header = png_header(handle.read(33))
         if header is None or header[2] != 16 or header[3] not in (2, 4, 6):
             return None
-        return decode_png16(path.read_bytes())
+        data = path.read_bytes()
+        # the eXIf chunk read here: Pillow's getexif() would decode the whole image again
+        exif = Image.Exif()
+        for kind, chunk in png_chunks(data):
+            if kind == b"eXIf":
+                exif.load(chunk)
+        return _orient(decode_png16(data), exif.get(_ORIENTATION, 1))
     if img.format == "TIFF" and img.mode in ("RGB", "RGBA"):
         bits = img.tag_v2.get(258, (8,))
         if max(bits) <= 8:
@@ -192,7 +198,7 @@ def _sixteen_bit_colour(img, path: Path) -> np.ndarray | None:
                 f"{path}: a colour TIFF of {array.dtype} pixels, shape {array.shape}; padlab "
                 "reads 8- and 16-bit RGB or RGBA"
             )
-        return array
+        return _orient(array, img.getexif().get(_ORIENTATION, 1))
     return None
 
 
