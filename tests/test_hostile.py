@@ -255,6 +255,30 @@ def test_sigterm_during_the_final_rename_waits_for_it(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out"]
 
 
+TWO_SIGNALS_IN_RENAME = """
+import os, signal, sys
+from padlab._files import atomic_file
+real = os.replace
+def replace(source, target):  # SIGTERM, then SIGINT, arrive during the final rename
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGINT)
+    real(source, target)
+os.replace = replace
+with atomic_file(sys.argv[1]) as handle:
+    handle.write(b"done")
+"""
+
+
+def test_a_sigint_after_a_sigterm_in_the_final_rename_does_not_replace_it(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", TWO_SIGNALS_IN_RENAME, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.strip() == "padlab: terminated (SIGTERM)"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
 def test_sigterm_handling_is_only_installed_while_writing_and_respects_other_handlers(tmp_path):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     with atomic_file(tmp_path / "a") as handle:

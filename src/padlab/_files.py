@@ -116,7 +116,8 @@ _guard = _Guard()
 
 def _handler(signum: int, frame: object) -> None:
     if _guard.critical:
-        _guard.pending = signum
+        if _guard.pending != signal.SIGTERM:  # SIGTERM, the stronger, is kept
+            _guard.pending = signum
         return
     _raise_for(signum)
 
