@@ -279,6 +279,30 @@ def test_a_sigint_after_a_sigterm_in_the_final_rename_does_not_replace_it(tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["out"]
 
 
+def test_a_failed_replacement_keeps_the_earlier_output(tmp_path, monkeypatch):
+    """Replacing an earlier output takes two renames; if the second fails, the first is undone."""
+    target = tmp_path / "results"
+    with atomic_directory(target) as work:
+        (work / "earlier").write_text("1")
+    real = os.replace
+    calls = []
+
+    def replace(source, destination):
+        calls.append(Path(destination).name)
+        if len(calls) == 3:  # the new output onto the target, after the earlier moved aside
+            raise PermissionError(13, "Permission denied", str(destination))
+        real(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(padlab.PadlabFileError, match="Permission denied"):
+        with atomic_directory(target) as work:
+            (work / "later").write_text("2")
+    monkeypatch.undo()
+    assert calls[0] == calls[2] == "results"  # the failure hit the intended rename
+    assert sorted(os.listdir(target)) == [MARKER, "earlier"]
+    assert sorted(os.listdir(tmp_path)) == ["results"]
+
+
 def test_sigterm_handling_is_only_installed_while_writing_and_respects_other_handlers(tmp_path):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     with atomic_file(tmp_path / "a") as handle:

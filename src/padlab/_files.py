@@ -283,7 +283,11 @@ def _commit(work: Path, path: Path, shown: object) -> None:
         )
     old = _temporary_name(path)
     os.replace(path, old)
-    os.replace(work, path)
+    try:
+        os.replace(work, path)
+    except BaseException:
+        os.replace(old, path)  # the earlier output back where it was, never lost
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
