@@ -279,6 +279,59 @@ def test_a_sigint_after_a_sigterm_in_the_final_rename_does_not_replace_it(tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["out"]
 
 
+SIGNAL_IN_CLEANUP = """
+import os, shutil, signal, sys
+from padlab._files import {what}
+real_rmtree, real_unlink = shutil.rmtree, os.unlink
+def rmtree(path, **kw):  # a SIGTERM just as the removal starts
+    os.kill(os.getpid(), signal.SIGTERM)
+    real_rmtree(path, **kw)
+def unlink(path, *a, **kw):
+    os.kill(os.getpid(), signal.SIGTERM)
+    real_unlink(path, *a, **kw)
+shutil.rmtree, os.unlink = rmtree, unlink
+with {what}(sys.argv[1]) as target:
+    {write}
+    raise OSError(28, "No space left on device")
+"""
+
+
+@pytest.mark.parametrize("what", ["atomic_file", "atomic_directory"])
+def test_a_sigterm_while_a_failed_write_cleans_up_waits_for_the_cleanup(tmp_path, what):
+    write = "target.write(b'half')" if what == "atomic_file" else "(target / 'a').write_text('x')"
+    code = SIGNAL_IN_CLEANUP.format(what=what, write=write)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.strip() == "padlab: terminated (SIGTERM); the unfinished output was removed"
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_an_interrupt_just_after_the_temporary_is_created_removes_it(tmp_path, monkeypatch):
+    """The window between creating the temporary and guarding it (a signal lands there)."""
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def open_then_interrupt(*args, **kwargs):
+        os.close(real_open(*args, **kwargs))
+        raise KeyboardInterrupt
+
+    def mkdir_then_interrupt(*args, **kwargs):
+        real_mkdir(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_file(tmp_path / "f"):
+        pass  # pragma: no cover - never entered
+    monkeypatch.undo()  # shutil.rmtree uses os.open
+    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_directory(tmp_path / "d"):
+        pass  # pragma: no cover - never entered
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 def test_a_failed_replacement_keeps_the_earlier_output(tmp_path, monkeypatch):
     """Replacing an earlier output takes two renames; if the second fails, the first is undone."""
     target = tmp_path / "results"

@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -180,6 +180,37 @@ def _announce(err: BaseException, removed: bool) -> None:
         print(f"padlab: terminated (SIGTERM){done}", file=sys.stderr)
 
 
+def _clean_up(temporary: Path, err: BaseException, shown: object) -> BaseException:
+    """Remove ``temporary`` after ``err``, uninterrupted; the exception to raise then.
+
+    A signal that arrives during the removal waits for it (a second Ctrl-C must not leave
+    half a temporary behind); it is then raised, unless ``err`` already ends the run for a
+    signal. An ``OSError`` becomes a one-line :class:`~padlab.errors.PadlabFileError`.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _guard.critical += 1
+    try:
+        removed = os.path.lexists(temporary)  # these never raise
+        if os.path.isdir(temporary) and not os.path.islink(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+        elif removed:
+            with suppress(OSError):
+                os.unlink(temporary)
+    finally:
+        pending = None
+        if main:
+            _guard.critical -= 1
+            if _guard.critical == 0:
+                pending, _guard.pending = _guard.pending, None
+    if pending is not None and not isinstance(err, Terminated | KeyboardInterrupt):
+        err = Terminated() if pending == signal.SIGTERM else KeyboardInterrupt()
+    _announce(err, removed)
+    if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
+        return _write_error(shown, err)
+    return err
+
+
 @contextmanager
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary handle to a temporary file that becomes ``path`` when the block succeeds.
@@ -202,27 +233,24 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """
     shown, path = path, resolve_output(path)
     with _signals_guarded():
-        while True:
-            tmp = _temporary_name(path)
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                break
-            except FileExistsError:  # pragma: no cover - 48 random bits collided
-                continue
-            except OSError as err:
-                raise _write_error(shown, err) from None
+        tmp = _temporary_name(path)
         try:
+            # created inside the try: a signal just after creation still removes it
+            while True:
+                try:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                    break
+                except FileExistsError:  # pragma: no cover - 48 random bits collided
+                    tmp = _temporary_name(path)
             with os.fdopen(fd, "wb") as handle:
                 yield handle
             with _uninterrupted():
                 os.replace(tmp, path)
         except BaseException as err:
-            removed = tmp.exists()
-            tmp.unlink(missing_ok=True)
-            _announce(err, removed)
-            if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
-                raise _write_error(shown, err) from None
-            raise
+            final = _clean_up(tmp, err, shown)
+            if final is err:
+                raise
+            raise final from None
 
 
 @contextmanager
@@ -245,27 +273,23 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     shown, path = path, resolve_output(path)
     check_output_directory(shown)
     with _signals_guarded():
-        while True:
-            work = _temporary_name(path)
-            try:
-                os.mkdir(work, 0o777)
-                break
-            except FileExistsError:  # pragma: no cover - 48 random bits collided
-                continue
-            except OSError as err:
-                raise _write_error(shown, err) from None
+        work = _temporary_name(path)
         try:
+            while True:
+                try:
+                    os.mkdir(work, 0o777)
+                    break
+                except FileExistsError:  # pragma: no cover - 48 random bits collided
+                    work = _temporary_name(path)
             (work / MARKER).write_text("written by padlab; a new run may replace this directory\n")
             yield work
             with _uninterrupted():
                 _commit(work, path, shown)
         except BaseException as err:
-            removed = work.exists()
-            shutil.rmtree(work, ignore_errors=True)
-            _announce(err, removed)
-            if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
-                raise _write_error(shown, err) from None
-            raise
+            final = _clean_up(work, err, shown)
+            if final is err:
+                raise
+            raise final from None
 
 
 def _commit(work: Path, path: Path, shown: object) -> None:
