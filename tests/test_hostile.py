@@ -228,6 +228,28 @@ def test_the_shared_write_mechanism_cleans_up_on_sigterm_and_sigint(tmp_path, na
     assert sorted(os.listdir(tmp_path)) == []
 
 
+NESTED_SIGNAL = """
+import os, signal, sys
+from padlab._files import atomic_directory, atomic_file
+with atomic_directory(sys.argv[1]) as work:
+    with atomic_file(work / "figure.png") as handle:
+        handle.write(b"half")
+        os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+def test_sigterm_inside_nested_outputs_removes_both_and_says_so_once(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", NESTED_SIGNAL, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "padlab: terminated (SIGTERM); the unfinished output was removed"
+    ]
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 RENAME_SIGNAL = """
 import os, signal, sys
 from padlab._files import atomic_file

@@ -58,6 +58,7 @@ class Terminated(SystemExit):
 
     def __init__(self) -> None:
         super().__init__(128 + signal.SIGTERM)
+        self.announced = False  # said once, by the innermost output being removed
 
 
 def resolve_output(path: str | os.PathLike[str]) -> Path:
@@ -175,7 +176,8 @@ def _uninterrupted() -> Iterator[None]:
 
 
 def _announce(err: BaseException, removed: bool) -> None:
-    if isinstance(err, Terminated):
+    if isinstance(err, Terminated) and not err.announced:
+        err.announced = True
         done = "; the unfinished output was removed" if removed else ""
         print(f"padlab: terminated (SIGTERM){done}", file=sys.stderr)
 
