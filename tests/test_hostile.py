@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 import padlab
@@ -725,15 +727,15 @@ def _filtered(image: np.ndarray, first: int) -> bytes:
     return b"".join(out)
 
 
-def _png16(rgb: np.ndarray, *, interlaced: bool, extra: bytes = b"") -> bytes:
+def _png16(rgb: np.ndarray, *, interlaced: bool, extra: bytes = b"", first: int = 0) -> bytes:
     """A 16-bit RGB(A) PNG written by hand: every filter type, optionally Adam7-interlaced."""
     height, width, channels = rgb.shape
     image = rgb.astype(">u2").view(np.uint8).reshape(height, width, 2 * channels)
     if interlaced:
         passes = [image[y0::dy, x0::dx] for x0, y0, dx, dy in _ADAM7]
-        raw = b"".join(_filtered(q, k) for k, q in enumerate(passes) if q.size)
+        raw = b"".join(_filtered(q, first + k) for k, q in enumerate(passes) if q.size)
     else:
-        raw = _filtered(image, 0)
+        raw = _filtered(image, first)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(data, zlib.crc32(kind))
@@ -757,6 +759,25 @@ def test_16_bit_png_with_every_filter_and_interlacing_is_read_like_cv2(tmp_path,
     got = padlab.read_image(tmp_path / "a.png")
     assert got.dtype == np.uint16
     np.testing.assert_array_equal(got, rgb)
+
+
+@given(
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    channels=st.sampled_from([3, 4]),
+    interlaced=st.booleans(),
+    first=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_the_16_bit_png_decoder_agrees_with_cv2(height, width, channels, interlaced, first, seed):
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 65536, (height, width, channels)).astype(np.uint16)
+    rgb[rng.random(height) < 0.5] >>= np.uint16(rng.integers(0, 12))  # some smooth rows
+    data = _png16(rgb, interlaced=interlaced, first=first)
+    reference = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    reference = reference.reshape(height, width, channels)[..., [2, 1, 0, 3][:channels]]
+    np.testing.assert_array_equal(reference, rgb)  # the hand-made file is right
+    np.testing.assert_array_equal(decode_png16(data), rgb)
 
 
 def test_a_tall_16_bit_png_is_decoded_in_memory_proportional_to_it():
