@@ -780,6 +780,17 @@ def test_the_16_bit_png_decoder_agrees_with_cv2(height, width, channels, interla
     np.testing.assert_array_equal(decode_png16(data), rgb)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_16_bit_colour_png_read_can_be_written_back(tmp_path, channels):
+    """Reading gives uint16 colour now, so writing it back must work (it was refused)."""
+    rgb = np.random.default_rng(channels).integers(0, 65536, (9, 13, channels)).astype(np.uint16)
+    (tmp_path / "a.png").write_bytes(_png16(rgb, interlaced=True))
+    padlab.write_image(tmp_path / "b.png", padlab.read_image(tmp_path / "a.png"))
+    reference = cv2.imread(str(tmp_path / "b.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(reference[..., [2, 1, 0, 3][:channels]], rgb)
+    np.testing.assert_array_equal(padlab.read_image(tmp_path / "b.png"), rgb)
+
+
 def test_a_tall_16_bit_png_is_decoded_in_memory_proportional_to_it():
     """The decoder used to allocate (height + width) x height x bytes per pixel: 54 MB here."""
     import tracemalloc

@@ -247,9 +247,9 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
     path : str or path
         The format comes from the extension: .png, .jpg/.jpeg, .tif/.tiff, .webp, .bmp.
     image : array_like
-        uint8 (any format), or uint16 grayscale (PNG, TIFF). Floats and other dtypes are refused:
-        map them to the display range first (:func:`padlab.display`), so nothing is wrapped or
-        clipped silently.
+        uint8 (any format), or uint16 (PNG: gray, RGB, RGBA; TIFF: gray). Floats and other
+        dtypes are refused: map them to the display range first (:func:`padlab.display`), so
+        nothing is wrapped or clipped silently.
 
     Raises
     ------
@@ -270,14 +270,17 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
     if not array.dtype.isnative:  # big-endian data, e.g. from a FITS or raw file
         array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype == np.uint16:
-        if array.ndim != 2 or fmt not in ("PNG", "TIFF"):
+        # what read_image gives can be written back: padlab's PNG encoder stores 16-bit colour
+        colour = array.ndim == 3 and array.shape[-1] != 1
+        if fmt not in ("PNG", "TIFF") or (colour and fmt != "PNG"):
             raise PadlabValueError(
-                f"{path}: 16-bit images can be written only as grayscale PNG or TIFF, got shape "
-                f"{array.shape} for {fmt}; convert to uint8 with padlab.from_float"
+                f"{path}: 16-bit images can be written only as PNG (gray, RGB, RGBA) or "
+                f"grayscale TIFF, got shape {array.shape} for {fmt}; convert to uint8 with "
+                "padlab.from_float"
             )
     elif array.dtype != np.uint8:
         raise PadlabTypeError(
-            f"{path}: write_image needs uint8 (or uint16 grayscale) pixels, got {array.dtype}; "
+            f"{path}: write_image needs uint8 (or uint16) pixels, got {array.dtype}; "
             "map float responses with padlab.display(...) first"
         )
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))):
