@@ -791,6 +791,23 @@ def test_a_16_bit_colour_png_read_can_be_written_back(tmp_path, channels):
     np.testing.assert_array_equal(padlab.read_image(tmp_path / "b.png"), rgb)
 
 
+def test_filter_keeps_16_bits_of_a_16_bit_colour_png_and_tiff_gets_8(tmp_path):
+    """The same rule as write_image: 16-bit colour PNG out for 16-bit colour in (was 8 bits)."""
+    y, x = np.mgrid[0:30, 0:40]
+    wave = 30000 + 20000 * np.sin(x / 5.0) * np.cos(y / 4.0)
+    rgb = np.stack([wave, wave / 2, 65535 - wave], axis=2).astype(np.uint16)
+    (tmp_path / "a.png").write_bytes(encode_png(rgb))
+    proc = padlab_cli("filter", "a.png", "-k", "blur", "-o", "o.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    expected = padlab.filter_image(rgb, get_kernel("blur"))
+    got = padlab.read_image(tmp_path / "o.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, padlab.from_float(np.clip(expected, 0, 1), np.uint16))
+    proc = padlab_cli("filter", "a.png", "-k", "blur", "-o", "o.tif", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert padlab.read_image(tmp_path / "o.tif").dtype == np.uint8  # TIFF: 16-bit gray only
+
+
 def test_a_tall_16_bit_png_is_decoded_in_memory_proportional_to_it():
     """The decoder used to allocate (height + width) x height x bytes per pixel: 54 MB here."""
     import tracemalloc

@@ -30,6 +30,7 @@ __all__ = [
     "read_image",
     "resize",
     "sample_image",
+    "stores_16_bit",
     "to_float",
     "to_gray",
     "write_image",
@@ -45,6 +46,21 @@ FORMATS = {
     ".webp": "WEBP",
     ".bmp": "BMP",
 }
+
+
+def stores_16_bit(path: str | os.PathLike[str], channels: int) -> bool:
+    """Whether :func:`write_image` stores 16-bit pixels with ``channels`` channels at ``path``.
+
+    PNG: gray, gray+alpha, RGB and RGBA; TIFF: gray only; other formats: none.
+
+    Examples
+    --------
+    >>> stores_16_bit("a.png", 3), stores_16_bit("a.tif", 3), stores_16_bit("a.tif", 1)
+    (True, False, True)
+    """
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    return fmt == "PNG" or (fmt == "TIFF" and channels == 1)
+
 
 SAMPLE = "grace_hopper.jpg"
 
@@ -271,8 +287,7 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
         array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype == np.uint16:
         # what read_image gives can be written back: padlab's PNG encoder stores 16-bit colour
-        colour = array.ndim == 3 and array.shape[-1] != 1
-        if fmt not in ("PNG", "TIFF") or (colour and fmt != "PNG"):
+        if not stores_16_bit(path, array.shape[2] if array.ndim == 3 else 1):
             raise PadlabValueError(
                 f"{path}: 16-bit images can be written only as PNG (gray, RGB, RGBA) or "
                 f"grayscale TIFF, got shape {array.shape} for {fmt}; convert to uint8 with "
