@@ -15,10 +15,12 @@ import io
 import multiprocessing
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,8 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 import padlab
@@ -226,6 +230,28 @@ def test_the_shared_write_mechanism_cleans_up_on_sigterm_and_sigint(tmp_path, na
     assert sorted(os.listdir(tmp_path)) == []
 
 
+NESTED_SIGNAL = """
+import os, signal, sys
+from padlab._files import atomic_directory, atomic_file
+with atomic_directory(sys.argv[1]) as work:
+    with atomic_file(work / "figure.png") as handle:
+        handle.write(b"half")
+        os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+def test_sigterm_inside_nested_outputs_removes_both_and_says_so_once(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", NESTED_SIGNAL, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "padlab: terminated (SIGTERM); the unfinished output was removed"
+    ]
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 RENAME_SIGNAL = """
 import os, signal, sys
 from padlab._files import atomic_file
@@ -251,6 +277,107 @@ def test_sigterm_during_the_final_rename_waits_for_it(tmp_path):
     assert proc.stderr.strip() == "padlab: terminated (SIGTERM)"
     assert (tmp_path / "out").read_bytes() == b"done"
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+TWO_SIGNALS_IN_RENAME = """
+import os, signal, sys
+from padlab._files import atomic_file
+real = os.replace
+def replace(source, target):  # SIGTERM, then SIGINT, arrive during the final rename
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGINT)
+    real(source, target)
+os.replace = replace
+with atomic_file(sys.argv[1]) as handle:
+    handle.write(b"done")
+"""
+
+
+def test_a_sigint_after_a_sigterm_in_the_final_rename_does_not_replace_it(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", TWO_SIGNALS_IN_RENAME, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.strip() == "padlab: terminated (SIGTERM)"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+SIGNAL_IN_CLEANUP = """
+import os, shutil, signal, sys
+from padlab._files import {what}
+real_rmtree, real_unlink = shutil.rmtree, os.unlink
+def rmtree(path, **kw):  # a SIGTERM just as the removal starts
+    os.kill(os.getpid(), signal.SIGTERM)
+    real_rmtree(path, **kw)
+def unlink(path, *a, **kw):
+    os.kill(os.getpid(), signal.SIGTERM)
+    real_unlink(path, *a, **kw)
+shutil.rmtree, os.unlink = rmtree, unlink
+with {what}(sys.argv[1]) as target:
+    {write}
+    raise OSError(28, "No space left on device")
+"""
+
+
+@pytest.mark.parametrize("what", ["atomic_file", "atomic_directory"])
+def test_a_sigterm_while_a_failed_write_cleans_up_waits_for_the_cleanup(tmp_path, what):
+    write = "target.write(b'half')" if what == "atomic_file" else "(target / 'a').write_text('x')"
+    code = SIGNAL_IN_CLEANUP.format(what=what, write=write)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "out")],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.strip() == "padlab: terminated (SIGTERM); the unfinished output was removed"
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_an_interrupt_just_after_the_temporary_is_created_removes_it(tmp_path, monkeypatch):
+    """The window between creating the temporary and guarding it (a signal lands there)."""
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def open_then_interrupt(*args, **kwargs):
+        os.close(real_open(*args, **kwargs))
+        raise KeyboardInterrupt
+
+    def mkdir_then_interrupt(*args, **kwargs):
+        real_mkdir(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_file(tmp_path / "f"):
+        pass  # pragma: no cover - never entered
+    monkeypatch.undo()  # shutil.rmtree uses os.open
+    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), atomic_directory(tmp_path / "d"):
+        pass  # pragma: no cover - never entered
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_failed_replacement_keeps_the_earlier_output(tmp_path, monkeypatch):
+    """Replacing an earlier output takes two renames; if the second fails, the first is undone."""
+    target = tmp_path / "results"
+    with atomic_directory(target) as work:
+        (work / "earlier").write_text("1")
+    real = os.replace
+    calls = []
+
+    def replace(source, destination):
+        calls.append(Path(destination).name)
+        if len(calls) == 3:  # the new output onto the target, after the earlier moved aside
+            raise PermissionError(13, "Permission denied", str(destination))
+        real(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(padlab.PadlabFileError, match="Permission denied"):
+        with atomic_directory(target) as work:
+            (work / "later").write_text("2")
+    monkeypatch.undo()
+    assert calls[0] == calls[2] == "results"  # the failure hit the intended rename
+    assert sorted(os.listdir(target)) == [MARKER, "earlier"]
+    assert sorted(os.listdir(tmp_path)) == ["results"]
 
 
 def test_sigterm_handling_is_only_installed_while_writing_and_respects_other_handlers(tmp_path):
@@ -565,6 +692,158 @@ def test_a_damaged_16_bit_png_is_one_line(tmp_path):
     proc = padlab_cli("filter", "a.png", "-o", "o.png", cwd=tmp_path)
     assert_one_error_line(proc, 1, "a.png")
     assert not (tmp_path / "o.png").exists()
+
+
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def _filtered(image: np.ndarray, first: int) -> bytes:
+    """PNG rows of a (H, W, bytes per pixel) uint8 image, row k filtered with type (first+k)%5.
+
+    The filters are the format's definitions, computed forwards from the original bytes.
+    """
+    height, width, bpp = image.shape
+    flat = image.reshape(height, width * bpp).astype(np.int32)
+    out = []
+    for k in range(height):
+        kind = (first + k) % 5
+        x = flat[k]
+        a = np.concatenate([np.zeros(bpp, np.int32), x[:-bpp]])
+        b = flat[k - 1] if k else np.zeros_like(x)
+        c = np.concatenate([np.zeros(bpp, np.int32), b[:-bpp]])
+        p = a + b - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        predictor = [0, a, b, (a + b) // 2, paeth][kind]
+        out.append(bytes([kind]) + ((x - predictor) % 256).astype(np.uint8).tobytes())
+    return b"".join(out)
+
+
+def _png16(rgb: np.ndarray, *, interlaced: bool, extra: bytes = b"", first: int = 0) -> bytes:
+    """A 16-bit RGB(A) PNG written by hand: every filter type, optionally Adam7-interlaced."""
+    height, width, channels = rgb.shape
+    image = rgb.astype(">u2").view(np.uint8).reshape(height, width, 2 * channels)
+    if interlaced:
+        passes = [image[y0::dy, x0::dx] for x0, y0, dx, dy in _ADAM7]
+        raw = b"".join(_filtered(q, first + k) for k, q in enumerate(passes) if q.size)
+    else:
+        raw = _filtered(image, first)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(data, zlib.crc32(kind))
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    colour = {3: 2, 4: 6}[channels]
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, int(interlaced))
+    idat = chunk(b"IDAT", zlib.compress(raw))
+    return b"".join([b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", ihdr), idat, extra, chunk(b"IEND", b"")])
+
+
+@pytest.mark.parametrize("interlaced", [False, True])
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 3, 4), (9, 17, 3), (23, 8, 4), (37, 53, 3)])
+def test_16_bit_png_with_every_filter_and_interlacing_is_read_like_cv2(tmp_path, shape, interlaced):
+    """Interlaced 16-bit colour PNGs were refused; every filter type on every pass."""
+    rgb = np.random.default_rng(sum(shape)).integers(0, 65536, shape).astype(np.uint16)
+    rgb[1::3] //= 7  # smoother rows, so the predictors matter
+    (tmp_path / "a.png").write_bytes(_png16(rgb, interlaced=interlaced))
+    reference = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(reference.reshape(shape)[..., [2, 1, 0, 3][: shape[2]]], rgb)
+    got = padlab.read_image(tmp_path / "a.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, rgb)
+
+
+@given(
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    channels=st.sampled_from([3, 4]),
+    interlaced=st.booleans(),
+    first=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_the_16_bit_png_decoder_agrees_with_cv2(height, width, channels, interlaced, first, seed):
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 65536, (height, width, channels)).astype(np.uint16)
+    rgb[rng.random(height) < 0.5] >>= np.uint16(rng.integers(0, 12))  # some smooth rows
+    data = _png16(rgb, interlaced=interlaced, first=first)
+    reference = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    reference = reference.reshape(height, width, channels)[..., [2, 1, 0, 3][:channels]]
+    np.testing.assert_array_equal(reference, rgb)  # the hand-made file is right
+    np.testing.assert_array_equal(decode_png16(data), rgb)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_16_bit_colour_png_read_can_be_written_back(tmp_path, channels):
+    """Reading gives uint16 colour now, so writing it back must work (it was refused)."""
+    rgb = np.random.default_rng(channels).integers(0, 65536, (9, 13, channels)).astype(np.uint16)
+    (tmp_path / "a.png").write_bytes(_png16(rgb, interlaced=True))
+    padlab.write_image(tmp_path / "b.png", padlab.read_image(tmp_path / "a.png"))
+    reference = cv2.imread(str(tmp_path / "b.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(reference[..., [2, 1, 0, 3][:channels]], rgb)
+    np.testing.assert_array_equal(padlab.read_image(tmp_path / "b.png"), rgb)
+
+
+def test_filter_keeps_16_bits_of_a_16_bit_colour_png_and_tiff_gets_8(tmp_path):
+    """The same rule as write_image: 16-bit colour PNG out for 16-bit colour in (was 8 bits)."""
+    y, x = np.mgrid[0:30, 0:40]
+    wave = 30000 + 20000 * np.sin(x / 5.0) * np.cos(y / 4.0)
+    rgb = np.stack([wave, wave / 2, 65535 - wave], axis=2).astype(np.uint16)
+    (tmp_path / "a.png").write_bytes(encode_png(rgb))
+    proc = padlab_cli("filter", "a.png", "-k", "blur", "-o", "o.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    expected = padlab.filter_image(rgb, get_kernel("blur"))
+    got = padlab.read_image(tmp_path / "o.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, padlab.from_float(np.clip(expected, 0, 1), np.uint16))
+    proc = padlab_cli("filter", "a.png", "-k", "blur", "-o", "o.tif", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert padlab.read_image(tmp_path / "o.tif").dtype == np.uint8  # TIFF: 16-bit gray only
+
+
+def test_a_tall_16_bit_png_is_decoded_in_memory_proportional_to_it():
+    """The decoder used to allocate (height + width) x height x bytes per pixel: 54 MB here."""
+    import tracemalloc
+
+    rgb = np.random.default_rng(1).integers(0, 65536, (3000, 10, 3)).astype(np.uint16)
+    data = encode_png(rgb)
+    decode_png16(data)  # compiled and loaded before measuring
+    tracemalloc.start()
+    try:
+        got = decode_png16(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, rgb)
+    assert peak < 8 * rgb.nbytes, (peak, rgb.nbytes)
+
+
+def test_the_orientation_of_a_16_bit_png_comes_without_a_second_decode(tmp_path, monkeypatch):
+    """An eXIf chunk (here after the pixels) turns the image; Pillow never decodes it too."""
+    from PIL import PngImagePlugin
+
+    rgb = (np.arange(3 * 4 * 3, dtype=np.uint16) * 1801).reshape(3, 4, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees clockwise to be upright
+    payload = exif.tobytes()[6:] if exif.tobytes().startswith(b"Exif") else exif.tobytes()
+    crc = zlib.crc32(payload, zlib.crc32(b"eXIf"))
+    extra = struct.pack(">I", len(payload)) + b"eXIf" + payload + struct.pack(">I", crc)
+    (tmp_path / "a.png").write_bytes(_png16(rgb, interlaced=False, extra=extra))
+    loads = []
+    real = PngImagePlugin.PngImageFile.load
+    monkeypatch.setattr(
+        PngImagePlugin.PngImageFile, "load", lambda self: loads.append(1) or real(self)
+    )
+    got = padlab.read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(got, np.rot90(rgb, -1))
+    assert loads == []
 
 
 def test_16_bit_colour_tiff_is_read_as_uint16(tmp_path):

@@ -129,7 +129,7 @@ def test_missing_file_and_directory(tmp_path):
         ("a.gif", np.zeros((2, 2), np.uint8), padlab.PadlabValueError, r"unknown image extension"),
         ("a.png", np.zeros((2, 2), np.float32), padlab.PadlabTypeError, r"padlab.display"),
         ("a.jpg", np.zeros((2, 2), np.uint16), padlab.PadlabValueError, r"16-bit images"),
-        ("a.png", np.zeros((2, 2, 3), np.uint16), padlab.PadlabValueError, r"16-bit images"),
+        ("a.tif", np.zeros((2, 2, 3), np.uint16), padlab.PadlabValueError, r"16-bit images"),
         ("a.jpg", np.zeros((2, 2, 4), np.uint8), padlab.PadlabValueError, r"cannot store an alpha"),
         ("a.png", np.zeros((2, 2, 2), np.uint8), padlab.PadlabValueError, r"is not \(H, W\)"),
     ],

@@ -271,7 +271,17 @@ def test_a_width_of_the_wrong_type_is_a_type_error_as_in_numpy(width):
 
 
 @pytest.mark.parametrize(
-    "width", [-2, (3, -1), ((1, 2), (3, 4), (5, 6)), (4, 5, 6, 7), ((1, 2, 3), (4, 5, 6))]
+    "width",
+    [
+        -2,
+        (3, -1),
+        ((1, 2), (3, 4), (5, 6)),
+        (4, 5, 6, 7),
+        ((1, 2, 3), (4, 5, 6)),
+        np.ones((1, 1, 2), dtype=int),  # was a TypeError: a wrong structure, not a wrong type
+        (((1, 2),),),  # was taken as (1, 2)
+        [[[1, 2], [3, 4]]],
+    ],
 )
 def test_a_width_of_the_wrong_value_is_a_value_error_as_in_numpy(width):
     x = np.ones((6, 5))

@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,6 +58,7 @@ class Terminated(SystemExit):
 
     def __init__(self) -> None:
         super().__init__(128 + signal.SIGTERM)
+        self.announced = False  # said once, by the innermost output being removed
 
 
 def resolve_output(path: str | os.PathLike[str]) -> Path:
@@ -116,7 +117,8 @@ _guard = _Guard()
 
 def _handler(signum: int, frame: object) -> None:
     if _guard.critical:
-        _guard.pending = signum
+        if _guard.pending != signal.SIGTERM:  # SIGTERM, the stronger, is kept
+            _guard.pending = signum
         return
     _raise_for(signum)
 
@@ -174,9 +176,41 @@ def _uninterrupted() -> Iterator[None]:
 
 
 def _announce(err: BaseException, removed: bool) -> None:
-    if isinstance(err, Terminated):
+    if isinstance(err, Terminated) and not err.announced:
+        err.announced = True
         done = "; the unfinished output was removed" if removed else ""
         print(f"padlab: terminated (SIGTERM){done}", file=sys.stderr)
+
+
+def _clean_up(temporary: Path, err: BaseException, shown: object) -> BaseException:
+    """Remove ``temporary`` after ``err``, uninterrupted; the exception to raise then.
+
+    A signal that arrives during the removal waits for it (a second Ctrl-C must not leave
+    half a temporary behind); it is then raised, unless ``err`` already ends the run for a
+    signal. An ``OSError`` becomes a one-line :class:`~padlab.errors.PadlabFileError`.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _guard.critical += 1
+    try:
+        removed = os.path.lexists(temporary)  # these never raise
+        if os.path.isdir(temporary) and not os.path.islink(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+        elif removed:
+            with suppress(OSError):
+                os.unlink(temporary)
+    finally:
+        pending = None
+        if main:
+            _guard.critical -= 1
+            if _guard.critical == 0:
+                pending, _guard.pending = _guard.pending, None
+    if pending is not None and not isinstance(err, Terminated | KeyboardInterrupt):
+        err = Terminated() if pending == signal.SIGTERM else KeyboardInterrupt()
+    _announce(err, removed)
+    if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
+        return _write_error(shown, err)
+    return err
 
 
 @contextmanager
@@ -201,27 +235,24 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """
     shown, path = path, resolve_output(path)
     with _signals_guarded():
-        while True:
-            tmp = _temporary_name(path)
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                break
-            except FileExistsError:  # pragma: no cover - 48 random bits collided
-                continue
-            except OSError as err:
-                raise _write_error(shown, err) from None
+        tmp = _temporary_name(path)
         try:
+            # created inside the try: a signal just after creation still removes it
+            while True:
+                try:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                    break
+                except FileExistsError:  # pragma: no cover - 48 random bits collided
+                    tmp = _temporary_name(path)
             with os.fdopen(fd, "wb") as handle:
                 yield handle
             with _uninterrupted():
                 os.replace(tmp, path)
         except BaseException as err:
-            removed = tmp.exists()
-            tmp.unlink(missing_ok=True)
-            _announce(err, removed)
-            if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
-                raise _write_error(shown, err) from None
-            raise
+            final = _clean_up(tmp, err, shown)
+            if final is err:
+                raise
+            raise final from None
 
 
 @contextmanager
@@ -244,27 +275,23 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     shown, path = path, resolve_output(path)
     check_output_directory(shown)
     with _signals_guarded():
-        while True:
-            work = _temporary_name(path)
-            try:
-                os.mkdir(work, 0o777)
-                break
-            except FileExistsError:  # pragma: no cover - 48 random bits collided
-                continue
-            except OSError as err:
-                raise _write_error(shown, err) from None
+        work = _temporary_name(path)
         try:
+            while True:
+                try:
+                    os.mkdir(work, 0o777)
+                    break
+                except FileExistsError:  # pragma: no cover - 48 random bits collided
+                    work = _temporary_name(path)
             (work / MARKER).write_text("written by padlab; a new run may replace this directory\n")
             yield work
             with _uninterrupted():
                 _commit(work, path, shown)
         except BaseException as err:
-            removed = work.exists()
-            shutil.rmtree(work, ignore_errors=True)
-            _announce(err, removed)
-            if isinstance(err, OSError) and not isinstance(err, PadlabFileError):
-                raise _write_error(shown, err) from None
-            raise
+            final = _clean_up(work, err, shown)
+            if final is err:
+                raise
+            raise final from None
 
 
 def _commit(work: Path, path: Path, shown: object) -> None:
@@ -282,7 +309,11 @@ def _commit(work: Path, path: Path, shown: object) -> None:
         )
     old = _temporary_name(path)
     os.replace(path, old)
-    os.replace(work, path)
+    try:
+        os.replace(work, path)
+    except BaseException:
+        os.replace(old, path)  # the earlier output back where it was, never lost
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

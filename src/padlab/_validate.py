@@ -109,8 +109,12 @@ def normalize_widths(width: object, n_axes: int) -> tuple[tuple[int, int], ...]:
             raise PadlabTypeError(
                 f"pad widths must be integers, got an array of dtype {width.dtype}"
             )
-        if width.ndim <= 2:
-            width = width.tolist()
+        width = width.tolist()
+    if _nesting(width) > 2:  # a structure error, as numpy says (a ValueError)
+        raise PadlabValueError(
+            f"width {width!r} nests {_nesting(width)} deep; allowed: an int, a (before, after) "
+            "pair, or one int or pair per padded axis (at most 2 deep)"
+        )
     if not isinstance(width, Sequence) or isinstance(width, str):
         w = _width(width)
         return ((w, w),) * n_axes
@@ -138,6 +142,13 @@ def normalize_widths(width: object, n_axes: int) -> tuple[tuple[int, int], ...]:
             w = _width(item)
             out.append((w, w))
     return tuple(out)
+
+
+def _nesting(value: object) -> int:
+    """How deep lists and tuples nest in ``value`` (0 for a scalar)."""
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return 0
+    return 1 + max((_nesting(item) for item in value), default=0)
 
 
 def _width(value: object) -> int:

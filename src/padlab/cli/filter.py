@@ -15,7 +15,14 @@ import numpy as np
 from padlab.cli.common import Progress, add_common_arguments, new_parser
 from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
 from padlab.geometry import Geometry
-from padlab.io.images import FORMATS, from_float, read_image, sample_image, write_image
+from padlab.io.images import (
+    FORMATS,
+    from_float,
+    read_image,
+    sample_image,
+    stores_16_bit,
+    write_image,
+)
 from padlab.io.mapping import MAPPINGS, display
 from padlab.kernels.registry import parse_kernel
 from padlab.modes.registry import Rule, resolve_mode
@@ -253,11 +260,9 @@ def _slug(text: str) -> str:
 def _to_pixels(
     response: np.ndarray, image: np.ndarray, mapping: str, target: Path
 ) -> tuple[np.ndarray, str]:
-    """Map the response for display and quantise: 16 bits for 16-bit grayscale to PNG/TIFF."""
+    """Map the response for display and quantise: 16 bits for a 16-bit image, if the target
+    format stores them (:func:`padlab.io.images.stores_16_bit`)."""
     mapped = display(response, mapping)
-    sixteen = (
-        image.dtype == np.uint16
-        and mapped.pixels.ndim == 2
-        and FORMATS.get(target.suffix.lower()) in ("PNG", "TIFF")
-    )
+    channels = mapped.pixels.shape[2] if mapped.pixels.ndim == 3 else 1
+    sixteen = image.dtype == np.uint16 and stores_16_bit(target, channels)
     return from_float(mapped.pixels, np.uint16 if sixteen else np.uint8), mapped.summary

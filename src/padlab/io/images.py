@@ -22,7 +22,7 @@ from padlab.errors import (
     PadlabValueError,
     PadlabWarning,
 )
-from padlab.io.png import decode_png16, png_header
+from padlab.io.png import decode_png16, png_chunks, png_header
 
 __all__ = [
     "FORMATS",
@@ -30,6 +30,7 @@ __all__ = [
     "read_image",
     "resize",
     "sample_image",
+    "stores_16_bit",
     "to_float",
     "to_gray",
     "write_image",
@@ -45,6 +46,21 @@ FORMATS = {
     ".webp": "WEBP",
     ".bmp": "BMP",
 }
+
+
+def stores_16_bit(path: str | os.PathLike[str], channels: int) -> bool:
+    """Whether :func:`write_image` stores 16-bit pixels with ``channels`` channels at ``path``.
+
+    PNG: gray, gray+alpha, RGB and RGBA; TIFF: gray only; other formats: none.
+
+    Examples
+    --------
+    >>> stores_16_bit("a.png", 3), stores_16_bit("a.tif", 3), stores_16_bit("a.tif", 1)
+    (True, False, True)
+    """
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    return fmt == "PNG" or (fmt == "TIFF" and channels == 1)
+
 
 SAMPLE = "grace_hopper.jpg"
 
@@ -132,8 +148,6 @@ def read_image(path: str | os.PathLike[str], *, alpha: str = "keep") -> np.ndarr
                     img.load()
                     img = ImageOps.exif_transpose(img)
                     array = _to_array(img)
-                else:
-                    array = _orient(array, img.getexif().get(_ORIENTATION, 1))
     except UnidentifiedImageError:
         raise PadlabFileError(f"{path}: not an image padlab can read") from None
     except (OSError, SyntaxError, ValueError, zlib.error, Image.DecompressionBombError) as err:
@@ -163,12 +177,20 @@ def _sixteen_bit_colour(img, path: Path) -> np.ndarray | None:
     PNG goes through padlab's own decoder; TIFF through tifffile, if installed (else a
     one-line error rather than a silent loss of 8 bits).
     """
+    from PIL import Image
+
     if img.format == "PNG":
         with open(path, "rb") as handle:
             header = png_header(handle.read(33))
         if header is None or header[2] != 16 or header[3] not in (2, 4, 6):
             return None
-        return decode_png16(path.read_bytes())
+        data = path.read_bytes()
+        # the eXIf chunk read here: Pillow's getexif() would decode the whole image again
+        exif = Image.Exif()
+        for kind, chunk in png_chunks(data):
+            if kind == b"eXIf":
+                exif.load(chunk)
+        return _orient(decode_png16(data), exif.get(_ORIENTATION, 1))
     if img.format == "TIFF" and img.mode in ("RGB", "RGBA"):
         bits = img.tag_v2.get(258, (8,))
         if max(bits) <= 8:
@@ -192,7 +214,7 @@ def _sixteen_bit_colour(img, path: Path) -> np.ndarray | None:
                 f"{path}: a colour TIFF of {array.dtype} pixels, shape {array.shape}; padlab "
                 "reads 8- and 16-bit RGB or RGBA"
             )
-        return array
+        return _orient(array, img.getexif().get(_ORIENTATION, 1))
     return None
 
 
@@ -241,9 +263,9 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
     path : str or path
         The format comes from the extension: .png, .jpg/.jpeg, .tif/.tiff, .webp, .bmp.
     image : array_like
-        uint8 (any format), or uint16 grayscale (PNG, TIFF). Floats and other dtypes are refused:
-        map them to the display range first (:func:`padlab.display`), so nothing is wrapped or
-        clipped silently.
+        uint8 (any format), or uint16 (PNG: gray, RGB, RGBA; TIFF: gray). Floats and other
+        dtypes are refused: map them to the display range first (:func:`padlab.display`), so
+        nothing is wrapped or clipped silently.
 
     Raises
     ------
@@ -264,14 +286,16 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
     if not array.dtype.isnative:  # big-endian data, e.g. from a FITS or raw file
         array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype == np.uint16:
-        if array.ndim != 2 or fmt not in ("PNG", "TIFF"):
+        # what read_image gives can be written back: padlab's PNG encoder stores 16-bit colour
+        if not stores_16_bit(path, array.shape[2] if array.ndim == 3 else 1):
             raise PadlabValueError(
-                f"{path}: 16-bit images can be written only as grayscale PNG or TIFF, got shape "
-                f"{array.shape} for {fmt}; convert to uint8 with padlab.from_float"
+                f"{path}: 16-bit images can be written only as PNG (gray, RGB, RGBA) or "
+                f"grayscale TIFF, got shape {array.shape} for {fmt}; convert to uint8 with "
+                "padlab.from_float"
             )
     elif array.dtype != np.uint8:
         raise PadlabTypeError(
-            f"{path}: write_image needs uint8 (or uint16 grayscale) pixels, got {array.dtype}; "
+            f"{path}: write_image needs uint8 (or uint16) pixels, got {array.dtype}; "
             "map float responses with padlab.display(...) first"
         )
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))):

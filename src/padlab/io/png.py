@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
 from padlab._threads import run_chunks, threads
 
-__all__ = ["encode_png"]
+__all__ = ["decode_png16", "encode_png", "png_chunks", "png_header"]
 
 # PNG colour types by channel count
 _COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
@@ -115,18 +116,46 @@ def png_header(data: bytes) -> tuple[int, int, int, int, int] | None:
     return width, height, depth, colour, interlace
 
 
+def png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The ``(type, data)`` of each chunk of the PNG file ``data``, up to ``IEND``.
+
+    Examples
+    --------
+    >>> [kind for kind, _ in png_chunks(encode_png(np.zeros((1, 1), np.uint8)))]
+    [b'IHDR', b'IDAT', b'IEND']
+    """
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        yield kind, data[pos + 8 : pos + 8 + length]
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+# Adam7: (first column, first row, column step, row step) of the seven passes
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
 def decode_png16(data: bytes) -> np.ndarray:
     """A 16-bit colour PNG (RGB, RGBA or gray+alpha) as uint16, which Pillow reads as 8 bits.
 
-    Gray+alpha becomes RGBA (gray repeated), as padlab reads 8-bit gray+alpha. Rows are
-    unfiltered along anti-diagonals of the pixel grid (every pixel's left, upper and
-    upper-left neighbours lie on the two previous diagonals), so all five PNG filters are
-    undone with ``height + width`` vectorised steps.
+    Gray+alpha becomes RGBA (gray repeated), as padlab reads 8-bit gray+alpha. Interlaced
+    (Adam7) files are read too. The row filters are undone by a compiled loop
+    (:mod:`padlab.io.pngfilter`, which loads numba on first use).
 
     Raises
     ------
     ValueError
-        Not a non-interlaced 16-bit colour PNG, or damaged data.
+        Not a 16-bit colour PNG, or damaged data.
 
     Examples
     --------
@@ -134,6 +163,8 @@ def decode_png16(data: bytes) -> np.ndarray:
     >>> bool((decode_png16(encode_png(x)) == x).all())
     True
     """
+    from padlab.io.pngfilter import unfilter  # numba: only when such a file is read
+
     header = png_header(data)
     if header is None:
         raise ValueError("not a PNG file")
@@ -141,61 +172,39 @@ def decode_png16(data: bytes) -> np.ndarray:
     channels = {2: 3, 4: 2, 6: 4}.get(colour)
     if depth != 16 or channels is None:
         raise ValueError(f"not a 16-bit colour PNG (bit depth {depth}, colour type {colour})")
-    if interlace:
-        raise ValueError("interlaced 16-bit colour PNGs are not supported")
+    if interlace not in (0, 1):
+        raise ValueError(f"unknown interlace method {interlace}")
     bpp = 2 * channels
-    stride = width * bpp
-    compressed, pos = [], 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        if kind == b"IDAT":
-            compressed.append(data[pos + 8 : pos + 8 + length])
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    raw = zlib.decompressobj().decompress(b"".join(compressed), height * (stride + 1))
-    if len(raw) < height * (stride + 1):
-        raise ValueError(f"truncated image data ({len(raw)} of {height * (stride + 1)} bytes)")
-    rows = np.frombuffer(raw, np.uint8, height * (stride + 1)).reshape(height, stride + 1)
-    filters = rows[:, 0].astype(np.intp)
-    if filters.max(initial=0) > 4:
-        raise ValueError(f"unknown row filter {int(filters.max())}")
-    out = _unfilter(rows[:, 1:].reshape(height, width, bpp), filters)
-    pixels = out.view(">u2").reshape(height, width, channels).astype(np.uint16)
+    # the passes as (rows, columns, row slice, column slice) of the image
+    passes = (
+        [(height, width, slice(None), slice(None))]
+        if interlace == 0
+        else [
+            (
+                -(-(height - y0) // dy),
+                -(-(width - x0) // dx),
+                slice(y0, None, dy),
+                slice(x0, None, dx),
+            )
+            for x0, y0, dx, dy in _ADAM7
+            if height > y0 and width > x0
+        ]
+    )
+    sizes = [h * (1 + w * bpp) for h, w, _, _ in passes]
+    compressed = b"".join(chunk for kind, chunk in png_chunks(data) if kind == b"IDAT")
+    raw = zlib.decompressobj().decompress(compressed, sum(sizes))
+    if len(raw) < sum(sizes):
+        raise ValueError(f"truncated image data ({len(raw)} of {sum(sizes)} bytes)")
+    out = np.empty((height, width, bpp), np.uint8)
+    start = 0
+    for (h, w, rows_at, cols_at), size in zip(passes, sizes, strict=True):
+        rows = np.frombuffer(raw, np.uint8, size, start).reshape(h, 1 + w * bpp)
+        start += size
+        if rows[:, 0].max() > 4:
+            raise ValueError(f"unknown row filter {int(rows[:, 0].max())}")
+        out[rows_at, cols_at] = unfilter(rows, bpp).reshape(h, w, bpp)
+    pixels = out.view(">u2").astype(np.uint16)
     if channels == 2:
         gray, alpha = pixels[..., :1], pixels[..., 1:]
         pixels = np.concatenate([gray, gray, gray, alpha], axis=2)
     return pixels
-
-
-def _unfilter(filtered: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    """Undo the PNG row filters of an (H, W, bytes per pixel) array, diagonal by diagonal.
-
-    The pixels are stored skewed, diagonal ``d = row + column`` as one row of ``done``, so a
-    diagonal's left, upper and upper-left neighbours are contiguous slices of the previous
-    two: each step is a handful of vectorised operations on slices. Outside the image the
-    neighbours are 0, as the format says.
-    """
-    height, width, bpp = filtered.shape
-    diagonals = height + width - 1
-    rows = np.arange(height)[:, None]
-    cols = np.arange(width)[None, :]
-    skewed = np.zeros((diagonals, height, bpp), np.uint8)
-    skewed[rows + cols, rows] = filtered
-    # done[d + 2, i + 1] is pixel (i, d - i); two zero diagonals in front, a zero row above
-    done = np.zeros((diagonals + 2, height + 1, bpp), np.uint8)
-    kinds = filters.astype(np.int8)[:, None]
-    for d in range(diagonals):
-        lo, hi = max(0, d - width + 1), min(height - 1, d)
-        a = done[d + 1, lo + 1 : hi + 2].astype(np.int16)  # left: previous diagonal, same row
-        b = done[d + 1, lo : hi + 1].astype(np.int16)  # up: previous diagonal, row above
-        c = done[d, lo : hi + 1].astype(np.int16)  # up-left: two diagonals back, row above
-        kind = kinds[lo : hi + 1]
-        p = a + b - c
-        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-        # None: 0, Sub: a, Up: b, Average: (a + b) // 2, Paeth
-        predictor = np.where(kind == 4, paeth, np.where(kind == 3, (a + b) >> 1, 0))
-        predictor = np.where(kind == 2, b, np.where(kind == 1, a, predictor))
-        done[d + 2, lo + 1 : hi + 2] = (skewed[d, lo : hi + 1] + predictor).astype(np.uint8)
-    return done[rows + cols + 2, rows + 1].reshape(height, width * bpp)
