@@ -45,6 +45,7 @@ __all__ = [
     "atomic_file",
     "check_output_directory",
     "resolve_output",
+    "same_file",
 ]
 
 #: The file that marks a directory as padlab's output, which a new run may replace.
@@ -82,6 +83,25 @@ def resolve_output(path: str | os.PathLike[str]) -> Path:
         if err.errno == errno.ELOOP:
             raise PadlabFileError(f"{path}: a symlink loop; cannot write there") from None
         raise PadlabFileError(f"{path}: cannot write there ({_cause(err)})") from None
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True if ``a`` and ``b`` are the same existing file (hard links and symlinks included).
+
+    A path that cannot be looked up (missing, a name too long, a loop) is nobody's file: False,
+    and the write that follows reports the cause in one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> name = tempfile.mkstemp()[1]
+    >>> same_file(name, name), same_file(name, name + ".missing"), same_file("x" * 300, name)
+    (True, False, False)
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _temporary_name(path: Path) -> Path:

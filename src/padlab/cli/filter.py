@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from padlab._files import same_file
 from padlab.cli.common import Progress, add_common_arguments, new_parser
 from padlab.errors import PadlabError, PadlabFileError, PadlabValueError
 from padlab.geometry import Geometry
@@ -173,16 +174,10 @@ def _size(image: np.ndarray) -> str:
 
 def _refuse_overwriting_inputs(inputs: list[Path | None], targets: list[Path]) -> None:
     """An output must never replace an input (checked before any image is read)."""
-    sources = [p for p in inputs if p is not None and p.exists()]
+    sources = [p for p in inputs if p is not None]
     for target in targets:
-        if not target.exists():
-            continue
         for source in sources:
-            try:
-                same = target.samefile(source)
-            except OSError:
-                same = False
-            if same:
+            if same_file(target, source):
                 raise PadlabValueError(
                     f"{target}: this output would overwrite the input {source}; padlab filter "
                     "never replaces its input, choose another -o"
