@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,7 +17,15 @@ from padlab.modes.padding import pad
 from padlab.modes.registry import Rule, check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
 
-__all__ = ["METHODS", "convolve", "correlate", "prepare", "run_problem"]
+__all__ = [
+    "METHODS",
+    "FilterSpec",
+    "convolve",
+    "correlate",
+    "prepare",
+    "resolve_filter",
+    "run_problem",
+]
 
 #: Engines a caller can force with ``method=``.
 METHODS = ("auto", "direct", "separable", "fft", "reference")
@@ -162,8 +171,76 @@ convolve.__doc__ = (convolve.__doc__ or "").replace("{shared}", _SHARED_DOC)
 
 
 def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool) -> np.ndarray:
-    what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
+    spec = resolve_filter(x.shape, x.dtype, kernel, args, flip=flip)
+    batch = x[None] if spec.channel_axis is None else np.moveaxis(x, spec.channel_axis, 0)
+    result = run_problem(
+        np.ascontiguousarray(batch, dtype=spec.dtype),
+        np.ascontiguousarray(spec.weights),
+        spec.geometry,
+        spec.rules,
+        value=args["value"],
+        method=args["method"],
+        stat_length=args["stat_length"],
+        end_values=args["end_values"],
+    )
+    if spec.channel_axis is None:
+        return result[0]
+    return np.moveaxis(result, 0, spec.channel_axis)
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A checked filtering task: what :func:`resolve_filter` returns.
+
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        The compute (and output) dtype.
+    weights : ndarray
+        The kernel in ``dtype``, already flipped for a convolution.
+    geometry : Geometry
+        The spatial geometry (channel axis excluded).
+    rules : tuple of Rule
+        One rule per spatial axis.
+    channel_axis : int or None
+        The channel axis as a non-negative index, or None.
+    """
+
+    dtype: np.dtype
+    weights: np.ndarray
+    geometry: Geometry
+    rules: tuple[Rule, ...]
+    channel_axis: int | None
+
+
+def resolve_filter(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    kernel: object,
+    args: dict[str, object],
+    *,
+    flip: bool,
+) -> FilterSpec:
+    """Check a :func:`correlate` / :func:`convolve` call for an image of ``shape`` and ``dtype``.
+
+    Reads no sample of the image, so chunked arrays (:mod:`padlab.dask`) refuse bad arguments
+    with the same messages before any chunk is read. ``args`` holds the keyword arguments of
+    :func:`correlate` (``padding``, ``mode``, ``value``, ``stride``, ``dilation``,
+    ``convention``, ``channel_axis``, ``method``, ``stat_length``, ``end_values``).
+
+    Examples
+    --------
+    >>> spec = resolve_filter((5, 6), np.dtype(np.uint8), np.ones((3, 3)),
+    ...                       dict(padding="valid", mode="zeros", value=0, stride=1, dilation=1,
+    ...                            convention="tf", channel_axis=None, method="auto",
+    ...                            stat_length=None, end_values=0), flip=False)
+    >>> spec.dtype, spec.geometry.out_shape
+    (dtype('float32'), (3, 4))
+    """
+    what = "convolve" if flip else "correlate"
+    shape = tuple(shape)
+    ndim = len(shape)
     w = as_numeric_array(kernel, "kernel")
     channel_axis = args["channel_axis"]
     if not 1 <= w.ndim <= 3:
@@ -171,39 +248,39 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
             f"{what}: the kernel must have 1, 2 or 3 dimensions, got shape {w.shape}"
         )
     expected = w.ndim + (channel_axis is not None)
-    if x.ndim != expected:
+    if ndim != expected:
         hint = (
             "; for an image with channels pass channel_axis= (e.g. channel_axis=-1 for (H, W, C))"
-            if channel_axis is None and x.ndim == w.ndim + 1
+            if channel_axis is None and ndim == w.ndim + 1
             else ""
         )
         raise PadlabValueError(
-            f"{what}: image {x.shape} and kernel {w.shape} do not match: the image needs "
+            f"{what}: image {shape} and kernel {w.shape} do not match: the image needs "
             f"{expected} dimensions ({w.ndim} spatial"
             f"{' + 1 channel axis' if channel_axis is not None else ''}){hint}"
         )
     if channel_axis is None:
-        batch = x[None]
+        spatial = shape
         axis = None
     else:
         axis = as_index(channel_axis, "channel_axis")
-        if not -x.ndim <= axis < x.ndim:
+        if not -ndim <= axis < ndim:
             raise PadlabValueError(
-                f"{what}: channel_axis={axis} is out of range for an image of shape {x.shape}"
+                f"{what}: channel_axis={axis} is out of range for an image of shape {shape}"
             )
-        axis %= x.ndim
-        batch = np.moveaxis(x, axis, 0)
-    if x.size == 0 or w.size == 0:
+        axis %= ndim
+        spatial = shape[:axis] + shape[axis + 1 :]
+    if 0 in shape or w.size == 0:
         raise PadlabValueError(
-            f"{what}: cannot filter an empty array: image {x.shape}, kernel {w.shape}"
+            f"{what}: cannot filter an empty array: image {shape}, kernel {w.shape}"
         )
-    dtype = compute_dtype(x.dtype, "image")
+    out_dtype = compute_dtype(np.dtype(dtype), "image")
     compute_dtype(w.dtype, "kernel")  # refuses complex kernels
-    weights = w.astype(dtype)
+    weights = w.astype(out_dtype)
     if flip:
         weights = weights[(slice(None, None, -1),) * w.ndim]
     geometry = Geometry.resolve(
-        batch.shape[1:],
+        spatial,
         weights.shape,
         args["padding"],
         args["stride"],
@@ -215,19 +292,9 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     check_rule_options(
         rules, value=args["value"], stat_length=args["stat_length"], end_values=args["end_values"]
     )
-    result = run_problem(
-        np.ascontiguousarray(batch, dtype=dtype),
-        np.ascontiguousarray(weights),
-        geometry,
-        rules,
-        value=args["value"],
-        method=args["method"],
-        stat_length=args["stat_length"],
-        end_values=args["end_values"],
-    )
-    if axis is None:
-        return result[0]
-    return np.moveaxis(result, 0, axis)
+    if args["method"] not in METHODS:
+        raise PadlabValueError(f"unknown method {args['method']!r}; allowed: {', '.join(METHODS)}")
+    return FilterSpec(out_dtype, weights, geometry, rules, axis)
 
 
 def _rules(mode: object, n_axes: int) -> tuple[Rule, ...]:
