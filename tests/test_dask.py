@@ -7,6 +7,8 @@ kernels larger than the axis, every rule, every geometry, strides and dilations.
 
 from __future__ import annotations
 
+import itertools
+
 import dask
 import dask.array as da
 import numpy as np
@@ -49,7 +51,7 @@ def chunkings(draw, n: int) -> tuple[int, ...]:
     """Random cut points; often 1-sample chunks."""
     cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=min(n - 1, 6)))) if n > 1 else []
     edges = [0, *cuts, n]
-    return tuple(b - a for a, b in zip(edges[:-1], edges[1:], strict=True))
+    return tuple(b - a for a, b in itertools.pairwise(edges))
 
 
 @st.composite
@@ -115,14 +117,15 @@ def _both(func, case, method):
     try:
         expected = getattr(padlab, func)(x, k, **kw)
     except padlab.PadlabError as err:
-        with pytest.raises(type(err), match="."):
+        with pytest.raises(type(err)) as chunked:
             getattr(pdd, func)(da.from_array(x, chunks=chunks), k, **kw)
+        assert str(chunked.value) == str(err)
         return None, None, None
     lazy = getattr(pdd, func)(da.from_array(x, chunks=chunks), k, **kw)
     return expected, lazy, chunks
 
 
-@settings(max_examples=120)
+@settings(max_examples=100)
 @given(cases(), st.sampled_from(["correlate", "convolve"]))
 def test_direct_bitwise(case, func):
     expected, lazy, chunks = _both(func, case, "direct")
@@ -137,7 +140,7 @@ def test_direct_bitwise(case, func):
     )
 
 
-@settings(max_examples=40)
+@settings(max_examples=12)
 @given(cases())
 def test_reference_bitwise(case):
     expected, lazy, _ = _both("correlate", case, "reference")
@@ -156,10 +159,10 @@ def separable_cases(draw):
     return tuple(case)
 
 
-@settings(max_examples=40)
+@settings(max_examples=15)
 @given(separable_cases())
 def test_separable_bitwise(case):
-    shape, chunks, ksize, padding, mode, stride, dilation, convention, dtype, seed = case
+    shape, chunks, ksize, padding, mode, stride, dilation, _convention, dtype, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(dtype)
     k = np.outer(rng.standard_normal(ksize[0]), rng.standard_normal(ksize[1]))
@@ -172,7 +175,7 @@ def test_separable_bitwise(case):
     np.testing.assert_array_equal(got.compute(), expected)
 
 
-@settings(max_examples=25)
+@settings(max_examples=15)
 @given(cases(rules=INDEX_RULES))
 def test_fft_and_auto_within_tolerance(case):
     for method in ("fft", "auto"):
@@ -185,7 +188,7 @@ def test_fft_and_auto_within_tolerance(case):
         np.testing.assert_allclose(got, expected, rtol=0, atol=tol * scale)
 
 
-@settings(max_examples=60)
+@settings(max_examples=25)
 @given(
     st.integers(1, 9),
     st.integers(1, 7),

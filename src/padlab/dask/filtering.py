@@ -648,20 +648,20 @@ def _arithmetic_axis(x, axis: int, before: int, after: int, rule, options: dict,
     need = (need[0] if before else 0, need[1] if after else 0)
     at = (slice(None),) * axis
     if need[0] + need[1] > n or need[0] >= n or need[1] >= n or (rule.kind == "odd" and n == 1):
-        keep = (at + (slice(0, before),), at + (slice(before + n, None),))
+        keep = ((*at, slice(0, before)), (*at, slice(before + n, None)))
         slabs = [(x, (before, after), keep, before + after)]
     else:
         slabs = []
         if before:
             slabs.append(
-                (x[at + (slice(0, need[0]),)], (before, 0), (at + (slice(0, before),),), before)
+                (x[(*at, slice(0, need[0]))], (before, 0), ((*at, slice(0, before)),), before)
             )
         if after:
             slabs.append(
                 (
-                    x[at + (slice(n - need[1], n),)],
+                    x[(*at, slice(n - need[1], n))],
                     (0, after),
-                    (at + (slice(need[1], None),),),
+                    ((*at, slice(need[1], None)),),
                     after,
                 )
             )
@@ -688,8 +688,8 @@ def _arithmetic_axis(x, axis: int, before: int, after: int, rule, options: dict,
         )
     if len(slabs) == 1 and before and after:
         both = strips[0]
-        left = both[at + (slice(0, before),)]
-        right = both[at + (slice(before, None),)]
+        left = both[(*at, slice(0, before))]
+        right = both[(*at, slice(before, None))]
     else:
         left = strips[0] if before else None
         right = strips[-1] if after else None
