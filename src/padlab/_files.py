@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["MARKER", "atomic_directory", "atomic_file", "check_output_directory"]
+__all__ = ["MARKER", "atomic_directory", "atomic_file", "atomic_path", "check_output_directory"]
 
 #: The file that marks a directory as padlab's output, which a new run may replace.
 MARKER = ".padlab-output"
@@ -56,6 +56,38 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """The path of an empty temporary file that becomes ``path`` when the block succeeds.
+
+    For writers that need a file name rather than a handle (memory-mapped TIFF, say).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.bin")
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_bytes(b"done")
+    >>> from pathlib import Path
+    >>> Path(target).read_bytes()
+    b'done'
+    """
+    path = Path(path).resolve()
+    while True:
+        tmp = _temporary_name(path)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+    try:
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -33,11 +33,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--depth", type=int, default=1, help="stacked filterings (default: 1)")
     parser.add_argument("--gray", action="store_true", help="measure the grayscale image")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    # --- padlab.dask hook (datasets on a cluster): padlab/cli/dask_cli.py ---
+    from padlab.cli.dask_cli import add_compare_arguments
+
+    add_compare_arguments(parser)
+    # --- end of padlab.dask hook ---
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the ranked table, or JSON."""
+    # --- padlab.dask hook ---
+    if getattr(args, "dataset", None):
+        from padlab.cli.dask_cli import run_compare
+
+        return run_compare(args)
+    # --- end of padlab.dask hook ---
     label, kernel = parse_kernel(args.kernel)
     if args.image is None:
         image, name = sample_image(), "grace_hopper (sample photo)"

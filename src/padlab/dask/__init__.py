@@ -4,7 +4,8 @@ Needs the ``dask`` extra (``pip install padlab[dask]``); ``import padlab`` never
 
 - :func:`correlate`, :func:`convolve`, :func:`pad`: the in-memory functions on dask arrays,
   lazily, with the same results (see :mod:`padlab.dask.filtering`);
-- :func:`output_chunks`: the documented chunking of the output.
+- :func:`output_chunks`: the documented chunking of the output;
+- :func:`compare_dataset`: :func:`padlab.compare` over a dataset on a cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ except ImportError as err:  # pragma: no cover - the extra is installed in the t
         "tifffile)"
     ) from err
 
+from padlab.dask.dataset import DatasetReport, compare_dataset
 from padlab.dask.filtering import convolve, correlate, output_chunks, pad
 
-__all__ = ["convolve", "correlate", "output_chunks", "pad"]
+__all__ = ["DatasetReport", "compare_dataset", "convolve", "correlate", "output_chunks", "pad"]
