@@ -110,14 +110,14 @@ class _TiffRegions:
             self.chunks = tuple(array.chunks)
         self.ndim = len(self.shape)
 
-    def _open(self):  # noqa: ANN202 - a context manager of (zarr array, store)
+    def _open(self):
         import contextlib
 
         import tifffile
         import zarr
 
         @contextlib.contextmanager
-        def opened():  # noqa: ANN202
+        def opened():
             store = tifffile.imread(self.path, aszarr=True)
             try:
                 yield _first_array(zarr.open(store, mode="r")), store
