@@ -125,7 +125,7 @@ def _both(func, case, method):
     return expected, lazy, chunks
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(cases(), st.sampled_from(["correlate", "convolve"]))
 def test_direct_bitwise(case, func):
     expected, lazy, chunks = _both(func, case, "direct")
@@ -319,3 +319,31 @@ def test_not_imported_by_padlab():
     code = "import padlab, sys; print('dask' in sys.modules, 'padlab.dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _methods(lazy) -> set[str]:
+    """The engine recorded in every block task of a padlab.dask graph."""
+    graph = dict(lazy.__dask_graph__())
+    return {
+        str(task[3].method)
+        for key, task in graph.items()
+        if isinstance(key, tuple) and str(key[0]).startswith("padlab-correlate")
+    }
+
+
+def test_auto_decides_once_for_the_whole_image():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 280)).astype(np.float32)
+    k = rng.standard_normal((17, 17)).astype(np.float32)
+    chunks = ((1, 50, 249), (7, 13, 260))  # blocks of very different sizes: one decision
+    lazy = pdd.correlate(da.from_array(x, chunks=chunks), k, mode="reflect")
+    methods = _methods(lazy)
+    assert methods == {"auto:fft:direct"}  # the in-memory cost model picks the FFT here
+    expected = padlab.correlate(x, k, mode="reflect")
+    np.testing.assert_allclose(lazy.compute(), expected, rtol=0, atol=2e-4 * np.abs(expected).max())
+    # a NaN anywhere: the FFT is refused for the whole image, as in memory (bitwise direct)
+    x[299, 0] = np.nan
+    lazy = pdd.correlate(da.from_array(x, chunks=chunks), k, mode="reflect")
+    expected = padlab.correlate(x, k, mode="reflect")
+    np.testing.assert_array_equal(lazy.compute(), expected)
+    np.testing.assert_array_equal(expected, padlab.correlate(x, k, mode="reflect", method="direct"))

@@ -161,8 +161,9 @@ def save(
     >>> zarr.open(target, mode="r")[:].sum()
     np.float64(30.0)
     """
-    import dask
     import dask.array as da
+
+    import dask
 
     target = Path(path)
     suffix = target.suffix.lower()

@@ -620,16 +620,58 @@ def _padded_chunks(chunks: tuple[int, ...], before: int, after: int) -> tuple[in
     return (*left, *chunks, *_split(after, size))
 
 
-def _strip_task(
-    block: np.ndarray,
-    axis: int,
-    pads: tuple[int, int],
-    rule: str,
-    opts: dict,
-    keep: tuple[slice, ...],
+def _strip_block(
+    blocks: object,
+    reads: tuple[AxisRead, ...],
+    static: tuple,
+    local: tuple,
+    _: object,
 ) -> np.ndarray:
-    padded = pad_array(block, {axis: pads}, rule, **opts)
-    return np.concatenate([padded[k] for k in keep], axis=axis)
+    """One block of a border strip: :func:`padlab.pad` on the edge slab, then this block's part."""
+    axis, pads, rule, opts, keep = static
+    slab = assemble(blocks, reads, None)
+    padded = pad_array(slab, {axis: pads}, rule, **opts)
+    strip = padded[(slice(None),) * axis + (slice(*keep),)]
+    index = tuple(slice(*local[a]) for a in range(strip.ndim))
+    return np.ascontiguousarray(strip[index])
+
+
+def _strip(x, axis: int, src: np.ndarray, pads, keep, rule, opts, whole_other: bool):
+    """The border strip ``pad(x[src along axis], pads)[keep]``, in x's chunks on other axes.
+
+    Each block reads the slab over its own range of the other axes, widened to two samples
+    (a reduction over one sample across is summed in another order than over a wider block),
+    or over their whole extent (``whole_other``: numpy's linspace switches method for the
+    whole array when any edge equals its end value).
+    """
+    from dask.base import tokenize
+
+    pieces = (keep[1] - keep[0],)  # one block across: each block pads its slab once
+    bounds = [np.cumsum([0, *c]) for c in x.chunks]
+    reads, local, out_chunks = [], [], []
+    for a, chunks in enumerate(x.chunks):
+        if a == axis:
+            read = axis_reads(src, bounds[a])
+            reads.append([read] * len(pieces))
+            starts = np.cumsum([0, *pieces])
+            local.append([(int(starts[j]), int(starts[j + 1])) for j in range(len(pieces))])
+            out_chunks.append(pieces)
+            continue
+        n = x.shape[a]
+        row_reads, row_local = [], []
+        for j, _c in enumerate(chunks):
+            c0, c1 = int(bounds[a][j]), int(bounds[a][j + 1])
+            e0, e1 = (0, n) if whole_other else (c0, c1)
+            if e1 - e0 < 2 <= n:
+                e0, e1 = (c0 - 1, c1) if c1 == n else (c0, c1 + 1)
+            row_reads.append(axis_reads(np.arange(e0, e1), bounds[a]))
+            row_local.append((c0 - e0, c1 - e0))
+        reads.append(row_reads)
+        local.append(row_local)
+        out_chunks.append(chunks)
+    name = f"padlab-strip-{tokenize(x.name, axis, src, pads, keep, rule, opts, whole_other)}"
+    static = (axis, pads, rule, opts, keep)
+    return build_array(name, x, reads, tuple(out_chunks), x.dtype, _strip_block, static, local)
 
 
 def _arithmetic_axis(x, axis: int, before: int, after: int, rule, options: dict, user: dict):
@@ -646,60 +688,22 @@ def _arithmetic_axis(x, axis: int, before: int, after: int, rule, options: dict,
         lengths = options["stat"]
         need = tuple(n if ln is None else min(ln, n) for ln in lengths)
     need = (need[0] if before else 0, need[1] if after else 0)
-    at = (slice(None),) * axis
-    if need[0] + need[1] > n or need[0] >= n or need[1] >= n or (rule.kind == "odd" and n == 1):
-        keep = ((*at, slice(0, before)), (*at, slice(before + n, None)))
-        slabs = [(x, (before, after), keep, before + after)]
-    else:
-        slabs = []
-        if before:
-            slabs.append(
-                (x[(*at, slice(0, need[0]))], (before, 0), ((*at, slice(0, before)),), before)
-            )
-        if after:
-            slabs.append(
-                (
-                    x[(*at, slice(n - need[1], n))],
-                    (0, after),
-                    ((*at, slice(need[1], None)),),
-                    after,
-                )
-            )
-    strips = []
-    for slab, pads, keep, width in slabs:
-        if rule.kind == "ramp":
-            # numpy's linspace takes another path for *every* sample when any edge equals its
-            # end value: the edge slab (one sample thick) must be one block, as in memory
-            slab = slab.rechunk(-1)
-        else:
-            # a reduction over a block with a single sample across is summed in another order
-            # (pairwise) than over a wider one: blocks at least 2 across, as in memory
-            slab = slab.rechunk(
-                {
-                    a: (-1 if a == axis else min(max(*c, 2), slab.shape[a]))
-                    for a, c in enumerate(slab.chunks)
-                }
-            )
-        chunks = tuple((width,) if a == axis else c for a, c in enumerate(slab.chunks))
-        strips.append(
-            slab.map_blocks(
-                _strip_task, axis, pads, rule.name, opts, keep, chunks=chunks, dtype=x.dtype
-            )
-        )
-    if len(slabs) == 1 and before and after:
-        both = strips[0]
-        left = both[(*at, slice(0, before))]
-        right = both[(*at, slice(before, None))]
-    else:
-        left = strips[0] if before else None
-        right = strips[-1] if after else None
-    size = max(x.chunks[axis])
+    whole = need[0] + need[1] > n or need[0] >= n or need[1] >= n or (rule.kind == "odd" and n == 1)
+    ramp = rule.kind == "ramp"
     parts = []
-    if left is not None:
-        parts.append(left.rechunk({axis: _split(before, size)}))
+    if before:
+        if whole:
+            src, pads, keep = np.arange(n), (before, after), (0, before)
+        else:
+            src, pads, keep = np.arange(need[0]), (before, 0), (0, before)
+        parts.append(_strip(x, axis, src, pads, keep, rule.name, opts, ramp))
     parts.append(x)
-    if right is not None:
-        parts.append(right.rechunk({axis: _split(after, size)}))
+    if after:
+        if whole:
+            src, pads, keep = np.arange(n), (before, after), (before + n, before + n + after)
+        else:
+            src, pads, keep = np.arange(n - need[1], n), (0, after), (need[1], need[1] + after)
+        parts.append(_strip(x, axis, src, pads, keep, rule.name, opts, ramp))
     return da.concatenate(parts, axis=axis)
 
 
