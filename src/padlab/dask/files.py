@@ -161,7 +161,6 @@ def save(
     >>> zarr.open(target, mode="r")[:].sum()
     np.float64(30.0)
     """
-    import dask.array as da
 
     import dask
 
@@ -191,8 +190,15 @@ def save(
 
         client = Client(scheduler, timeout="10s")
         scheduler = client
+    pool = None
+    if scheduler is None:
+        # our own threads, so that a failure waits for every running write before the
+        # temporary is removed (dask's default pool would keep writing into it)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(os.cpu_count() or 1)
     try:
-        with dask.config.set(callbacks=set()), _callbacks(callbacks):
+        with dask.config.set(pool=pool), _callbacks(callbacks):
             if suffix == ".zarr":
                 import zarr
 
@@ -204,13 +210,15 @@ def save(
                         chunks=tuple(c[0] for c in x.chunks),  # type: ignore[attr-defined]
                         dtype=x.dtype,  # type: ignore[attr-defined]
                     )
-                    da.store(x, store, lock=False, scheduler=scheduler)
+                    _store(x, store, scheduler, pool)
                     _move_up(work / "image", work)
             else:
-                _save_tiff(x, target, scheduler)
+                _save_tiff(x, target, scheduler, pool)
     finally:
         if client is not None:
             client.close()
+        if pool is not None:
+            pool.shutdown(wait=True)
     return target
 
 
@@ -219,6 +227,18 @@ def _move_up(inner: Path, work: Path) -> None:
     for item in inner.iterdir():
         os.replace(item, work / item.name)
     inner.rmdir()
+
+
+def _store(x: object, out: object, scheduler: object, pool: object) -> None:
+    """``da.store``; on failure, wait for the writes still running before the caller cleans up."""
+    import dask.array as da
+
+    try:
+        da.store(x, out, lock=False, scheduler=scheduler)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[attr-defined]
+        raise
 
 
 class _callbacks:
@@ -234,9 +254,8 @@ class _callbacks:
             c.unregister()
 
 
-def _save_tiff(x: object, target: Path, scheduler: object) -> None:
+def _save_tiff(x: object, target: Path, scheduler: object, pool: object) -> None:
     """A BigTIFF written through a memory map: each block is stored where it belongs."""
-    import dask.array as da
     import tifffile
 
     from padlab._files import atomic_path
@@ -252,7 +271,7 @@ def _save_tiff(x: object, target: Path, scheduler: object) -> None:
             photometric="minisblack",
         )
         try:
-            da.store(x, mm, lock=False, scheduler=scheduler)
+            _store(x, mm, scheduler, pool)
             mm.flush()
         finally:
             del mm
