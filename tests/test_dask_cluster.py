@@ -158,3 +158,20 @@ def test_a_worker_killed_mid_run(client, tmp_path):
         r.context_error_rmse for r in expected.records
     ]
     client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+
+
+def test_default_local_cluster_is_started_and_stopped(tmp_path):
+    import psutil
+
+    _images(tmp_path, 2, (30, 30), corrupt=1)
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    report = pdd.compare_dataset(str(tmp_path / "*.png"), "outline", ["reflect"], n_workers=1)
+    assert len(report.images) == 2 and len(report.failed) == 1
+    left = [
+        p.cmdline()
+        for p in me.children(recursive=True)
+        if p.pid not in before and p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
+    # padlab's worker processes are gone (multiprocessing's own helper may stay, by design)
+    assert [c for c in left if not any("resource_tracker" in a for a in c)] == []
