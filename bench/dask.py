@@ -93,7 +93,7 @@ def child(cfg: dict) -> dict:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
         )
         client = Client(cluster)
         client.run(_warm)  # numba's compiled engines load once per worker, not timed

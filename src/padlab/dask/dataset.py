@@ -179,7 +179,7 @@ def local_cluster(n_workers: int | None = None):
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
         silence_logs=logging.ERROR,
     )
     return Client(cluster)
