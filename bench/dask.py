@@ -73,10 +73,10 @@ def _to_zarr(x, path: Path) -> None:
 
 def child(cfg: dict) -> dict:
     """One configuration, in this (fresh) process."""
+    import dask
     import dask.array as da
     import zarr
 
-    import dask
     import padlab
     import padlab.dask as pdd
 
@@ -267,11 +267,11 @@ def graph_time() -> None:
 
 def wrong() -> None:
     """The table of what dask-image and dask.array.pad get wrong, next to padlab (measured)."""
+    import dask
     import dask.array as da
     import scipy.ndimage as ndi
     from dask_image import ndfilters
 
-    import dask
     import padlab
     import padlab.dask as pdd
 

@@ -15,13 +15,13 @@ neighbouring chunks, and the border reads the opposite side of the image, whatev
 Its result is the in-memory result.
 """
 
+import dask
 import dask.array as da
 import matplotlib.pyplot as plt
 import numpy as np
 import scipy.ndimage as ndi
 from dask_image import ndfilters
 
-import dask
 import padlab.dask
 
 dask.config.set(scheduler="threads")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import itertools
 
+import dask
 import dask.array as da
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import dask
 import padlab
 import padlab.dask as pdd
 
