@@ -43,6 +43,7 @@ __all__ = [
     "Terminated",
     "atomic_directory",
     "atomic_file",
+    "atomic_path",
     "check_output_directory",
     "resolve_output",
     "same_file",
@@ -273,6 +274,38 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             if final is err:
                 raise
             raise final from None
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """The path of an empty temporary file that becomes ``path`` when the block succeeds.
+
+    For writers that need a file name rather than a handle (memory-mapped TIFF, say).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.bin")
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_bytes(b"done")
+    >>> from pathlib import Path
+    >>> Path(target).read_bytes()
+    b'done'
+    """
+    path = Path(path).resolve()
+    while True:
+        tmp = _temporary_name(path)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

@@ -40,11 +40,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="measure the R, G, B channels together instead of the luma",
     )
     parser.add_argument("--gray", action="store_true", help=argparse.SUPPRESS)  # the default now
+    # --- padlab.dask hook (datasets on a cluster): padlab/cli/dask_cli.py ---
+    from padlab.cli.dask_cli import add_compare_arguments
+
+    add_compare_arguments(parser)
+    # --- end of padlab.dask hook ---
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the ranked table, or JSON."""
+    # --- padlab.dask hook ---
+    if getattr(args, "dataset", None):
+        from padlab.cli.dask_cli import run_compare
+
+        return run_compare(args)
+    # --- end of padlab.dask hook ---
     progress = Progress(quiet=args.quiet or args.json)
     [(label, kernel)] = name_kernels([args.kernel]).items()
     modes = split_modes(args.mode, args.mode_default)

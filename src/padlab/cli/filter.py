@@ -73,11 +73,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="output file (one image) or directory (several; default padlab-filtered); "
         "default for one image: IMAGE-KERNEL-MODE.png in the current directory",
     )
+    # --- padlab.dask hook (images larger than memory): padlab/cli/dask_cli.py ---
+    from padlab.cli.dask_cli import add_filter_arguments
+
+    add_filter_arguments(parser)
+    # --- end of padlab.dask hook ---
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Filter the images; one line per failure, a summary, status 1 if any failed."""
+    # --- padlab.dask hook ---
+    if getattr(args, "chunks", None) is not None:
+        from padlab.cli.dask_cli import run_filter
+
+        return run_filter(args)
+    # --- end of padlab.dask hook ---
     label, kernel = parse_kernel(args.kernel)
     rule = resolve_mode(args.mode)
     # --padding and --stride checked once, before any file is read or written

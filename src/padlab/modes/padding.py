@@ -20,7 +20,7 @@ from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.modes.index import INDEX_CODES, REPLICATE, source_index
 from padlab.modes.registry import Rule, check_rule_options, resolve_mode
 
-__all__ = ["pad"]
+__all__ = ["pad", "resolve_pad"]
 
 # Copies larger than this are split across threads (numpy releases the GIL while copying).
 _PARALLEL_COPY_BYTES = 4 * 2**20
@@ -116,25 +116,16 @@ def pad(
            [0, 0, 0, 0]])
     """
     x = as_numeric_array(array)
-    if isinstance(width, Mapping):
-        if axes is not None:
-            raise PadlabValueError("give the padded axes either as axes= or as width's keys")
-        pad_axes = normalize_axes(list(width), x.ndim)
-        by_axis = {a % x.ndim: w for a, w in width.items()}  # type: ignore[operator]
-        widths = tuple(normalize_widths(by_axis[a], 1)[0] for a in pad_axes)
-    else:
-        pad_axes = normalize_axes(axes, x.ndim)
-        widths = normalize_widths(width, len(pad_axes))
-    rules = _rules_per_axis(mode, len(pad_axes))
-    options = _check_options(x, rules, value, stat_length, end_values)
-
-    for axis, rule, (before, after) in zip(pad_axes, rules, widths, strict=True):
-        if x.shape[axis] == 0 and (before or after) and rule.kind != "constant":
-            raise PadlabValueError(
-                f"cannot pad empty axis {axis} of an array of shape {x.shape} with rule "
-                f"'{rule.name}' ({rule.pattern}): there is no sample to copy; only the "
-                "constant rules (zeros, constant) can extend an empty axis"
-            )
+    pad_axes, widths, rules, options = resolve_pad(
+        x.shape,
+        x.dtype,
+        width,
+        mode,
+        value=value,
+        axes=axes,
+        stat_length=stat_length,
+        end_values=end_values,
+    )
 
     full = [(0, 0)] * x.ndim
     axis_rule: dict[int, Rule] = {}
@@ -179,6 +170,51 @@ def pad(
     return out
 
 
+def resolve_pad(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    width: object,
+    mode: object,
+    *,
+    value: object = 0,
+    axes: object = None,
+    stat_length: object = None,
+    end_values: object = 0,
+) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], list[Rule], dict[str, object]]:
+    """Check :func:`pad`'s arguments for an array of ``shape`` and ``dtype``, reading no sample.
+
+    Returns the padded axes, their ``(before, after)`` widths, their rules and the rules'
+    options converted to ``dtype``; raises the errors :func:`pad` documents. Chunked arrays
+    (:mod:`padlab.dask`) use it to refuse bad arguments before any chunk is read.
+
+    Examples
+    --------
+    >>> axes, widths, rules, _ = resolve_pad((3, 4), np.dtype(np.float32), 2, "reflect")
+    >>> axes, widths, [r.name for r in rules]
+    ((0, 1), ((2, 2), (2, 2)), ['reflect', 'reflect'])
+    """
+    if isinstance(width, Mapping):
+        if axes is not None:
+            raise PadlabValueError("give the padded axes either as axes= or as width's keys")
+        pad_axes = normalize_axes(list(width), len(shape))
+        by_axis = {a % len(shape): w for a, w in width.items()}  # type: ignore[operator]
+        widths = tuple(normalize_widths(by_axis[a], 1)[0] for a in pad_axes)
+    else:
+        pad_axes = normalize_axes(axes, len(shape))
+        widths = normalize_widths(width, len(pad_axes))
+    rules = _rules_per_axis(mode, len(pad_axes))
+    options = _check_options(dtype, rules, value, stat_length, end_values)
+
+    for axis, rule, (before, after) in zip(pad_axes, rules, widths, strict=True):
+        if shape[axis] == 0 and (before or after) and rule.kind != "constant":
+            raise PadlabValueError(
+                f"cannot pad empty axis {axis} of an array of shape {shape} with rule "
+                f"'{rule.name}' ({rule.pattern}): there is no sample to copy; only the "
+                "constant rules (zeros, constant) can extend an empty axis"
+            )
+    return pad_axes, widths, rules, options
+
+
 def _rules_per_axis(mode: object, n_axes: int) -> list[Rule]:
     if isinstance(mode, str | Rule) or not isinstance(mode, Sequence):
         rules = [resolve_mode(mode)] * n_axes
@@ -196,12 +232,12 @@ def _rules_per_axis(mode: object, n_axes: int) -> list[Rule]:
 
 
 def _check_options(
-    x: np.ndarray, rules: list[Rule], value: object, stat_length: object, end_values: object
+    dtype: np.dtype, rules: list[Rule], value: object, stat_length: object, end_values: object
 ) -> dict[str, object]:
     """Refuse options no chosen rule uses; convert the others to the array's dtype."""
     check_rule_options(rules, value=value, stat_length=stat_length, end_values=end_values)
     used = {opt for rule in rules for opt in rule.options}
-    if x.dtype.kind == "b":
+    if dtype.kind == "b":
         arithmetic = [r.name for r in rules if r.kind in ("odd", "ramp", "statistic")]
         if arithmetic:
             raise PadlabTypeError(
@@ -210,8 +246,8 @@ def _check_options(
                 "circular"
             )
     options: dict[str, object] = {
-        "value": fill_value(value, x.dtype, "value"),
-        "zero": fill_value(0, x.dtype),
+        "value": fill_value(value, dtype, "value"),
+        "zero": fill_value(0, dtype),
     }
     if "end_values" in used:
         pair = (
@@ -220,7 +256,7 @@ def _check_options(
             else (end_values, end_values)
         )
         check_sequence_length(list(pair), 2, "end_values", "sides (before, after)")
-        options["end_values"] = tuple(fill_value(v, x.dtype, "end_values") for v in pair)
+        options["end_values"] = tuple(fill_value(v, dtype, "end_values") for v in pair)
     if "stat_length" in used:
         options["stat"] = _stat_lengths(stat_length)
     return options

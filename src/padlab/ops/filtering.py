@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,12 +25,14 @@ from padlab.ops.dtypes import compute_dtype
 
 __all__ = [
     "METHODS",
+    "FilterSpec",
     "check_output",
     "convolve",
     "correlate",
     "output_argument",
     "prepare",
     "readonly",
+    "resolve_filter",
     "rules_per_axis",
     "run_problem",
 ]
@@ -242,55 +245,124 @@ correlate.__doc__ = (correlate.__doc__ or "").replace("{shared}", _SHARED_DOC)
 convolve.__doc__ = (convolve.__doc__ or "").replace("{shared}", _SHARED_DOC)
 
 
-def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool) -> np.ndarray:
+@dataclass(frozen=True)
+class FilterSpec:
+    """A checked filtering call: what :func:`resolve_filter` returns.
+
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        The compute (and output) dtype.
+    weights : ndarray
+        The kernel in ``dtype``, already flipped for a convolution.
+    geometry : Geometry
+        The geometry of the filtered axes, in increasing axis order (``origin`` applied).
+    rules : tuple of Rule
+        One rule per filtered axis.
+    filtered, batched : tuple of int
+        The filtered axes and the other (batched) axes of the image, each in increasing order.
+    out_shape : tuple of int
+        The result's shape (batched axes keep their size).
+    """
+
+    dtype: np.dtype
+    weights: np.ndarray
+    geometry: Geometry
+    rules: tuple[Rule, ...]
+    filtered: tuple[int, ...]
+    batched: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+    @property
+    def channel_axis(self) -> int | None:
+        """The one batched axis, or None (several batched axes: see ``batched``)."""
+        return self.batched[0] if len(self.batched) == 1 else None
+
+
+def resolve_filter(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    kernel: object,
+    args: dict[str, object],
+    *,
+    flip: bool,
+) -> FilterSpec:
+    """Check a :func:`correlate` / :func:`convolve` call for an image of ``shape`` and ``dtype``.
+
+    Reads no sample of the image, so chunked arrays (:mod:`padlab.dask`) refuse bad arguments
+    with the same messages before any chunk is read. ``args`` holds the keyword arguments of
+    :func:`correlate`; ``axes``, ``origin`` and ``out`` may be left out.
+
+    Examples
+    --------
+    >>> spec = resolve_filter((5, 6), np.dtype(np.uint8), np.ones((3, 3)),
+    ...                       dict(padding="valid", mode="zeros", value=0, stride=1, dilation=1,
+    ...                            convention="tf", channel_axis=None, method="auto",
+    ...                            stat_length=None, end_values=0), flip=False)
+    >>> spec.dtype, spec.geometry.out_shape, spec.channel_axis
+    (dtype('float32'), (3, 4), None)
+    """
     what = "convolve" if flip else "correlate"
-    x = as_numeric_array(image, "image")
+    shape = tuple(int(n) for n in shape)
     w = as_numeric_array(kernel, "kernel")
     if not 1 <= w.ndim <= 3:
         raise PadlabValueError(
             f"{what}: the kernel must have 1, 2 or 3 dimensions, got shape {w.shape}"
         )
-    filtered, order = _filtered_axes(what, x, w, args["axes"], args["channel_axis"])
-    target, cast = output_argument(what, args["out"], args["output"], args["casting"])
-    if x.size == 0 or w.size == 0:
+    filtered, order = _filtered_axes(what, shape, w, args.get("axes"), args["channel_axis"])
+    if 0 in shape or w.size == 0:
         raise PadlabValueError(
-            f"{what}: cannot filter an empty array: image {x.shape}, kernel {w.shape}"
+            f"{what}: cannot filter an empty array: image {shape}, kernel {w.shape}"
         )
-    dtype = compute_dtype(x.dtype, "image")
+    out_dtype = compute_dtype(np.dtype(dtype), "image")
     compute_dtype(w.dtype, "kernel")  # refuses complex kernels
-    weights = w.astype(dtype)
+    weights = w.astype(out_dtype)
     if flip:
         weights = weights[(slice(None, None, -1),) * w.ndim]
-    batched = tuple(a for a in range(x.ndim) if a not in filtered)
-    moved = np.moveaxis(x, batched + filtered, tuple(range(x.ndim)))
-    batch_shape = moved.shape[: len(batched)]
-    # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
-    # compute dtype whose batch axes come first)
-    batch = np.ascontiguousarray(moved, dtype=dtype).reshape((-1, *moved.shape[len(batched) :]))
+    batched = tuple(a for a in range(len(shape)) if a not in filtered)
     stride, dilation, padding, mode, origin = (
-        _sorted_per_axis(args[name], order)
+        _sorted_per_axis(args.get(name, 0 if name == "origin" else None), order)
         for name in ("stride", "dilation", "padding", "mode", "origin")
     )
+    spatial = tuple(shape[a] for a in filtered)
     geometry = Geometry.resolve(
-        batch.shape[1:], weights.shape, padding, stride, dilation, args["convention"], flip=flip
+        spatial, weights.shape, padding, stride, dilation, args["convention"], flip=flip
     )
     geometry = _shift(what, geometry, origin, args["padding"], flip)
     rules = rules_per_axis(mode, w.ndim)
     check_rule_options(
         rules, value=args["value"], stat_length=args["stat_length"], end_values=args["end_values"]
     )
-    out_shape = list(x.shape)
+    if args["method"] not in METHODS:
+        raise PadlabValueError(f"unknown method {args['method']!r}; allowed: {', '.join(METHODS)}")
+    out_shape = list(shape)
     for axis, size in zip(filtered, geometry.out_shape, strict=True):
         out_shape[axis] = size
+    return FilterSpec(
+        out_dtype, weights, geometry, rules, filtered, batched, tuple(out_shape)
+    )
+
+
+def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool) -> np.ndarray:
+    what = "convolve" if flip else "correlate"
+    x = as_numeric_array(image, "image")
+    target, cast = output_argument(what, args["out"], args["output"], args["casting"])
+    spec = resolve_filter(x.shape, x.dtype, kernel, args, flip=flip)
+    dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
+    moved = np.moveaxis(x, batched + filtered, tuple(range(x.ndim)))
+    batch_shape = moved.shape[: len(batched)]
+    # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
+    # compute dtype whose batch axes come first)
+    batch = np.ascontiguousarray(moved, dtype=dtype).reshape((-1, *moved.shape[len(batched) :]))
     direct = None
-    check_output(what, target, tuple(out_shape), dtype, args["casting"], cast)
+    check_output(what, target, spec.out_shape, dtype, args["casting"], cast)
     if target is not None:
         direct = _direct_view(target, batched + filtered, batch.shape[0], geometry, dtype, x)
     result = run_problem(
         batch,
-        np.ascontiguousarray(weights),
+        np.ascontiguousarray(spec.weights),
         geometry,
-        rules,
+        spec.rules,
         value=args["value"],
         method=args["method"],
         stat_length=args["stat_length"],
@@ -311,9 +383,10 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
 
 
 def _filtered_axes(
-    what: str, x: np.ndarray, w: np.ndarray, axes: object, channel_axis: object
+    what: str, shape: tuple[int, ...], w: np.ndarray, axes: object, channel_axis: object
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The filtered axes in increasing order, and their order as the caller wrote them."""
+    ndim = len(shape)
     if axes is not None and channel_axis is not None:
         raise PadlabValueError(
             f"{what}: give axes= (the filtered axes) or channel_axis= (the one batched axis), "
@@ -321,38 +394,38 @@ def _filtered_axes(
         )
     if channel_axis is not None:
         axis = as_index(channel_axis, "channel_axis")
-        if not -x.ndim <= axis < x.ndim:
+        if not -ndim <= axis < ndim:
             raise PadlabValueError(
-                f"{what}: channel_axis={axis} is out of range for an image of shape {x.shape}"
+                f"{what}: channel_axis={axis} is out of range for an image of shape {shape}"
             )
-        filtered = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
+        filtered = tuple(a for a in range(ndim) if a != axis % ndim)
         if len(filtered) != w.ndim:
             raise PadlabValueError(
-                f"{what}: image {x.shape} and kernel {w.shape} do not match: the image needs "
+                f"{what}: image {shape} and kernel {w.shape} do not match: the image needs "
                 f"{w.ndim + 1} dimensions ({w.ndim} spatial + 1 channel axis)"
             )
         return filtered, tuple(range(len(filtered)))
     if axes is None:
-        if x.ndim != w.ndim:
+        if ndim != w.ndim:
             hint = (
                 "; for an image with channels pass channel_axis= (e.g. channel_axis=-1 for "
                 "(H, W, C)), for a stack axes= (e.g. axes=(1, 2) for (N, H, W, C))"
-                if x.ndim > w.ndim
+                if ndim > w.ndim
                 else ""
             )
             raise PadlabValueError(
-                f"{what}: image {x.shape} and kernel {w.shape} do not match: the image needs "
+                f"{what}: image {shape} and kernel {w.shape} do not match: the image needs "
                 f"{w.ndim} dimensions, one per kernel axis{hint}"
             )
-        return tuple(range(x.ndim)), tuple(range(x.ndim))
-    filtered = normalize_axes(axes, x.ndim)
+        return tuple(range(ndim)), tuple(range(ndim))
+    filtered = normalize_axes(axes, ndim)
     if len(filtered) != w.ndim:
         raise PadlabValueError(
-            f"{what}: axes={axes!r} names {len(filtered)} axes of image {x.shape}, but the "
+            f"{what}: axes={axes!r} names {len(filtered)} axes of image {shape}, but the "
             f"kernel {w.shape} has {w.ndim}: give one kernel axis per filtered axis"
         )
     listed: list = [axes] if isinstance(axes, int | np.integer) else list(axes)  # type: ignore[call-overload]
-    written = [as_index(a, "axis") % x.ndim for a in listed]
+    written = [as_index(a, "axis") % ndim for a in listed]
     return filtered, tuple(written.index(a) for a in filtered)
 
 

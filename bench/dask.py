@@ -1,0 +1,388 @@
+"""padlab.dask against dask-image: zarr in, zarr out, threads and local clusters.
+
+Usage::
+
+    python bench/dask.py                     # the table (4096^2 float32, 1024^2 chunks)
+    python bench/dask.py --size 8192         # the issue's size (slower)
+    python bench/dask.py --memory            # peak memory vs image size, 8192^2 -> 24576^2
+    python bench/dask.py --graph             # graph construction time for 10,000 blocks
+    python bench/dask.py --wrong             # what dask-image and dask.array.pad get wrong
+
+Every configuration runs in a fresh process (so peak RSS is its own), padlab and dask-image
+alternate, and the 1-minute load average is printed before and after. For each run: wall time,
+CPU seconds per Mpixel (client plus workers, user + sys), the peak RSS of every process
+(``ru_maxrss``, through ``client.run`` for workers), and the largest difference from the
+in-memory result on a corner tile (padlab: in-memory ``padlab.correlate``, bitwise for the
+same engine; dask-image: ``scipy.ndimage.correlate``). The in-memory engine's CPU s/Mpixel
+(padlab.correlate on the whole array, same engine) is the reference for the overhead ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# this file is named like the library it measures: keep its folder off the import path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+import numpy as np  # noqa: E402
+
+RULES = {"reflect": "mirror", "circular": "wrap"}  # padlab rule -> scipy / dask-image mode
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_input(folder: Path, size: int, chunk: int) -> Path:
+    import dask.array as da
+
+    path = folder / f"in-{size}-{chunk}.zarr"
+    if not path.exists():
+        x = da.random.default_rng(0).standard_normal((size, size), dtype=np.float32, chunks=chunk)
+        _to_zarr(x, path)
+    return path
+
+
+def _to_zarr(x, path: Path) -> None:
+    import dask.array as da
+    import zarr
+
+    store = zarr.create_array(
+        str(path), shape=x.shape, chunks=x.chunksize, dtype=x.dtype, compressors=None
+    )
+    da.store(x, store, lock=False)
+
+
+def child(cfg: dict) -> dict:
+    """One configuration, in this (fresh) process."""
+    import dask
+    import dask.array as da
+    import zarr
+
+    import padlab
+    import padlab.dask as pdd
+
+    src = zarr.open_array(cfg["input"], mode="r")
+    x = da.from_array(src, chunks=src.chunks)
+    k = np.random.default_rng(1).standard_normal((cfg["k"], cfg["k"])).astype(np.float32)
+    out = Path(cfg["output"])
+    client = cluster = None
+    if cfg["where"] != "threads":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=cfg["workers"],
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
+        )
+        client = Client(cluster)
+        client.run(_warm)  # numba's compiled engines load once per worker, not timed
+    else:
+        _warm()
+    if cfg["who"] == "padlab":
+        y = pdd.correlate(x, k, mode=cfg["rule"], method=cfg["method"])
+    else:
+        from dask_image import ndfilters
+
+        y = ndfilters.correlate(x, k, mode=RULES[cfg["rule"]])
+    store = zarr.create_array(
+        str(out), shape=y.shape, chunks=src.chunks, dtype=y.dtype, compressors=None, overwrite=True
+    )
+    worker_cpu0 = sum(client.run(_cpu).values()) if client else 0.0
+    cpu0, t0 = _cpu(), time.perf_counter()
+    if client:
+        da.store(y, store, lock=False, scheduler=client)
+    else:
+        with dask.config.set(scheduler="threads", num_workers=2):
+            da.store(y, store, lock=False)
+    wall = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
+    workers_cpu = (sum(client.run(_cpu).values()) - worker_cpu0) if client else 0.0
+    peaks = {"client": _peak_mb()}
+    if client:
+        for i, v in enumerate(client.run(_peak_mb).values()):
+            peaks[f"worker{i}"] = v
+        client.close()
+        cluster.close()
+    mpix = x.size / 1e6
+    # exactness against the in-memory result (after the peak RSS was read)
+    err = None
+    if cfg.get("check", True):
+        whole = np.asarray(src[:])
+        if cfg["who"] == "padlab":
+            ref = padlab.correlate(whole, k, mode=cfg["rule"], method=cfg["method"])
+        else:
+            import scipy.ndimage as ndi
+
+            ref = ndi.correlate(whole, k, mode=RULES[cfg["rule"]])
+        err = float(np.abs(zarr.open_array(str(out), mode="r")[:] - ref).max())
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        **cfg,
+        "wall_s": wall,
+        "cpu_s_per_mpix": (cpu + workers_cpu) / mpix,
+        "peak_mb": peaks,
+        "corner_err": err,
+    }
+
+
+def _warm() -> None:
+    import padlab
+
+    padlab.correlate(np.ones((64, 64), np.float32), np.ones((3, 3), np.float32), method="direct")
+    padlab.correlate(np.ones((64, 64), np.float32), np.ones((31, 31), np.float32), method="fft")
+
+
+def in_memory_cpu(path: Path, k: int, rule: str, method: str) -> dict:
+    """CPU s/Mpixel of padlab.correlate on the whole array in memory (the engine's own cost)."""
+    import zarr
+
+    import padlab
+
+    x = zarr.open_array(str(path), mode="r")[:]
+    w = np.random.default_rng(1).standard_normal((k, k)).astype(np.float32)
+    _warm()
+    cpu0, t0 = _cpu(), time.perf_counter()
+    padlab.correlate(x, w, mode=rule, method=method)
+    return {"wall_s": time.perf_counter() - t0, "cpu_s_per_mpix": (_cpu() - cpu0) / (x.size / 1e6)}
+
+
+def run_child(cfg: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode:
+        return {**cfg, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "?"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(size: int, chunk: int, kernels: list[int], folder: Path) -> None:
+    path = make_input(folder, size, chunk)
+    print(f"# {size}x{size} float32, chunks {chunk}x{chunk}, zarr (uncompressed) -> zarr")
+    print(f"# load average at start: {_load()}")
+    head = ["kernel", "rule", "who", "where", "wall s", "CPU s/Mpix", "vs in-memory"]
+    print("| " + " | ".join([*head, "peak RSS MB", "max err"]) + " |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k in kernels:
+        method = "direct" if k <= 15 else "fft"
+        for rule in RULES:
+            ref = json.loads(
+                subprocess.run(
+                    [sys.executable, __file__, "--inmem", json.dumps([str(path), k, rule, method])],
+                    capture_output=True, text=True, check=True,
+                ).stdout.strip().splitlines()[-1]
+            )  # fmt: skip
+            print(f"| {k}x{k} | {rule} | padlab in memory ({method}) | 1 process | "
+                  f"{ref['wall_s']:.2f} | {ref['cpu_s_per_mpix']:.3f} | 1.00 | | |")  # fmt: skip
+            for where, workers in (("threads", 2), ("cluster", 1), ("cluster", 2)):
+                for who in ("padlab", "dask-image"):
+                    cfg = dict(
+                        input=str(path),
+                        output=str(folder / f"out-{who}.zarr"),
+                        k=k,
+                        rule=rule,
+                        who=who,
+                        where=where,
+                        workers=workers,
+                        method=method,
+                    )
+                    r = run_child(cfg)
+                    label = "threads (2)" if where == "threads" else f"LocalCluster {workers}x1"
+                    if "error" in r:
+                        print(f"| {k}x{k} | {rule} | {who} | {label} | error: {r['error']} |")
+                        continue
+                    peaks = ", ".join(f"{v:.0f}" for v in r["peak_mb"].values())
+                    err = "-" if r["corner_err"] is None else f"{r['corner_err']:.1e}"
+                    print(f"| {k}x{k} | {rule} | {who} | {label} | {r['wall_s']:.2f} | "
+                          f"{r['cpu_s_per_mpix']:.3f} | "
+                          f"{r['cpu_s_per_mpix'] / ref['cpu_s_per_mpix']:.2f} | {peaks} | {err} |",
+                          flush=True)  # fmt: skip
+    print(f"# load average at end: {_load()}")
+
+
+def memory(folder: Path, sizes: list[int], chunk: int) -> None:
+    print(f"# peak RSS vs image size, 3x3 reflect, chunks {chunk}, threads (2), zarr -> zarr")
+    print(f"# load average at start: {_load()}")
+    print("| image | who | wall s | peak RSS MB |")
+    print("|---|---|---|---|")
+    for size in sizes:
+        path = make_input(folder, size, chunk)
+        for who in ("padlab", "dask-image"):
+            cfg = dict(
+                input=str(path),
+                output=str(folder / f"out-{who}.zarr"),
+                k=3,
+                check=False,
+                rule="reflect",
+                who=who,
+                where="threads",
+                workers=2,
+                method="direct",
+            )
+            r = run_child(cfg)
+            if "error" in r:
+                print(f"| {size}^2 | {who} | error: {r['error']} |")
+                continue
+            print(f"| {size}^2 ({size * size * 4 / 2**20:.0f} MiB) | {who} | {r['wall_s']:.1f} | "
+                  f"{r['peak_mb']['client']:.0f} |", flush=True)  # fmt: skip
+        shutil.rmtree(path, ignore_errors=True)
+    print(f"# load average at end: {_load()}")
+
+
+def graph_time() -> None:
+    import dask.array as da
+
+    import padlab.dask as pdd
+
+    x = da.zeros((10000, 10000), chunks=100, dtype=np.float32)
+    for rule in ("reflect", "circular", "partial", "mean"):
+        t0 = time.perf_counter()
+        y = pdd.correlate(x, np.ones((3, 3), np.float32), mode=rule, method="direct")
+        print(f"graph of {np.prod(y.numblocks)} blocks, {rule}: {time.perf_counter() - t0:.2f} s "
+              f"(load {_load()})")  # fmt: skip
+
+
+def wrong() -> None:
+    """The table of what dask-image and dask.array.pad get wrong, next to padlab (measured)."""
+    import dask
+    import dask.array as da
+    import scipy.ndimage as ndi
+    from dask_image import ndfilters
+
+    import padlab
+    import padlab.dask as pdd
+
+    dask.config.set(scheduler="synchronous")
+    rng = np.random.default_rng(0)
+    img = rng.random((256, 256)).astype(np.float32)
+    chunked = da.from_array(img, chunks=64)
+    print("| case | truth (in memory) | dask-image / dask | padlab.dask |")
+    print("|---|---|---|---|")
+    delta = np.zeros(17, np.float32)
+    delta[8] = 1
+    g = ndi.gaussian_filter1d(delta, 2, mode="constant")
+    box = np.full((5, 5), 1 / 25, np.float32)
+    sobel = np.outer([-1, 0, 1], [1, 2, 1]).astype(np.float32)
+    for name, theirs, truth, ours in [
+        (
+            "gaussian_filter sigma=2, wrap, 256^2 in 64^2 chunks",
+            ndfilters.gaussian_filter(chunked, 2, mode="wrap"),
+            ndi.gaussian_filter(img, 2, mode="wrap"),
+            pdd.correlate(chunked, np.outer(g, g), mode="circular"),
+        ),
+        (
+            "uniform_filter 5, wrap",
+            ndfilters.uniform_filter(chunked, 5, mode="wrap"),
+            ndi.uniform_filter(img, 5, mode="wrap"),
+            pdd.correlate(chunked, box, mode="circular", convention="scipy"),
+        ),
+        (
+            "sobel axis 0, wrap",
+            ndfilters.sobel(chunked, axis=0, mode="wrap"),
+            ndi.sobel(img, axis=0, mode="wrap"),
+            pdd.correlate(chunked, sobel, mode="circular"),
+        ),
+    ]:
+        t, o = theirs.compute(), ours.compute()
+        bad = np.abs(t - truth) > 1e-4
+        print(f"| {name} | - | max err {np.abs(t - truth).max():.3g}, {100 * bad.mean():.1f}% of "
+              f"pixels wrong | max err {np.abs(o - truth).max():.1g} |")  # fmt: skip
+    x = np.arange(1.0, 6.0)
+    cx = da.from_array(x, chunks=2)
+    for width, mode, kw, rule, rkw in [
+        (7, "reflect", {}, "reflect", {}),
+        (6, "symmetric", {}, "symmetric", {}),
+        (6, "wrap", {}, "circular", {}),
+        (2, "reflect", {"reflect_type": "odd"}, "reflect_odd", {}),
+        (2, "mean", {"stat_length": 7}, "mean", {"stat_length": 7}),
+    ]:
+        truth = np.pad(x, width, mode, **kw)
+        theirs = da.pad(cx, width, mode, **kw).compute()
+        ours = pdd.pad(cx, width, rule, **rkw).compute()
+        verdict = (
+            f"shape {theirs.shape[0]} (numpy {truth.shape[0]})"
+            if theirs.shape != truth.shape
+            else f"max err {np.abs(theirs - truth).max():.3g}"
+        )
+        print(f"| dask.array.pad n=5 chunks 2, {mode} {kw or ''} width {width} | shape "
+              f"{truth.shape[0]} | {verdict} | shape {ours.shape[0]}, max err "
+              f"{np.abs(ours - truth).max():.1g} |")  # fmt: skip
+    try:
+        da.pad(cx, 3, "median")
+        med = "ok"
+    except NotImplementedError:
+        med = "NotImplementedError"
+    ok = np.array_equal(pdd.pad(cx, 3, "median").compute(), np.pad(x, 3, "median"))
+    print(f"| dask.array.pad median | - | {med} | equal to numpy: {ok} |")
+    y = da.from_array(np.arange(8.0), chunks=(3, 3, 2))
+    merged = y.map_overlap(lambda b: b, depth=4, boundary="reflect").chunks
+    ours = pdd.correlate(y, np.ones(9), mode="symmetric").chunks
+    print(f"| map_overlap depth 4 on chunks (3,3,2) | - | output chunks {merged[0]} | {ours[0]} |")
+    ok = np.array_equal(
+        pdd.correlate(y, np.ones(9), mode="symmetric").compute(),
+        padlab.correlate(np.arange(8.0), np.ones(9), mode="symmetric"),
+    )
+    print(f"| (padlab result equals in-memory, bitwise) | | | {ok} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child")
+    parser.add_argument("--inmem")
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--chunk", type=int, default=1024)
+    parser.add_argument("--kernels", default="3,15,31")
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--sizes", default="8192,16384,24576")
+    parser.add_argument("--graph", action="store_true")
+    parser.add_argument("--wrong", action="store_true")
+    parser.add_argument("--folder", default=None)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    if args.inmem:
+        print(json.dumps(in_memory_cpu(*json.loads(args.inmem))))
+        return
+    if args.graph:
+        graph_time()
+        return
+    if args.wrong:
+        wrong()
+        return
+    folder = Path(args.folder or tempfile.mkdtemp(prefix="padlab-bench-"))
+    try:
+        if args.memory:
+            memory(folder, [int(s) for s in args.sizes.split(",")], 2048)
+        else:
+            table(args.size, args.chunk, [int(k) for k in args.kernels.split(",")], folder)
+    finally:
+        if args.folder is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

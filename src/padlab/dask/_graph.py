@@ -1,0 +1,157 @@
+"""Gathering windows of a chunked array: the one graph primitive of :mod:`padlab.dask`.
+
+An output block reads, along every axis, a list of source indices of the input (any order,
+repeated, or -1 for "the constant"). At graph build time each list becomes an
+:class:`AxisRead`: which input blocks it touches, the range it needs in each, and where every
+entry sits in their concatenation. The task slices the touched blocks, joins them and takes the
+entries; no block is merged with another in the graph and no chunk is read while building.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["AxisRead", "assemble", "axis_reads", "build_array"]
+
+
+@dataclass(frozen=True)
+class AxisRead:
+    """What one output block reads along one axis.
+
+    Attributes
+    ----------
+    touched : tuple of int
+        Input block numbers along the axis, increasing.
+    ranges : tuple of (int, int)
+        The part of each touched block that is needed (block-local start, stop).
+    idx : ndarray or None
+        Positions in the concatenation of those parts, in reading order; None when the
+        concatenation is read as it is.
+    mask : ndarray of bool or None
+        Entries that read the constant instead of a sample (their ``idx`` is 0).
+    """
+
+    touched: tuple[int, ...]
+    ranges: tuple[tuple[int, int], ...]
+    idx: np.ndarray | None
+    mask: np.ndarray | None
+
+
+def axis_reads(src: np.ndarray, bounds: np.ndarray) -> AxisRead:
+    """The :class:`AxisRead` of global source indices ``src`` (-1: constant).
+
+    ``bounds`` are the block starts along the axis followed by its length.
+
+    Examples
+    --------
+    >>> r = axis_reads(np.array([4, 3, 2, 3, -1]), np.array([0, 3, 6]))
+    >>> r.touched, r.ranges, r.idx.tolist(), r.mask.tolist()
+    ((0, 1), ((2, 3), (0, 2)), [2, 1, 0, 1, 0], [False, False, False, False, True])
+    """
+    src = np.asarray(src, dtype=np.int64)
+    mask = src < 0
+    real = src[~mask]
+    if real.size == 0:  # only the constant: read one sample to get the other axes' shape
+        return AxisRead((0,), ((0, 1),), np.zeros(src.size, np.int64), mask)
+    block = np.searchsorted(bounds, real, side="right") - 1
+    touched = np.unique(block)
+    ranges = []
+    offsets = np.zeros(int(block.max()) + 1, np.int64)
+    starts = np.zeros(int(block.max()) + 1, np.int64)
+    total = 0
+    for t in touched:
+        part = real[block == t] - bounds[t]
+        lo, hi = int(part.min()), int(part.max()) + 1
+        ranges.append((lo, hi))
+        offsets[t] = total
+        starts[t] = lo
+        total += hi - lo
+    idx = np.zeros(src.size, np.int64)
+    idx[~mask] = offsets[block] + real - bounds[block] - starts[block]
+    has_mask = bool(mask.any())
+    if not has_mask and idx.size == total and np.array_equal(idx, np.arange(total)):
+        return AxisRead(tuple(int(t) for t in touched), tuple(ranges), None, None)
+    return AxisRead(tuple(int(t) for t in touched), tuple(ranges), idx, mask if has_mask else None)
+
+
+def assemble(
+    nested: object, reads: Sequence[AxisRead], fills: Sequence[object] | None = None
+) -> np.ndarray:
+    """Join the needed parts of the touched blocks (nested lists, one level per axis), then
+    take each axis's entries; masked entries get that axis's fill (later axes win, as in
+    ``numpy.pad``)."""
+    ndim = len(reads)
+
+    def cut(node: object, depth: int, index: tuple[slice, ...]) -> object:
+        if depth == ndim:
+            return np.asarray(node)[index]
+        return [
+            cut(child, depth + 1, (*index, slice(*reads[depth].ranges[i])))
+            for i, child in enumerate(node)  # type: ignore[arg-type]
+        ]
+
+    parts = cut(nested, 0, ())
+    if all(len(r.touched) == 1 for r in reads):
+        arr = parts
+        for _ in range(ndim):
+            arr = arr[0]  # type: ignore[index]
+        arr = np.asarray(arr)
+    else:
+        arr = np.block(parts)  # type: ignore[arg-type]
+    for axis, r in enumerate(reads):
+        if r.idx is not None:
+            arr = np.take(arr, r.idx, axis=axis)
+        if r.mask is not None:
+            assert fills is not None
+            arr[(slice(None),) * axis + (r.mask,)] = fills[axis]
+    return arr
+
+
+def build_array(
+    name: str,
+    source: object,
+    reads: Sequence[Sequence[AxisRead]],
+    out_chunks: tuple[tuple[int, ...], ...],
+    dtype: np.dtype,
+    func: Callable[..., np.ndarray],
+    static: object,
+    block_static: Sequence[Sequence[object]],
+    extra: object = None,
+) -> object:
+    """A dask array whose block ``J`` is ``func(blocks, reads_J, static, block_static_J, extra)``.
+
+    ``reads[axis][j]`` and ``block_static[axis][j]`` describe output block ``j`` along
+    ``axis``; ``blocks`` are the touched input blocks as nested lists. ``extra`` is passed to
+    every task (it may be a dask key, e.g. a global flag computed once).
+    """
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
+
+    src_name = source.name  # type: ignore[attr-defined]
+    dsk: dict[object, object] = {}
+    grids = [range(len(c)) for c in out_chunks]
+    deps = [source]
+    extra_key = None
+    if extra is not None and hasattr(extra, "__dask_graph__"):
+        deps.append(extra)
+        extra_key = extra.__dask_keys__()  # type: ignore[attr-defined]
+        while isinstance(extra_key, list):
+            extra_key = extra_key[0]
+
+    def keys(prefix: tuple[int, ...], touched: list[tuple[int, ...]]) -> object:
+        depth = len(prefix)
+        if depth == len(touched):
+            return (src_name, *prefix)
+        return [keys((*prefix, t), touched) for t in touched[depth]]
+
+    for block in itertools.product(*grids):
+        rs = tuple(reads[a][j] for a, j in enumerate(block))
+        nested = keys((), [list(r.touched) for r in rs])
+        bs = tuple(block_static[a][j] for a, j in enumerate(block))
+        dsk[(name, *block)] = (func, nested, rs, static, bs, extra_key if extra_key else extra)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
+    return da.Array(graph, name, chunks=out_chunks, dtype=dtype)

@@ -1,0 +1,277 @@
+"""Big images from and to disk, lazily: TIFF, zarr and OME-Zarr in; zarr or TIFF out.
+
+Reading opens the file without loading it (TIFF through tifffile's zarr view, so tiled and
+striped TIFFs are read chunk by chunk). Writing computes and stores one block at a time into a
+temporary beside the target and renames it at the end (:mod:`padlab._files`): a failure or
+Ctrl-C leaves nothing half-written behind, and the previous output, if any, is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from padlab._files import atomic_directory
+from padlab.errors import PadlabFileError, PadlabValueError
+
+__all__ = ["open_image", "save"]
+
+_TIFF = (".tif", ".tiff")
+
+
+def _first_array(node: object) -> object:
+    """An array, or level 0 of an OME-Zarr / multiscale group."""
+    import zarr
+
+    if isinstance(node, zarr.Array):
+        return node
+    attrs = dict(node.attrs)  # type: ignore[attr-defined]
+    ome = attrs.get("ome", attrs)
+    scales = ome.get("multiscales") if isinstance(ome, dict) else None
+    if scales:
+        return node[scales[0]["datasets"][0]["path"]]  # type: ignore[index]
+    for name in ("0", "image", "data"):
+        if name in node:  # type: ignore[operator]
+            return _first_array(node[name])  # type: ignore[index]
+    raise PadlabFileError(f"{node}: a zarr group with no image array (no multiscales, no '0')")
+
+
+def open_image(
+    path: str | os.PathLike[str], chunks: int | None = None
+) -> tuple[object, int | None]:
+    """Open a TIFF, zarr or OME-Zarr image lazily, as ``(dask array, channel_axis)``.
+
+    Singleton axes (OME-Zarr's t, c, z of length 1) are dropped. A remaining third axis is the
+    channel axis: first for OME-Zarr (c, y, x), last for TIFF (y, x, samples).
+
+    Parameters
+    ----------
+    path : path
+    chunks : int, optional
+        Chunk side in samples along the spatial axes (default: the file's own chunks or
+        tiles).
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np, tifffile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.tif")
+    >>> tifffile.imwrite(path, np.arange(12, dtype=np.uint8).reshape(3, 4))
+    >>> image, channel_axis = open_image(path, chunks=2)
+    >>> image.chunks, channel_axis
+    (((2, 1), (2, 2)), None)
+    """
+    import dask.array as da
+    import zarr
+
+    p = Path(path)
+    if not p.exists():
+        raise PadlabFileError(f"{path}: no such file or directory")
+    ome = False
+    try:
+        if p.suffix.lower() in _TIFF:
+            array = _TiffRegions(p)
+        else:
+            node = zarr.open(p, mode="r")
+            ome = not isinstance(node, zarr.Array)
+            array = _first_array(node)
+    except PadlabFileError:
+        raise
+    except Exception as err:
+        raise PadlabFileError(f"{path}: cannot open as TIFF or zarr ({err})") from None
+    x = da.from_array(array, chunks=array.chunks)  # type: ignore[attr-defined]
+    keep = [a for a in range(x.ndim) if x.shape[a] != 1 or a >= x.ndim - 2]
+    x = x.reshape(tuple(x.shape[a] for a in keep)) if len(keep) != x.ndim else x
+    if x.ndim not in (2, 3):
+        raise PadlabValueError(f"{path}: an image needs 2 axes (+ channels), got shape {x.shape}")
+    channel_axis = None if x.ndim == 2 else (0 if ome else -1)
+    if chunks is not None:
+        if chunks < 1:
+            raise PadlabValueError(f"chunks must be at least 1, got {chunks}")
+        spec = {a: chunks for a in range(x.ndim)}
+        if channel_axis is not None:
+            spec[channel_axis % x.ndim] = -1
+        x = x.rechunk(spec)
+    return x, channel_axis
+
+
+class _TiffRegions:
+    """A TIFF read region by region (level 0), opening the file for each read.
+
+    Picklable (it holds the path), so workers of a cluster read their own blocks, and no
+    file handle outlives a read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._open() as (array, _):
+            self.shape = tuple(array.shape)
+            self.dtype = array.dtype
+            self.chunks = tuple(array.chunks)
+        self.ndim = len(self.shape)
+
+    def _open(self):
+        import contextlib
+
+        import tifffile
+        import zarr
+
+        @contextlib.contextmanager
+        def opened():
+            store = tifffile.imread(self.path, aszarr=True)
+            try:
+                yield _first_array(zarr.open(store, mode="r")), store
+            finally:
+                store.close()
+
+        return opened()
+
+    def __getitem__(self, key: object) -> object:
+        with self._open() as (array, _):
+            return array[key]  # type: ignore[index]
+
+
+def _regular(x: object) -> object:
+    """zarr needs regular chunks (all equal but a smaller last one)."""
+    chunks = x.chunks  # type: ignore[attr-defined]
+    if all(all(c == axis[0] for c in axis[:-1]) and axis[-1] <= axis[0] for axis in chunks):
+        return x
+    return x.rechunk(tuple(max(axis) for axis in chunks))  # type: ignore[attr-defined]
+
+
+def save(
+    array: object,
+    path: str | os.PathLike[str],
+    *,
+    scheduler: object = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Compute ``array`` block by block into ``path`` (``.zarr`` directory or ``.tif``).
+
+    The output is written into a temporary beside ``path`` and renamed when complete, so a
+    failure or Ctrl-C leaves nothing behind. ``scheduler`` is passed to ``dask.compute``
+    (None: threads; an address or a ``distributed.Client`` runs it on that cluster);
+    ``progress(done, total)`` is called as blocks are stored (threaded runs).
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np, dask.array as da, zarr
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.zarr")
+    >>> _ = save(da.ones((5, 6), chunks=2), target)
+    >>> zarr.open(target, mode="r")[:].sum()
+    np.float64(30.0)
+    """
+
+    import dask
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".zarr", *_TIFF):
+        raise PadlabValueError(f"{path}: write a .zarr directory or a .tif file")
+    x = _regular(array) if suffix == ".zarr" else array
+    callbacks = []
+    if progress is not None:
+        from dask.callbacks import Callback
+
+        class _Bar(Callback):
+            def _start_state(self, dsk, state):
+                self.total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+                self.done = 0
+                progress(0, self.total)
+
+            def _posttask(self, key, result, dsk, state, worker_id):
+                self.done += 1
+                progress(self.done, self.total)
+
+        callbacks.append(_Bar())
+    client = None
+    if isinstance(scheduler, str):
+        from distributed import Client
+
+        client = Client(scheduler, timeout="10s")
+        scheduler = client
+    pool = None
+    if scheduler is None:
+        # our own threads, so that a failure waits for every running write before the
+        # temporary is removed (dask's default pool would keep writing into it)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(os.cpu_count() or 1)
+    try:
+        with dask.config.set(pool=pool), _callbacks(callbacks):
+            if suffix == ".zarr":
+                import zarr
+
+                with atomic_directory(target) as work:
+                    store = zarr.open_array(
+                        str(work / "image"),
+                        mode="w-",
+                        shape=x.shape,  # type: ignore[attr-defined]
+                        chunks=tuple(c[0] for c in x.chunks),  # type: ignore[attr-defined]
+                        dtype=x.dtype,  # type: ignore[attr-defined]
+                    )
+                    _store(x, store, scheduler, pool)
+                    _move_up(work / "image", work)
+            else:
+                _save_tiff(x, target, scheduler, pool)
+    finally:
+        if client is not None:
+            client.close()
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return target
+
+
+def _move_up(inner: Path, work: Path) -> None:
+    """The zarr array at the top of the output directory (next to padlab's marker)."""
+    for item in inner.iterdir():
+        os.replace(item, work / item.name)
+    inner.rmdir()
+
+
+def _store(x: object, out: object, scheduler: object, pool: object) -> None:
+    """``da.store``; on failure, wait for the writes still running before the caller cleans up."""
+    import dask.array as da
+
+    try:
+        da.store(x, out, lock=False, scheduler=scheduler)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[attr-defined]
+        raise
+
+
+class _callbacks:
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def __enter__(self) -> None:
+        for c in self.items:
+            c.register()
+
+    def __exit__(self, *exc: object) -> None:
+        for c in self.items:
+            c.unregister()
+
+
+def _save_tiff(x: object, target: Path, scheduler: object, pool: object) -> None:
+    """A BigTIFF written through a memory map: each block is stored where it belongs."""
+    import tifffile
+
+    from padlab._files import atomic_path
+
+    if not target.resolve().parent.is_dir():
+        raise PadlabFileError(f"{target}: the directory {target.parent} does not exist")
+    with atomic_path(target) as tmp:
+        mm = tifffile.memmap(
+            tmp,
+            shape=x.shape,  # type: ignore[attr-defined]
+            dtype=x.dtype,  # type: ignore[attr-defined]
+            bigtiff=True,
+            photometric="minisblack",
+        )
+        try:
+            _store(x, mm, scheduler, pool)
+            mm.flush()
+        finally:
+            del mm

@@ -1,0 +1,349 @@
+"""padlab.dask: chunked correlate/convolve/pad equal the in-memory functions, bitwise.
+
+Oracles: padlab's in-memory path (itself tested against numpy, scipy, OpenCV and torch) and
+numpy.pad; Hypothesis draws shapes, chunkings (1-sample chunks, chunks smaller than the halo),
+kernels larger than the axis, every rule, every geometry, strides and dilations.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import padlab
+import padlab.dask as pdd
+
+pytestmark = pytest.mark.dask
+
+RULES = [
+    "zeros",
+    "constant",
+    "reflect",
+    "symmetric",
+    "replicate",
+    "circular",
+    "partial",
+    "reflect_odd",
+    "symmetric_odd",
+    "linear_ramp",
+    "mean",
+    "median",
+    "minimum",
+    "maximum",
+]
+INDEX_RULES = ["zeros", "constant", "reflect", "symmetric", "replicate", "circular", "partial"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _synchronous():
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+@st.composite
+def chunkings(draw, n: int) -> tuple[int, ...]:
+    """Random cut points; often 1-sample chunks."""
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=min(n - 1, 6)))) if n > 1 else []
+    edges = [0, *cuts, n]
+    return tuple(b - a for a, b in itertools.pairwise(edges))
+
+
+@st.composite
+def cases(draw, rules=RULES):
+    ndim = draw(st.integers(1, 3))
+    top = {1: 30, 2: 14, 3: 7}[ndim]
+    shape = tuple(draw(st.integers(1, top)) for _ in range(ndim))
+    chunks = tuple(draw(chunkings(n)) for n in shape)
+    ksize = tuple(draw(st.integers(1, {1: 9, 2: 6, 3: 3}[ndim])) for _ in range(ndim))
+    kind = draw(st.sampled_from(["same", "valid", "full", "int", "pairs"]))
+    if kind == "int":
+        padding = draw(st.integers(0, 12))
+    elif kind == "pairs":
+        padding = tuple((draw(st.integers(0, 30)), draw(st.integers(0, 30))) for _ in range(ndim))
+    else:
+        padding = kind
+    if draw(st.booleans()):
+        mode = draw(st.sampled_from(rules))
+    else:
+        mode = tuple(draw(st.sampled_from(rules)) for _ in range(ndim))
+    stride = draw(st.integers(1, 3))
+    dilation = draw(st.integers(1, 3))
+    convention = draw(st.sampled_from(["tf", "scipy"]))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.uint8]))
+    seed = draw(st.integers(0, 2**16))
+    return shape, chunks, ksize, padding, mode, stride, dilation, convention, dtype, seed
+
+
+def _options(mode) -> dict:
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    kw: dict = {}
+    if "constant" in modes:
+        kw["value"] = 2.5
+    if "linear_ramp" in modes:
+        kw["end_values"] = (1.0, -3.0)
+    if {"mean", "median", "minimum", "maximum"} & set(modes):
+        kw["stat_length"] = 3
+    return kw
+
+
+def _data(shape, ksize, dtype, seed):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "u":
+        x = rng.integers(0, 256, shape).astype(dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    k = rng.standard_normal(ksize).astype(np.float64)
+    return x, k
+
+
+def _both(func, case, method):
+    shape, chunks, ksize, padding, mode, stride, dilation, convention, dtype, seed = case
+    x, k = _data(shape, ksize, dtype, seed)
+    kw = dict(
+        padding=padding,
+        mode=mode,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        method=method,
+        **_options(mode),
+    )
+    try:
+        expected = getattr(padlab, func)(x, k, **kw)
+    except padlab.PadlabError as err:
+        with pytest.raises(type(err)) as chunked:
+            getattr(pdd, func)(da.from_array(x, chunks=chunks), k, **kw)
+        assert str(chunked.value) == str(err)
+        return None, None, None
+    lazy = getattr(pdd, func)(da.from_array(x, chunks=chunks), k, **kw)
+    return expected, lazy, chunks
+
+
+@settings(max_examples=60)
+@given(cases(), st.sampled_from(["correlate", "convolve"]))
+def test_direct_bitwise(case, func):
+    expected, lazy, chunks = _both(func, case, "direct")
+    if expected is None:
+        return
+    got = lazy.compute()
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert lazy.chunks == pdd.output_chunks(
+        chunks, case[2], padding=case[3], stride=case[5], dilation=case[6]
+    )
+
+
+@settings(max_examples=12)
+@given(cases())
+def test_reference_bitwise(case):
+    expected, lazy, _ = _both("correlate", case, "reference")
+    if expected is not None:
+        np.testing.assert_array_equal(lazy.compute(), expected)
+
+
+@st.composite
+def separable_cases(draw):
+    case = list(draw(cases()))
+    if len(case[0]) != 2:
+        case[0] = (draw(st.integers(1, 14)), draw(st.integers(1, 14)))
+        case[1] = (draw(chunkings(case[0][0])), draw(chunkings(case[0][1])))
+        case[2] = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+        case[4] = draw(st.sampled_from(RULES))
+    return tuple(case)
+
+
+@settings(max_examples=15)
+@given(separable_cases())
+def test_separable_bitwise(case):
+    shape, chunks, ksize, padding, mode, stride, dilation, _convention, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    k = np.outer(rng.standard_normal(ksize[0]), rng.standard_normal(ksize[1]))
+    kw = dict(padding=padding, mode=mode, stride=stride, dilation=dilation, **_options(mode))
+    try:
+        expected = padlab.correlate(x, k, method="separable", **kw)
+    except padlab.PadlabError:
+        return
+    got = pdd.correlate(da.from_array(x, chunks=chunks), k, method="separable", **kw)
+    np.testing.assert_array_equal(got.compute(), expected)
+
+
+@settings(max_examples=15)
+@given(cases(rules=INDEX_RULES))
+def test_fft_and_auto_within_tolerance(case):
+    for method in ("fft", "auto"):
+        expected, lazy, _ = _both("correlate", case, method)
+        if expected is None:
+            return
+        got = lazy.compute()
+        scale = max(1.0, float(np.abs(expected).max()))
+        tol = 2e-4 if got.dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(got, expected, rtol=0, atol=tol * scale)
+
+
+@settings(max_examples=25)
+@given(
+    st.integers(1, 9),
+    st.integers(1, 7),
+    st.data(),
+    st.sampled_from([r for r in RULES if r != "partial"]),
+)
+def test_pad_bitwise_any_width(n, m, data, mode):
+    rng = np.random.default_rng(n * 31 + m)
+    x = rng.standard_normal((n, m))
+    width = tuple((data.draw(st.integers(0, 25)), data.draw(st.integers(0, 25))) for _ in range(2))
+    chunks = (data.draw(chunkings(n)), data.draw(chunkings(m)))
+    kw = _options(mode)
+    expected = padlab.pad(x, width, mode, **kw)
+    got = pdd.pad(da.from_array(x, chunks=chunks), width, mode, **kw)
+    np.testing.assert_array_equal(got.compute(), expected)
+    if mode in ("constant", "reflect", "symmetric", "replicate", "linear_ramp", "minimum"):
+        numpy_mode = {"replicate": "edge", "constant": "constant"}.get(mode, mode)
+        np.testing.assert_allclose(
+            got.compute(),
+            np.pad(
+                x,
+                width,
+                numpy_mode,
+                **(
+                    {"constant_values": 2.5}
+                    if mode == "constant"
+                    else {"end_values": (1.0, -3.0)}
+                    if mode == "linear_ramp"
+                    else {"stat_length": 3}
+                    if mode == "minimum"
+                    else {}
+                ),
+            ),
+            rtol=0,
+            atol=1e-12,
+        )
+
+
+def test_channels_and_dtype_policy():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (20, 23, 3)).astype(np.uint8)
+    k = rng.standard_normal((5, 4))
+    for axis in (-1, 0):
+        img = np.moveaxis(x, -1, axis)
+        lazy = pdd.correlate(
+            da.from_array(img, chunks=7), k, mode="reflect", channel_axis=axis, method="direct"
+        )
+        expected = padlab.correlate(img, k, mode="reflect", channel_axis=axis, method="direct")
+        assert lazy.dtype == expected.dtype == np.float32
+        np.testing.assert_array_equal(lazy.compute(), expected)
+
+
+def test_output_chunks_rule():
+    chunks = ((30, 30, 40), (7, 41, 42))
+    assert pdd.output_chunks(chunks, (5, 5)) == chunks
+    assert pdd.output_chunks(chunks, (5, 5), stride=2) == ((15, 15, 20), (4, 20, 21))
+    assert pdd.output_chunks(chunks, (5, 5), stride=3, dilation=2) == ((10, 10, 14), (3, 13, 14))
+    assert pdd.output_chunks(chunks, (5, 5), padding="valid") == ((30, 30, 36), (7, 41, 38))
+    assert pdd.output_chunks(chunks, (5, 5), padding="full") == ((30, 30, 44), (7, 41, 46))
+    # a stride larger than a chunk drops the blocks left empty
+    assert pdd.output_chunks(((1, 1, 1, 5),), (3,), stride=4) == ((1, 1),)
+    # channel axis keeps its chunks
+    assert pdd.output_chunks(((5, 5), (2, 1)), (3,), channel_axis=1, stride=2) == ((3, 2), (2, 1))
+
+
+class _Exploding(Exception):
+    pass
+
+
+def _explode(block):
+    raise _Exploding("a chunk was read")
+
+
+def _untouchable(shape, chunks):
+    base = da.zeros(shape, chunks=chunks, dtype=np.float32)
+    return base.map_blocks(_explode, dtype=np.float32)
+
+
+@pytest.mark.parametrize("mode", RULES)
+def test_building_the_graph_reads_no_chunk(mode):
+    x = _untouchable((40, 50), (7, 9))
+    y = pdd.correlate(x, np.ones((5, 3)), mode=mode, stride=2, **_options(mode))
+    p = pdd.pad(x, 9, "zeros" if mode == "partial" else mode, **_options(mode))
+    assert y.shape == (20, 25) and p.shape == (58, 68)
+    for lazy in (y, p):
+        with pytest.raises(_Exploding):
+            lazy.compute()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kernel"),
+    [
+        ({"mode": "nope"}, (3, 3)),
+        ({"padding": "valid"}, (50, 3)),
+        ({"stride": 0}, (3, 3)),
+        ({"mode": "reflect", "value": 3}, (3, 3)),
+        ({"method": "separable"}, "random"),
+        ({"method": "magic"}, (3, 3)),
+        ({"convention": "left"}, (3, 3)),
+        ({"mode": ("reflect",)}, (3, 3)),
+    ],
+)
+def test_errors_at_build_with_in_memory_messages(kwargs, kernel):
+    x = _untouchable((40, 50), (7, 9))
+    k = np.random.default_rng(1).standard_normal((3, 3)) if kernel == "random" else np.ones(kernel)
+    with pytest.raises(padlab.PadlabError) as in_memory:
+        padlab.correlate(np.zeros((40, 50), np.float32), k, **kwargs)
+    with pytest.raises(type(in_memory.value)) as chunked:
+        pdd.correlate(x, k, **kwargs)
+    assert str(chunked.value) == str(in_memory.value)
+
+
+def test_pad_errors_and_laziness():
+    x = _untouchable((4, 5), 2)
+    with pytest.raises(padlab.PadlabValueError, match="partial"):
+        pdd.pad(x, 1, "partial")
+    with pytest.raises(padlab.PadlabValueError) as chunked:
+        pdd.pad(x, 1, "reflect", value=2)
+    with pytest.raises(padlab.PadlabValueError) as in_memory:
+        padlab.pad(np.zeros((4, 5)), 1, "reflect", value=2)
+    assert str(chunked.value) == str(in_memory.value)
+
+
+def test_not_imported_by_padlab():
+    import subprocess
+    import sys
+
+    code = "import padlab, sys; print('dask' in sys.modules, 'padlab.dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def _methods(lazy) -> set[str]:
+    """The engine recorded in every block task of a padlab.dask graph."""
+    graph = dict(lazy.__dask_graph__())
+    return {
+        str(task[3].method)
+        for key, task in graph.items()
+        if isinstance(key, tuple) and str(key[0]).startswith("padlab-correlate")
+    }
+
+
+def test_auto_decides_once_for_the_whole_image():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 280)).astype(np.float32)
+    k = rng.standard_normal((17, 17)).astype(np.float32)
+    chunks = ((1, 50, 249), (7, 13, 260))  # blocks of very different sizes: one decision
+    lazy = pdd.correlate(da.from_array(x, chunks=chunks), k, mode="reflect")
+    methods = _methods(lazy)
+    assert methods == {"auto:fft:direct"}  # the in-memory cost model picks the FFT here
+    expected = padlab.correlate(x, k, mode="reflect")
+    np.testing.assert_allclose(lazy.compute(), expected, rtol=0, atol=2e-4 * np.abs(expected).max())
+    # a NaN anywhere: the FFT is refused for the whole image, as in memory (bitwise direct)
+    x[299, 0] = np.nan
+    lazy = pdd.correlate(da.from_array(x, chunks=chunks), k, mode="reflect")
+    expected = padlab.correlate(x, k, mode="reflect")
+    np.testing.assert_array_equal(lazy.compute(), expected)
+    np.testing.assert_array_equal(expected, padlab.correlate(x, k, mode="reflect", method="direct"))
