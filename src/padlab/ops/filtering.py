@@ -338,9 +338,7 @@ def resolve_filter(
     out_shape = list(shape)
     for axis, size in zip(filtered, geometry.out_shape, strict=True):
         out_shape[axis] = size
-    return FilterSpec(
-        out_dtype, weights, geometry, rules, filtered, batched, tuple(out_shape)
-    )
+    return FilterSpec(out_dtype, weights, geometry, rules, filtered, batched, tuple(out_shape))
 
 
 def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool) -> np.ndarray:
