@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from padlab.analysis.compare import DEFAULT_MODES
+from padlab.analysis.comparison import DEFAULT_MODES
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.modes.registry import resolve_mode
 
@@ -34,13 +34,12 @@ def measure_image(
     Never raises: an unreadable or unmeasurable file is returned as
     ``{"path": ..., "error": "Type: message"}`` so one bad file cannot fail the dataset.
     """
-    from padlab.analysis.compare import compare
-    from padlab.io.images import read_image, to_gray
+    from padlab.analysis.comparison import compare
+    from padlab.io.images import read_image
+    from padlab.report.build import prepare_image  # what padlab compare and report measure
 
     try:
-        image = read_image(path, alpha="drop")
-        if gray:
-            image = to_gray(image)
+        image = prepare_image(read_image(path), colour=not gray, name=path).pixels
         result = compare(image, kernel, list(modes), depth=depth, value=value, image_name=path)
         return {"path": path, "records": result.to_dict()["records"]}
     except Exception as err:  # a bad file is a row of the report, not a crash
