@@ -1,0 +1,115 @@
+"""The position experiment, and padlab without PyTorch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from padlab.cli.main import main
+from padlab.torch import position_experiment
+from padlab.torch.experiment import make_dataset, red_green_net
+
+pytestmark = pytest.mark.torch
+
+
+# --- the position experiment -----------------------------------------------------------------
+
+
+def test_red_green_data_and_net():
+    x, y = make_dataset(10, 0)
+    assert x.shape == (10, 3, 32, 32) and y.tolist() == [0, 1] * 5
+    top = x[0].sum(dim=(0, 2)).nonzero()
+    x_dis, _ = make_dataset(10, 0, dissimilar=True)
+    # class 0 (red left of green) sits in the top half, or the bottom half when dissimilar
+    rows = x[0].sum(dim=(0, 2)).nonzero().flatten()
+    rows_dis = x_dis[0].sum(dim=(0, 2)).nonzero().flatten()
+    assert rows.max() < 16 <= rows_dis.min()
+    red_cols = x[0, 0].sum(dim=0).nonzero().flatten()
+    green_cols = x[0, 1].sum(dim=0).nonzero().flatten()
+    assert red_cols.max() < green_cols.min()
+    assert len(top) > 0
+    assert red_green_net("partial", 1)(x).shape == (10, 2)
+
+
+def test_position_experiment_small_end_to_end(tmp_path, capsys):
+    result = position_experiment(seeds=1, epochs=2, train=200, val=100, test=100,
+                                 variants=(("zeros same", "zeros", 1), ("circular", "circular", 1)))  # fmt: skip
+    assert [v["name"] for v in result.variants] == ["zeros same", "circular"]
+    for v in result.variants:
+        assert 0 <= v["similar"][0] <= 1 and 0 <= v["dissimilar"][0] <= 1
+    assert "± " in result.table()
+    status = main(["experiment", "position", "--seeds", "1", "--epochs", "1", "--train", "200",
+                   "--test", "100", "-o", str(tmp_path / "pos")])  # fmt: skip
+    assert status == 0
+    assert {p.name for p in (tmp_path / "pos").iterdir()} == {
+        ".padlab-output",
+        "results.json",
+        "table.txt",
+        "accuracy.png",
+    }
+    assert "partial" in capsys.readouterr().out
+
+
+def test_position_experiment_output_checked_before_training(tmp_path, capsys, monkeypatch):
+    import padlab.torch.experiment as experiment
+
+    def no_training(**kwargs):
+        raise AssertionError("trained although the output cannot be written")
+
+    monkeypatch.setattr(experiment, "position_experiment", no_training)
+    missing = tmp_path / "no" / "pos"
+    assert main(["experiment", "position", "-o", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["experiment", "position", "-o", str(tmp_path / "file")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_position_experiment_save_replaces_whole_directory(tmp_path):
+    from padlab.torch.experiment import ExperimentResult, save
+
+    result = ExperimentResult(
+        [{"name": "valid", "rule": "zeros", "padding": 0, "similar": [1.0, 0.9],
+          "dissimilar": [0.0, 0.1], "epochs": [3, 4]}],
+        {"seeds": 2}, 1.0,
+    )  # fmt: skip
+    out = tmp_path / "pos"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older run")
+    (out / ".padlab-output").write_text("")
+    save(result, out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".padlab-output", "accuracy.png", "results.json", "table.txt",
+    ]  # fmt: skip
+    assert "95.0 ±  7.1%" in (out / "table.txt").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["pos"]  # no temporary left behind
+
+
+def test_import_padlab_does_not_import_torch():
+    code = "import sys, padlab; padlab.correlate([1.0, 2.0], [1.0]); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["experiment", "position", "--seeds", "1"],
+        ["audit", "torch.nn:Identity", "--input", "3x8x8"],
+    ],
+)
+def test_commands_without_pytorch_say_so_in_one_line(argv):
+    # a fresh interpreter in which `import torch` fails, as on an install without the extra
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from padlab.cli.main import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"padlab {argv[0]}: error: padlab.torch needs PyTorch: "
+        "pip install 'padlab[torch]' (or torch itself)"
+    ]
