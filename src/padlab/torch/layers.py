@@ -225,12 +225,16 @@ def _repeat_edge(edge: torch.Tensor, axis: int, count: Any) -> torch.Tensor:
     return edge.expand(shape)
 
 
-def _ramp_piece(edge: torch.Tensor, axis: int, count: Any, end: float) -> torch.Tensor:
+def _ramp_piece(
+    edge: torch.Tensor, axis: int, count: Any, end: float, width: int | None = None
+) -> torch.Tensor:
     """numpy's linear_ramp beside ``edge``, ordered away from it: edge side first, ``end`` last.
 
-    Sample ``j`` (0 next to the edge) is ``end + (edge - end) * (count - 1 - j) / count``.
+    Sample ``j`` (0 next to the edge) is ``end + (edge - end) * (count - 1 - j) / count``;
+    ``width`` (default ``count``) samples are made, so a symbolic ``count`` can enter only the
+    arithmetic while the shape stays fixed (the samples beyond ``count`` are cropped later).
     """
-    steps = torch.arange(count, dtype=edge.dtype, device=edge.device)
+    steps = torch.arange(count if width is None else width, dtype=edge.dtype, device=edge.device)
     t = ((count - 1) - steps) / count
     t = t.view([-1] + [1] * (-axis - 1))
     return end + (edge - end) * t
@@ -243,12 +247,16 @@ def _statistic(x: torch.Tensor, axis: int, name: str) -> torch.Tensor:
         return x.amin(dim=axis, keepdim=True)
     if name == "maximum":
         return x.amax(dim=axis, keepdim=True)
-    # numpy's median: the mean of the two middle values for an even count. torch's median is
-    # the lower middle value; the upper one is the lower middle of -x. No size is read, so
-    # traced graphs need no guard on the length.
-    lower = x.median(dim=axis, keepdim=True).values
-    upper = -((-x).median(dim=axis, keepdim=True).values)
-    return (lower + upper) / 2
+    # numpy's median: the mean of the two middle values for an even count (torch's median is
+    # the lower one). Traced: picked by a mask, so no size check enters the graph and ONNX
+    # (which has no median) gets Sort, Equal and ReduceSum.
+    n = x.size(axis)
+    ordered = x.sort(dim=axis).values
+    if type(n) is int and not is_tracing():
+        return (ordered.narrow(axis, (n - 1) // 2, 1) + ordered.narrow(axis, n // 2, 1)) / 2
+    position = torch.arange(n, device=x.device)
+    weight = ((position == (n - 1) // 2).to(x.dtype) + (position == n // 2).to(x.dtype)) / 2
+    return (ordered * weight.view([-1] + [1] * (-axis - 1))).sum(dim=axis, keepdim=True)
 
 
 def _general_pad_axis(
@@ -423,7 +431,9 @@ class PaddedConv2d(nn.Conv2d):
                 out.append(pair)
                 continue
             n, s, span = input.size(i - 2), self.stride[i], self._spans[i]
-            total = span - 1 - (n - 1) % s  # (ceil(n / s) - 1) * s + span - n
+            # (ceil(n / s) - 1) * s + span - n, written without a negative operand of % for
+            # symbolic sizes (inductor evaluates the expression at n = 0)
+            total = span - 1 - (n + s - 1) % s
             if span < s:  # the window can fall short of the input: no negative padding
                 total = _at_least_zero(total)
             small = total // 2
@@ -439,7 +449,7 @@ class PaddedConv2d(nn.Conv2d):
         if rule.name in ("zeros", "partial") and static and top == bottom and left == right:
             x = input  # the convolution pads with zeros itself: the fastest path
             conv_padding = (top, left)
-        elif static or rule.kind == "ramp":  # a ramp's values depend on its width
+        elif static:
             x = pad_axes(input, pads, rule, self.value)
         else:
             x = self._pad_widest_then_crop(input, pads)
@@ -472,15 +482,28 @@ class PaddedConv2d(nn.Conv2d):
             pair if pair is not None else self._widest_same(i)
             for i, pair in enumerate(self._static_pads)
         )
-        x = pad_axes(x, widest, rule or self.rule, self.value)
+        rule = rule or self.rule
+        if rule.kind == "ramp":  # values depend on the true width: ramp over it, then crop
+            for i, pair in enumerate(widest):
+                axis = i - 2
+                edge_first, edge_last = x.narrow(axis, 0, 1), x.narrow(axis, x.size(axis) - 1, 1)
+                before, after = pads[i]
+                left = _ramp_piece(edge_first, axis, before, self.value, pair[0]).flip(axis)
+                right = _ramp_piece(edge_last, axis, after, self.value, pair[1])
+                x = torch.cat([left, x, right], dim=axis)
+        else:
+            x = pad_axes(x, widest, rule, self.value)
         for i, pair in enumerate(self._static_pads):
             if pair is None:
                 axis = i - 2
                 before, after = pads[i]
-                most = widest[i][0]
-                x = x.narrow(
-                    axis, most - before, x.size(axis) - most - widest[i][1] + before + after
-                )
+                start = widest[i][0] - before
+                length = x.size(axis) - widest[i][0] - widest[i][1] + before + after
+                if type(start) is int and not is_tracing():
+                    x = x.narrow(axis, start, length)
+                else:  # a gather: no bounds check, so no guard an exporter cannot prove
+                    index = torch.arange(length, device=x.device) + start
+                    x = x.index_select(axis, index)
         return x
 
     def _widest_same(self, i: int) -> tuple[int, int]:
