@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import padlab
 from padlab.cli.main import main
 from padlab.torch import audit, convert_padding, feature_bias
 
@@ -40,24 +41,121 @@ def resnet_like():
 def test_audit_finds_five_of_five_uneven_at_224_and_none_at_225():
     model = resnet_like()
     at224 = audit(model, (3, 224, 224))
-    strided = [layer for layer in at224.strided if layer.kernel > 1]
-    assert len(strided) == 5
-    assert all(layer.uneven for layer in strided)
-    assert [layer.output for layer in strided] == [112, 56, 28, 14, 7]
+    padded = [layer for layer in at224.strided if layer.kernel[0] > 1]
+    assert len(padded) == 5
+    assert all(layer.uneven and not layer.drops for layer in padded)
+    assert [layer.output for layer in padded] == [(112, 112), (56, 56), (28, 28), (14, 14), (7, 7)]
+    shortcuts = [layer for layer in at224.strided if layer.kernel == (1, 1)]
+    assert len(shortcuts) == 3
+    # a 1x1 stride-2 conv without padding drops the last row and column: not "uneven"
+    assert all(layer.drops and not layer.uneven for layer in shortcuts)
+    assert all(layer.dropped_input == (1, 1) for layer in shortcuts)
     at225 = audit(model, (3, 225, 225))
-    assert at225.uneven == 0
-    assert 225 in at224.even_sizes
+    assert at225.uneven == 0 and at225.dropping == 0
+    assert 225 in at224.even_sizes and 225 in at224.even_widths
     table = at224.table()
-    assert "5 of 8 strided layers pad unevenly" in table  # 1x1 shortcuts have no padding
+    assert "5 of 8 strided layers pad unevenly" in table
+    assert "3 drop input rows/columns" in table
     assert "193, 225" in table
+
+
+def test_audit_checks_both_axes():
+    at = audit(resnet_like(), (3, 225, 224))  # height even, width not
+    padded = [layer for layer in at.layers if layer.strided and layer.kernel[0] > 1]
+    assert all(layer.unread_padding == (0, 1) for layer in padded)
+    # a (1, 7) kernel with stride (1, 2): only the width is strided
+    net = nn.Sequential(nn.Conv2d(1, 1, (1, 7), (1, 2), (0, 3)))
+    (layer,) = audit(net, (1, 9, 224)).layers
+    assert layer.unread_padding == (0, 1) and layer.uneven
+    assert audit(net, (1, 9, 225)).uneven == 0
+
+
+def test_audit_unread_matches_the_windows_read():
+    """Oracle: the rows an actual strided conv reads, found by a gradient."""
+    for n, k, s, p in [(224, 3, 2, 1), (10, 4, 3, 1), (9, 1, 2, 0), (17, 5, 4, 2)]:
+        conv = nn.Conv2d(1, 1, (k, 1), (s, 1), (p, 0), bias=False)
+        (layer,) = audit(nn.Sequential(conv), (1, n, 1)).layers
+        x = torch.zeros(1, 1, n + 2 * p, 1, requires_grad=True)
+        F.conv2d(x, torch.ones(1, 1, k, 1), stride=(s, 1)).sum().backward()
+        read = x.grad[0, 0, :, 0] > 0
+        last_read = int(read.nonzero().max())
+        never = n + 2 * p - 1 - last_read  # rows at the end of the padded input never read
+        assert layer.unread_padding[0] == min(p, never)
+        assert layer.dropped_input[0] == max(0, never - p)
 
 
 def test_audit_receptive_field_and_border_rows():
     net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1))
     first, second = audit(net, (1, 20, 20)).layers
-    assert (first.receptive_field, second.receptive_field) == (3, 5)
-    assert first.border_rows == (1, 1) and second.border_rows == (2, 2)
+    assert (first.receptive_field, second.receptive_field) == ((3, 3), (5, 5))
+    assert first.border_rows == ((1, 1), (1, 1)) and second.border_rows == ((2, 2), (2, 2))
     assert "uneven" not in audit(net, (1, 20, 20)).table().split("\n")[2]
+
+
+class _SE(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, 2, 1)
+        self.fc2 = nn.Conv2d(2, c, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(self.pool(x)))))
+
+
+class _Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(c, 1, batch_first=True)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        out, _ = self.attn(tokens, tokens, tokens)
+        return out.transpose(1, 2).reshape(b, c, h, w)
+
+
+def test_audit_receptive_field_through_se_and_attention():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), _SE(4), nn.Conv2d(4, 4, 3, padding=1))
+    first, fc1, fc2, last = audit(net, (3, 16, 16)).layers
+    assert first.receptive_field == (3, 3)
+    assert fc1.receptive_field == "global" and fc2.receptive_field == "global"
+    assert last.receptive_field == "global" and last.border_rows is None  # scaled by SE
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), _Attention(4), nn.Conv2d(4, 4, 3, padding=1))
+    first, last = audit(net, (3, 8, 8)).layers
+    assert first.receptive_field == (3, 3) and last.receptive_field in ("global", "unknown")
+
+    # a residual addition keeps the field known: the union of both branches
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x):
+            y = self.a(x)
+            return self.b(y + x)
+
+    _, b = audit(Residual(), (1, 12, 12)).layers
+    assert b.receptive_field == (5, 5)
+
+
+def test_audit_uses_the_model_dtype_and_device():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1)).double()
+    result = audit(net, (3, 32, 32))
+    assert result.dtype == "float64" and result.device == "cpu"
+    assert "(float64, cpu)" in result.table()
+
+
+def test_audit_json_and_bad_input():
+    import json
+
+    data = json.loads(audit(resnet_like(), (3, 224, 224)).to_json())
+    assert data["uneven"] == 5 and data["dropping"] == 3
+    assert data["layers"][0]["effect"] == "pads unevenly"
+    with pytest.raises(padlab.PadlabValueError, match="does not run on an input of shape"):
+        audit(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 8, 8))
+    with pytest.raises(padlab.PadlabValueError, match="expected \\(C, H, W\\)"):
+        audit(resnet_like(), (224, 224))
 
 
 def test_cli_audit(tmp_path, monkeypatch, capsys):
