@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -202,3 +203,15 @@ def test_feature_bias_probes():
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown layer"):
         feature_bias(net, ["nope"])
+
+
+def test_feature_bias_on_small_maps():
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, stride=4, padding=1, bias=False))
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+    (small,) = feature_bias(net, inputs=("constant",), count=1, size=(3, 16, 16))
+    assert small.mean_map.shape == (4, 4)
+    assert small.border_over_interior < 1  # the zero padding shows on a 4x4 map too
+    (tiny,) = feature_bias(net, inputs=("constant",), count=1, size=(3, 8, 8))
+    assert tiny.mean_map.shape == (2, 2) and "has no interior" in tiny.note
+    assert np.isnan(tiny.border_over_interior)
