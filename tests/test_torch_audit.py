@@ -215,3 +215,155 @@ def test_feature_bias_on_small_maps():
     (tiny,) = feature_bias(net, inputs=("constant",), count=1, size=(3, 8, 8))
     assert tiny.mean_map.shape == (2, 2) and "has no interior" in tiny.note
     assert np.isnan(tiny.border_over_interior)
+
+
+# --- padlab audit: one-line errors, --json ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "spec", "message"),
+    [
+        ("def broken(:\n", "bad_syntax:net", "cannot import 'bad_syntax' (SyntaxError"),
+        (
+            "import no_such_module_xyz\n",
+            "bad_import:net",
+            "cannot import 'bad_import' (ModuleNotFoundError",
+        ),
+        (
+            "def net():\n    raise RuntimeError('weights missing')\n",
+            "raises:net",
+            "calling net() failed (RuntimeError: weights missing)",
+        ),
+        ("def net(depth):\n    pass\n", "needs_args:net", "calling net() failed (TypeError"),
+        ("net = 3\n", "not_callable:net", "is a int, not an nn.Module"),
+        (
+            "from torch import nn\ndef net():\n    return nn.Conv2d(1, 2, 3)\n",
+            "fits:net",
+            "does not run on an input of shape (1, 3, 224, 224)",
+        ),
+    ],
+    ids=lambda v: v if ":" in v and "\n" not in v else None,
+)
+def test_cli_audit_failures_are_one_line(tmp_path, monkeypatch, source, spec, message):
+    (tmp_path / f"{spec.split(':')[0]}.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    code = f"import sys\nfrom padlab.cli.main import main\nsys.exit(main(['audit', {spec!r}]))\n"
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("padlab audit: error: "), out.stderr
+    assert message in lines[0]
+
+
+def test_cli_audit_json(tmp_path, monkeypatch, capsys):
+    import json
+
+    (tmp_path / "stem.py").write_text(
+        "from torch import nn\nnet = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "stem:net", "--input", "3x32x33", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["layers"][0]["unread_padding"] == [1, 0]
+
+
+# --- padlab audit MODEL.onnx -------------------------------------------------------------------
+
+
+def _export(model, path, size=(1, 3, 224, 224)):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.zeros(size),), str(path), dynamo=False)
+
+
+def test_onnx_audit_equals_the_torch_audit(tmp_path):
+    from padlab.torch.onnx_audit import audit_onnx
+
+    model = resnet_like()
+    _export(model, tmp_path / "resnet.onnx")
+    for size in [(3, 224, 224), (3, 225, 224)]:
+        ours = audit(model, size)
+        read = audit_onnx(tmp_path / "resnet.onnx", size)
+        keys = [
+            "kernel",
+            "stride",
+            "padding",
+            "input",
+            "output",
+            "unread_padding",
+            "dropped_input",
+            "receptive_field",
+            "border_rows",
+        ]
+        assert [[getattr(layer, k) for k in keys] for layer in read.layers] == [
+            [getattr(layer, k) for k in keys] for layer in ours.layers
+        ]
+        assert read.even_sizes == ours.even_sizes
+
+
+@pytest.mark.parametrize(
+    ("rule", "onnx_mode", "shown"),
+    [
+        # (torch exports circular padding as Slice + Concat, not as a Pad node)
+        ("reflect", "reflect", "reflect"),
+        ("replicate", "edge", "replicate"),
+    ],
+)
+def test_onnx_audit_names_pad_modes_in_both_vocabularies(tmp_path, rule, onnx_mode, shown):
+    from padlab.torch.onnx_audit import audit_onnx
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1, padding_mode=rule))
+    _export(net, tmp_path / "m.onnx", (1, 3, 32, 32))
+    (layer,) = audit_onnx(tmp_path / "m.onnx").layers
+    assert layer.rule == f"{shown} (onnx Pad mode={onnx_mode})"
+    assert layer.padding == ((1, 1), (1, 1)) and layer.unread_padding == (1, 1)
+
+
+def _hand_built(auto_pad, path, size=8):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")
+    conv = helper.make_node(
+        "Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2], auto_pad=auto_pad
+    )
+    graph = helper.make_graph(
+        [conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize(("auto_pad", "pads"), [("SAME_UPPER", (0, 1)), ("SAME_LOWER", (1, 0))])
+def test_onnx_audit_same_upper_and_lower_from_a_hand_built_graph(tmp_path, auto_pad, pads):
+    """Oracle: onnxruntime's output of a ones kernel on ones shows which side was padded."""
+    import onnxruntime
+
+    from padlab.torch.onnx_audit import audit_onnx
+
+    _hand_built(auto_pad, tmp_path / "g.onnx")
+    (layer,) = audit_onnx(tmp_path / "g.onnx").layers
+    assert layer.padding == (pads, pads) and layer.output == (4, 4)
+    assert auto_pad in layer.rule
+    y = onnxruntime.InferenceSession(str(tmp_path / "g.onnx")).run(
+        None, {"x": np.ones((1, 1, 8, 8), np.float32)}
+    )[0][0, 0]
+    # the window at the top-left reads 2x2 real samples if padding is before, 3x3 if after
+    assert y[0, 0] == (4.0 if pads[0] == 1 else 9.0)
+    # 'same' pads exactly what the windows read: never uneven, nothing dropped
+    assert not layer.uneven and not layer.drops
+
+
+def test_cli_audit_onnx(tmp_path, capsys):
+    _hand_built("SAME_LOWER", tmp_path / "g.onnx")
+    assert main(["audit", str(tmp_path / "g.onnx"), "--input", "1x9x9"]) == 0
+    out = capsys.readouterr().out
+    assert "auto_pad=SAME_LOWER" in out
+    assert main(["audit", str(tmp_path / "missing.onnx")]) == 2
+    assert "no such file" in capsys.readouterr().err

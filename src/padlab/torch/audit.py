@@ -34,7 +34,7 @@ from padlab.analysis.uneven import even_sizes
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.torch.layers import PaddedConv2d
 
-__all__ = ["Audit", "LayerAudit", "audit"]
+__all__ = ["Audit", "LayerAudit", "audit", "border_rows", "make_layer", "through", "union_fields"]
 
 Pair = tuple[int, int]
 GLOBAL = "global"  # a field that covers the whole input
@@ -241,7 +241,7 @@ def layer_spec(module: nn.Module, height: int, width: int):
 Field = Any  # tuple of (rf, jump, start) per axis, GLOBAL or UNKNOWN
 
 
-def _through(field: Field, kernel: Pair, stride: Pair, dilation: Pair, before: Pair) -> Field:
+def through(field: Field, kernel: Pair, stride: Pair, dilation: Pair, before: Pair) -> Field:
     if isinstance(field, str):
         return field
     out = []
@@ -250,7 +250,7 @@ def _through(field: Field, kernel: Pair, stride: Pair, dilation: Pair, before: P
     return tuple(out)
 
 
-def _union(fields: list[Field]) -> Field:
+def union_fields(fields: list[Field]) -> Field:
     if any(f == GLOBAL for f in fields):
         return GLOBAL
     if any(f == UNKNOWN for f in fields):
@@ -299,7 +299,7 @@ class _Fields(TorchFunctionMode):
             before = (int(widths[2]), int(widths[0]))
             if self.pads_seen:
                 self.pads_seen[-1].append(((widths[2], widths[3]), (widths[0], widths[1])))
-            return _through(first_field, (1, 1), (1, 1), (1, 1), before)
+            return through(first_field, (1, 1), (1, 1), (1, 1), before)
         if func in (F.conv2d, torch.conv2d) and first is args[0] and first.dim() >= 3:
             weight = args[1]
 
@@ -309,26 +309,26 @@ class _Fields(TorchFunctionMode):
             padding = get(4, "padding", 0)
             if isinstance(padding, str):
                 return UNKNOWN
-            return _through(first_field, tuple(weight.shape[-2:]), _pair(get(3, "stride", 1)),
+            return through(first_field, tuple(weight.shape[-2:]), _pair(get(3, "stride", 1)),
                             _pair(get(5, "dilation", 1)), _pair(padding))  # fmt: skip
         if result.dim() < 3:  # flattened or pooled to vectors: global if a map was reduced
             if any(t.dim() >= 3 and t.shape[-2:].numel() > 1 for t, _ in known):
                 return GLOBAL
-            return _union([f for _, f in known])
+            return union_fields([f for _, f in known])
         size = tuple(result.shape[-2:])
         spatial = [(t, f) for t, f in known if t.dim() >= 3]
         if not spatial:  # e.g. a vector made 1x1 again (an SE block's excitation)
-            return _union([f for _, f in known])
+            return union_fields([f for _, f in known])
         if size == (1, 1) and any(tuple(t.shape[-2:]) != (1, 1) for t, _ in spatial):
             return GLOBAL  # a reduction over the whole map
         same = [f for t, f in spatial if tuple(t.shape[-2:]) == size]
         broadcast = [f for t, f in spatial if tuple(t.shape[-2:]) == (1, 1) and size != (1, 1)]
         if same and len(same) + len(broadcast) == len(spatial):
-            return _union(same + broadcast)
+            return union_fields(same + broadcast)
         return UNKNOWN
 
 
-def _border_rows(field: Field, size: Pair, out: Pair) -> tuple[Pair, Pair] | None:
+def border_rows(field: Field, size: Pair, out: Pair) -> tuple[Pair, Pair] | None:
     if isinstance(field, str):
         return None
     rows = []
@@ -349,7 +349,7 @@ def _layer_audit(
     pads_seen: list,
     image: Pair,
 ) -> tuple[LayerAudit, Field]:
-    """One layer's audit and the receptive field of its output."""
+    """One module's audit and the receptive field of its output."""
     kind, k, s, d, pads, rule = layer_spec(module, n[0], n[1])
     span = tuple((kk - 1) * dd + 1 for kk, dd in zip(k, d, strict=True))
     predicted = tuple((size + b + a - sp) // ss + 1
@@ -358,20 +358,55 @@ def _layer_audit(
         extra = pads_seen[0]
         pads = tuple((b + eb, a + ea) for (b, a), (eb, ea) in zip(pads, extra, strict=True))
         rule = f"{rule} (padded in forward)"
+    return make_layer(name, kind, k, s, d, pads, rule, n, out, field, image)
+
+
+def make_layer(
+    name: str,
+    kind: str,
+    k: Pair,
+    s: Pair,
+    d: Pair,
+    pads: Any,
+    rule: str,
+    n: Pair,
+    out: Pair,
+    field: Field | None,
+    image: Pair,
+) -> tuple[LayerAudit, Field]:
+    """A layer's audit from its geometry, and the receptive field of its output."""
+    span = tuple((kk - 1) * dd + 1 for kk, dd in zip(k, d, strict=True))
     unread, dropped = [], []
     for size, (b, a), sp, ss, o in zip(n, pads, span, s, out, strict=True):
         leftover = size + b + a - ((o - 1) * ss + sp)
         unread.append(max(0, min(a, leftover)))
         dropped.append(max(0, leftover - a))
-    field_out = _through(UNKNOWN if field is None else field, k, s, d, (pads[0][0], pads[1][0]))
+    field_out = through(UNKNOWN if field is None else field, k, s, d, (pads[0][0], pads[1][0]))
     rf = field_out if isinstance(field_out, str) else (field_out[0][0], field_out[1][0])
     layer = LayerAudit(
         name=name or "(model)", kind=kind, kernel=k, stride=s, dilation=d,
         padding=(tuple(pads[0]), tuple(pads[1])), rule=rule, input=n, output=out,
         unread_padding=(unread[0], unread[1]), dropped_input=(dropped[0], dropped[1]),
-        receptive_field=rf, border_rows=_border_rows(field_out, image, out),
+        receptive_field=rf, border_rows=border_rows(field_out, image, out),
     )  # fmt: skip
     return layer, field_out
+
+
+def even_nearby(layers: list[LayerAudit], image: Pair) -> list[tuple[int, ...]]:
+    """Input heights and widths near ``image`` at which every padded strided layer is even.
+
+    The padded strided layers form the main chain (1x1 shortcuts have no padding and give the
+    same sizes), so they decide which input sizes pad evenly, per axis.
+    """
+    nearby = []
+    for axis in (0, 1):
+        chain = [
+            (layer.kernel[axis], layer.stride[axis], layer.padding[axis][0])
+            for layer in layers
+            if layer.stride[axis] > 1 and layer.padding[axis][1] > 0
+        ]
+        nearby.append(tuple(even_sizes(chain, image[axis])) if chain else ())
+    return nearby
 
 
 def _example_parameter(model: nn.Module) -> torch.Tensor | None:
@@ -462,14 +497,5 @@ def audit(model: nn.Module, input_size: tuple[int, ...] = (3, 224, 224)) -> Audi
             h.remove()
         model.train(was_training)
     layers = [layer for layer, _ in records]
-    # the padded strided layers form the main chain (1x1 shortcuts have no padding and give
-    # the same sizes), so they decide which input sizes pad evenly, per axis
-    nearby = []
-    for axis in (0, 1):
-        chain = [
-            (layer.kernel[axis], layer.stride[axis], layer.padding[axis][0])
-            for layer in layers
-            if layer.stride[axis] > 1 and layer.padding[axis][1] > 0
-        ]
-        nearby.append(tuple(even_sizes(chain, image[axis])) if chain else ())
+    nearby = even_nearby(layers, image)
     return Audit(size, str(dtype).replace("torch.", ""), str(device), tuple(layers), *nearby)
