@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from padlab.cli.main import main
 from padlab.torch import position_experiment
@@ -113,3 +114,91 @@ def test_commands_without_pytorch_say_so_in_one_line(argv):
         f"padlab {argv[0]}: error: padlab.torch needs PyTorch: "
         "pip install 'padlab[torch]' (or torch itself)"
     ]
+
+
+def test_paper_layout_as_the_published_generator():
+    """Kayhan & van Gemert's layout: first box in columns [0, 10), second >= 5 columns to its
+    right, rows 7 or 23 with jitter [-4, 3] per box; dissimilar = the same images moved 16 rows."""
+    x, y = make_dataset(200, 5, layout="paper")
+    xd, yd = make_dataset(200, 5, layout="paper", dissimilar=True)
+    assert y.tolist() == yd.tolist()
+    for image, moved, label in zip(x, xd, y.tolist(), strict=True):
+        left = 0 if label == 0 else 1  # red (channel 0) left for class 0, green for class 1
+        rows_l, cols_l = image[left].nonzero().T
+        rows_r, cols_r = image[1 - left].nonzero().T
+        assert 0 <= int(cols_l.min()) < 10 and int(cols_r.min()) >= int(cols_l.min()) + 5
+        for rows in (rows_l, rows_r):
+            assert int(rows.min()) - (7 if label == 0 else 23) in range(-4, 4)
+        shift = 16 if label == 0 else -16
+        assert torch.equal(torch.roll(image, shift, dims=1), moved)
+
+
+def test_identical_rules_are_one_result():
+    from padlab.torch.experiment import VARIANTS, identical_rules
+
+    groups = identical_rules(VARIANTS)
+    names = [" = ".join(n) for n, *_ in groups]
+    assert "replicate = symmetric" in names  # equal at 3x3 with a pad of 1
+    assert len(groups) == len(VARIANTS) - 1
+
+
+def test_table_warns_when_a_run_did_not_learn():
+    from padlab.torch.experiment import ExperimentResult
+
+    result = ExperimentResult(
+        [{"name": "valid", "rule": "zeros", "padding": 0, "similar": [0.5, 0.52],
+          "dissimilar": [0.5, 0.49], "epochs": [3, 4]},
+         {"name": "circular", "rule": "circular", "padding": 2, "similar": [1.0, 1.0],
+          "dissimilar": [1.0, 0.99], "epochs": [3, 4]}],
+        {"seeds": 2}, 1.0,
+    )  # fmt: skip
+    table = result.table()
+    assert "valid" in table.splitlines()[1] and "<- did not learn" in table.splitlines()[1]
+    assert "did not learn" not in table.splitlines()[2]
+    assert "warning: valid stayed near chance" in table
+
+
+def test_position_experiment_paper_protocol_small(tmp_path):
+    checkpoint = tmp_path / "partial.json"
+    result = position_experiment(seeds=1, epochs=1, train=200, val=100, test=100,
+                                 protocol="paper", checkpoint=checkpoint)  # fmt: skip
+    assert [v["name"] for v in result.variants] == ["valid", "zeros same", "zeros full", "circular"]
+    assert result.variants[3]["padding"] == 2
+    assert result.config["protocol"] == "paper"
+    import json
+
+    assert len(json.loads(checkpoint.read_text())["variants"]) == 4
+
+
+def test_position_experiment_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+    import pathlib
+
+    import padlab
+    from padlab.torch.experiment import ExperimentResult, save
+
+    result = ExperimentResult(
+        [{"name": "valid", "rule": "zeros", "padding": 0, "similar": [1.0],
+          "dissimilar": [0.0], "epochs": [3]}], {"seeds": 1}, 1.0,
+    )  # fmt: skip
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.raises(padlab.PadlabFileError, match="cannot write the results \\(No space left"):
+        save(result, tmp_path / "pos")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+    monkeypatch.undo()
+    # the command checks the free space before training
+    import shutil
+
+    import padlab.torch.experiment as experiment
+
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 4096, 4096)
+    )
+    monkeypatch.setattr(experiment, "position_experiment", lambda **kw: pytest.fail("trained"))
+    assert main(["experiment", "position", "-o", str(tmp_path / "pos")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "only 4 kB free" in err[0]
