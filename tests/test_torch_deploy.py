@@ -146,17 +146,17 @@ class FewRules(nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(1)
-        self.reflect = PaddedConv2d(2, 2, 3, 2, "same", padding_mode="symmetric")
+        self.layer = PaddedConv2d(2, 2, 4, 2, "same", padding_mode="symmetric")
 
     def forward(self, x):
-        return (self.reflect(x),)
+        return (self.layer(x),)
 
 
 # inductor itself calls a TorchScript API that torch 2.13 deprecates
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_torch_compile_inductor_fullgraph_dynamic_sizes():
     """The default backend (inductor, CPU), whole graph, sizes dynamic: symmetric (slices, no
-    torch mode) at 'same' with stride 2 (size-dependent pads). Inductor compiles C++ per
+    torch mode) with a 4x4 kernel at 'same' with stride 2 (size-dependent pads). Inductor compiles C++ per
     kernel, so one layer here; every rule was checked the same way while developing, and the
     AOT test below runs them all through dynamo."""
     model = FewRules().eval()

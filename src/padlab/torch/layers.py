@@ -36,6 +36,7 @@ from padlab.modes.registry import Rule, check_rule_options, resolve_mode
 __all__ = ["PaddedConv2d", "pad_tensor"]
 
 TORCH_ZEROS = resolve_mode("zeros")
+REPLICATE = resolve_mode("replicate")
 
 #: padlab rule -> F.pad mode, for the rules torch pads itself
 TORCH_PAD_MODES = {
@@ -122,6 +123,10 @@ def pad_axes(
         or isinstance(x, torch.fx.Proxy)
         or not all(type(v) is int for pair in pads for v in pair)
     )
+    if rule.name in ("symmetric", "symmetric_odd") and all(
+        type(v) is int and v in (0, 1) for pair in pads for v in pair
+    ):
+        rule = REPLICATE  # identical at widths 0 and 1, and torch pads it in one pass
     if not traced and rule.name in TORCH_PAD_MODES and len(pads) == 2 and x.dim() in (3, 4):
         if fits_torch_pad(x, pads, rule):
             return torch_pad2d(x, pads, rule, fill)
