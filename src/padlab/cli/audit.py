@@ -1,4 +1,4 @@
-"""``padlab audit``: the padding of every conv and pooling layer of a PyTorch model."""
+"""``padlab audit``: the padding of every conv and pooling layer of a PyTorch or ONNX model."""
 
 from __future__ import annotations
 
@@ -13,17 +13,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``padlab audit``."""
     parser = sub.add_parser(
         "audit",
-        help="audit the padding of a PyTorch model's conv and pooling layers (needs torch)",
+        help="audit the padding of a model's conv and pooling layers (PyTorch or ONNX)",
         description=(
-            "Build a model with PKG.MODULE:FACTORY (a callable returning an nn.Module, or a "
-            "module attribute that is one), run it on a zero input, and list every conv and "
-            "pooling layer: kernel, stride, padding, rule, sizes, padded rows never read, "
-            "receptive field, border rows depending on padding; then the input sizes nearby "
-            "that pad evenly."
+            "Build a PyTorch model with PKG.MODULE:FACTORY (a callable returning an nn.Module, "
+            "or a module attribute that is one) or read an ONNX file (MODEL.onnx, from "
+            "PyTorch, TensorFlow, Keras or JAX), and list every conv and pooling layer on both "
+            "axes: kernel, stride, padding, rule, sizes, padded rows never read (uneven "
+            "padding), input rows never read (dropped), receptive field, border rows depending "
+            "on padding; then the input sizes nearby that pad evenly."
         ),
     )
-    parser.add_argument("factory", metavar="PKG.MODULE:FACTORY")
-    parser.add_argument("--input", default="3x224x224", help="CxHxW (default: 3x224x224)")
+    parser.add_argument("model", metavar="PKG.MODULE:FACTORY | MODEL.onnx")
+    parser.add_argument(
+        "--input",
+        default=None,
+        help="CxHxW (default: 3x224x224, or an ONNX model's own fixed input size)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the audit as JSON")
     parser.set_defaults(run=run)
 
 
@@ -39,16 +45,26 @@ def _size(text: str) -> tuple[int, ...]:
     return size
 
 
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
 def load_model(spec: str):
-    """The model named by ``PKG.MODULE:FACTORY``."""
+    """The model named by ``PKG.MODULE:FACTORY``; any failure is one PadlabValueError line."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise PadlabValueError(f"{spec!r}: expected PKG.MODULE:FACTORY, e.g. mymodels.nets:resnet")
+        raise PadlabValueError(
+            f"{spec!r}: expected PKG.MODULE:FACTORY (e.g. mymodels.nets:resnet) or a .onnx file"
+        )
     sys.path.insert(0, "")  # allow modules in the current directory
     try:
         module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise PadlabValueError(f"{spec!r}: cannot import {module_name!r} ({err})") from None
+    except Exception as err:  # ImportError, SyntaxError, or whatever the module raises
+        raise PadlabValueError(
+            f"{spec!r}: cannot import {module_name!r} ({_one_line(err)})"
+        ) from None
     finally:
         sys.path.pop(0)
     try:
@@ -57,18 +73,34 @@ def load_model(spec: str):
         raise PadlabValueError(f"{spec!r}: {module_name} has no attribute {attribute!r}") from None
     from torch import nn
 
-    model = target if isinstance(target, nn.Module) else target()
+    if isinstance(target, nn.Module):
+        return target
+    if not callable(target):
+        raise PadlabValueError(
+            f"{spec!r} is a {type(target).__name__}, not an nn.Module or a factory returning one"
+        )
+    try:
+        model = target()
+    except Exception as err:  # a factory that needs arguments, or fails
+        raise PadlabValueError(
+            f"{spec!r}: calling {attribute}() failed ({_one_line(err)})"
+        ) from None
     if not isinstance(model, nn.Module):
         raise PadlabValueError(f"{spec!r} gave {type(model).__name__}, not a torch nn.Module")
     return model
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the audit table."""
-    size = _size(args.input)
-    from padlab.torch.audit import audit  # first: says so if PyTorch is missing
+    """Print the audit table (or JSON)."""
+    size = _size(args.input) if args.input is not None else None
+    if args.model.lower().endswith(".onnx"):
+        from padlab.torch.onnx_audit import audit_onnx
 
-    model = load_model(args.factory)
+        result = audit_onnx(args.model, size)
+    else:
+        from padlab.torch.audit import audit  # first: says so if PyTorch is missing
 
-    print(audit(model, size).table())
+        model = load_model(args.model)
+        result = audit(model, size or (3, 224, 224))
+    print(result.to_json() if args.json else result.table())
     return 0

@@ -24,7 +24,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "boxes are, which only the border (through the padding) can tell it."
         ),
     )
-    position.add_argument("--seeds", type=int, default=3, help="networks per rule (default 3)")
+    position.add_argument(
+        "--protocol",
+        choices=("padlab", "paper"),
+        default="padlab",
+        help=(
+            "padlab (default): both boxes on one row, shuffled batches, best validation "
+            "accuracy, every padlab rule; paper: Kayhan & van Gemert's red_and_green.py (their "
+            "box layout, batches in order, lowest validation loss, valid/same/full zeros and "
+            "circular of width 2, 10 seeds)"
+        ),
+    )
+    position.add_argument(
+        "--seeds", type=int, default=None, help="networks per rule (default 3; paper: 10)"
+    )
     position.add_argument("--epochs", type=int, default=50, help="at most this many (default 50)")
     position.add_argument("--patience", type=int, default=8, help="early stopping (default 8)")
     position.add_argument("--train", type=int, default=2000, help="training images (default 2000)")
@@ -35,16 +48,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     position.set_defaults(run=run)
 
 
+#: what a run writes (results.json, table.txt, a ~100 kB figure), with a wide margin
+NEEDED_BYTES = 16 * 2**20
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print the table, write results.json, table.txt and accuracy.png."""
+    import shutil
+    from pathlib import Path
+
     from padlab._files import check_output_directory
-    from padlab.errors import PadlabValueError
+    from padlab.errors import PadlabFileError, PadlabValueError
     from padlab.torch.experiment import position_experiment, save
 
+    if args.seeds is None:
+        args.seeds = 10 if args.protocol == "paper" else 3
     for name in ("seeds", "epochs", "patience", "train", "test"):
         if getattr(args, name) < 1:
             raise PadlabValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
     check_output_directory(args.output)
+    output = Path(args.output).resolve()
+    free = shutil.disk_usage(output.parent).free
+    if free < NEEDED_BYTES:  # before hours of training, not after
+        raise PadlabFileError(
+            f"{output.parent}: only {free // 1024} kB free; the results need about "
+            f"{NEEDED_BYTES // 2**20} MB"
+        )
+    checkpoint = output.parent / f"{output.name}.partial.json"
     _keep_heap_memory()
     result = position_experiment(
         seeds=args.seeds,
@@ -53,10 +83,13 @@ def run(args: argparse.Namespace) -> int:
         train=args.train,
         val=args.test,
         test=args.test,
+        protocol=args.protocol,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        checkpoint=checkpoint,
     )
     print(result.table())
     out = save(result, args.output)
+    checkpoint.unlink(missing_ok=True)
     print(f"\n{result.seconds:.0f} s; results in {out}/ (results.json, table.txt, accuracy.png)")
     return 0
 

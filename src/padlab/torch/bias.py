@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from padlab.analysis.metrics import BorderProfile, border_profile
+from padlab.errors import PadlabValueError
 
 __all__ = ["FeatureBias", "feature_bias", "probe_inputs"]
 
@@ -28,10 +29,16 @@ class FeatureBias:
     inputs: str
     mean_map: np.ndarray
     profile: BorderProfile
+    note: str = ""
 
     @property
     def border_over_interior(self) -> float:
-        """Mean activation on the outermost ring over the interior's (1 = no border bias)."""
+        """Mean activation on the outermost ring over the interior's (1 = no border bias).
+
+        NaN when the map has no interior (every position touches the border); ``note`` says so.
+        """
+        if self.note:
+            return float("nan")
         inside = self.profile.mean[-1]
         return float(self.profile.mean[0] / inside) if inside else float("inf")
 
@@ -63,7 +70,7 @@ def probe_inputs(kind: str, count: int, size: tuple[int, int, int], seed: int = 
             crops.append(np.moveaxis(crop[..., :c] if c <= 3 else crop, -1, 0))
         data = np.stack(crops)
     else:
-        raise ValueError(f"unknown probe {kind!r}; allowed: noise, constant, photos")
+        raise PadlabValueError(f"unknown probe {kind!r}; allowed: noise, constant, photos")
     return torch.as_tensor(data, dtype=torch.float32)
 
 
@@ -113,7 +120,7 @@ def feature_bias(
     modules = dict(model.named_modules())
     missing = [n for n in names if n not in modules]
     if missing:
-        raise ValueError(
+        raise PadlabValueError(
             f"unknown layer(s) {missing}; layers are named as in model.named_modules()"
         )
     results = []
@@ -136,9 +143,16 @@ def feature_bias(
                 for h in hooks:
                     h.remove()
             for n in names:
-                mean_map = captured[n].mean(dim=(0, 1)).double().numpy()
-                profile = border_profile(mean_map, max_distance=max_distance)
-                results.append(FeatureBias(n, kind, mean_map, profile))
+                mean_map = captured[n].mean(dim=(0, 1)).double().cpu().numpy()
+                side = min(mean_map.shape)
+                note = ""
+                distance = max_distance
+                if side < 3:
+                    note = f"the {mean_map.shape[0]}x{mean_map.shape[1]} map has no interior"
+                elif distance is None:  # a ring and an interior even on small maps
+                    distance = max(2, min(side // 4, (side - 1) // 2 + 1))
+                profile = border_profile(mean_map, max_distance=distance)
+                results.append(FeatureBias(n, kind, mean_map, profile, note))
     finally:
         model.train(was_training)
     return results
