@@ -922,7 +922,7 @@ def test_a_fifo_in_a_batch_directory_is_skipped_and_said(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "skipping in/trap.png: not a regular file" in proc.stderr
-    assert sorted(os.listdir(tmp_path / "out")) == ["a-outline-zeros.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["a-outline-symmetric.png"]
     proc = padlab_cli("filter", "in/*.png", "-o", "out2", cwd=tmp_path, timeout=120)
     assert proc.returncode == 0 and "skipping in/trap.png" in proc.stderr
     proc = padlab_cli("filter", "in/trap.png", "-o", "o.png", cwd=tmp_path, timeout=120)

@@ -93,20 +93,28 @@ def run(args: argparse.Namespace) -> int:
     rule = resolve_mode(args.mode)
     # --padding and --stride checked once, before any file is read or written
     Geometry.resolve(kernel.shape, kernel.shape, _padding(args.padding), args.stride)
+    inputs, batch = _expand(args.images)
+    targets = _targets(inputs, batch, args.output, label, rule.name)
+    _refuse_overwriting_inputs(inputs, targets)  # before anything is compiled, read or written
     # numba loads (0.4 s of imports) in the background while the first image is decoded
     preload = threading.Thread(target=notice, name="padlab-preload", daemon=True)
     preload.start()
     try:
-        return _run(args, label, kernel, rule)
+        return _run(args, label, kernel, rule, inputs, batch, targets)
     finally:
         preload.join()  # never exit while it may still be printing
 
 
-def _run(args: argparse.Namespace, label: str, kernel: np.ndarray, rule: Rule) -> int:
+def _run(
+    args: argparse.Namespace,
+    label: str,
+    kernel: np.ndarray,
+    rule: Rule,
+    inputs: list[Path | None],
+    batch: bool,
+    targets: list[Path],
+) -> int:
     padding = _padding(args.padding)
-    inputs, batch = _expand(args.images)
-    targets = _targets(inputs, batch, args.output, label, rule.name)
-    _refuse_overwriting_inputs(inputs, targets)
     failures: list[str] = []
     results: list[dict[str, object]] = []
     start = time.perf_counter()
