@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import EllipsisType
+from typing import Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._threads import run_chunks, threads
 from padlab._validate import (
@@ -18,24 +21,46 @@ from padlab._validate import (
 )
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.modes.index import INDEX_CODES, REPLICATE, source_index
-from padlab.modes.registry import Rule, check_rule_options, resolve_mode
+from padlab.modes.registry import Modes, Rule, check_rule_options, resolve_mode
 
 __all__ = ["pad"]
 
 # Copies larger than this are split across threads (numpy releases the GIL while copying).
 _PARALLEL_COPY_BYTES = 4 * 2**20
-_STATISTICS = {"mean": np.mean, "median": np.median, "minimum": np.amin, "maximum": np.amax}
+#: A numpy reduction called as ``stat(chunk, axis=axis, keepdims=True)``.
+Statistic = Callable[..., Any]
+_STATISTICS: dict[str, Statistic] = {
+    "mean": np.mean,
+    "median": np.median,
+    "minimum": np.amin,
+    "maximum": np.amax,
+}
+
+
+#: A pad width: one int, one (before, after) pair, one of those per axis, or {axis: either}.
+Width = int | Sequence[int] | Sequence[Sequence[int]] | Mapping[int, int | Sequence[int]]
+#: numpy.pad's stat_length: None (whole axis), an int, (n,) or a (before, after) pair.
+StatLength = int | Sequence[int | None] | Sequence[Sequence[int | None]] | np.ndarray | None
+
+
+class Options(TypedDict, total=False):
+    """The rule options of one ``pad`` call, converted to the array's dtype."""
+
+    value: np.generic
+    zero: np.generic
+    end_values: tuple[np.generic, np.generic]
+    stat: tuple[int | None, int | None]
 
 
 def pad(
-    array: object,
-    width: object,
-    mode: str | Rule | Sequence[str | Rule] = "zeros",
+    array: npt.ArrayLike,
+    width: Width,
+    mode: Modes = "zeros",
     *,
-    value: object = 0,
-    axes: object = None,
-    stat_length: object = None,
-    end_values: object = 0,
+    value: complex = 0,
+    axes: int | Sequence[int] | None = None,
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
 ) -> np.ndarray:
     """Pad an array with a padding rule, any width, optionally one rule per axis.
 
@@ -120,7 +145,7 @@ def pad(
         if axes is not None:
             raise PadlabValueError("give the padded axes either as axes= or as width's keys")
         pad_axes = normalize_axes(list(width), x.ndim)
-        by_axis = {a % x.ndim: w for a, w in width.items()}  # type: ignore[operator]
+        by_axis = {a % x.ndim: w for a, w in width.items()}
         widths = tuple(normalize_widths(by_axis[a], 1)[0] for a in pad_axes)
     else:
         pad_axes = normalize_axes(axes, x.ndim)
@@ -179,7 +204,7 @@ def pad(
     return out
 
 
-def _rules_per_axis(mode: object, n_axes: int) -> list[Rule]:
+def _rules_per_axis(mode: Modes, n_axes: int) -> list[Rule]:
     if isinstance(mode, str | Rule) or not isinstance(mode, Sequence):
         rules = [resolve_mode(mode)] * n_axes
     else:
@@ -196,8 +221,12 @@ def _rules_per_axis(mode: object, n_axes: int) -> list[Rule]:
 
 
 def _check_options(
-    x: np.ndarray, rules: list[Rule], value: object, stat_length: object, end_values: object
-) -> dict[str, object]:
+    x: np.ndarray,
+    rules: list[Rule],
+    value: object,
+    stat_length: object,
+    end_values: object,
+) -> Options:
     """Refuse options no chosen rule uses; convert the others to the array's dtype."""
     check_rule_options(rules, value=value, stat_length=stat_length, end_values=end_values)
     used = {opt for rule in rules for opt in rule.options}
@@ -209,7 +238,7 @@ def _check_options(
                 "cannot hold; allowed on bool: zeros, constant, reflect, symmetric, replicate, "
                 "circular"
             )
-    options: dict[str, object] = {
+    options: Options = {
         "value": fill_value(value, x.dtype, "value"),
         "zero": fill_value(0, x.dtype),
     }
@@ -220,13 +249,14 @@ def _check_options(
             else (end_values, end_values)
         )
         check_sequence_length(list(pair), 2, "end_values", "sides (before, after)")
-        options["end_values"] = tuple(fill_value(v, x.dtype, "end_values") for v in pair)
+        low, high = (fill_value(v, x.dtype, "end_values") for v in pair)
+        options["end_values"] = (low, high)
     if "stat_length" in used:
         options["stat"] = _stat_lengths(stat_length)
     return options
 
 
-def _constant_of(rule: Rule, options: dict[str, object]) -> object:
+def _constant_of(rule: Rule, options: Options) -> np.generic:
     """The fill of a constant rule: ``value`` for 'constant', always 0 for 'zeros'."""
     return options["value"] if rule.name == "constant" else options["zero"]
 
@@ -258,7 +288,7 @@ def _stat_lengths(stat_length: object) -> tuple[int | None, int | None]:
     return (out[0], out[1])
 
 
-def _assign(dst: np.ndarray, src: object) -> None:
+def _assign(dst: np.ndarray, src: npt.ArrayLike) -> None:
     """``dst[...] = src``, split over threads along dst's longest axis for large arrays.
 
     numpy releases the GIL while it copies, so the blocks are written in parallel; ``src`` is
@@ -280,7 +310,11 @@ def _assign(dst: np.ndarray, src: object) -> None:
     run_chunks(part, n_threads)
 
 
-def _at(axis: int, sl: slice | np.ndarray) -> tuple[object, ...]:
+#: An index of an ndarray: slices, an integer index array, an Ellipsis.
+Index = tuple[slice | np.ndarray | EllipsisType, ...]
+
+
+def _at(axis: int, sl: slice | np.ndarray) -> Index:
     return (slice(None),) * axis + (sl, Ellipsis)
 
 
@@ -289,7 +323,7 @@ def _roi(out: np.ndarray, centre: tuple[slice, ...], axis: int) -> np.ndarray:
     return out[(slice(None),) * (axis + 1) + centre[axis + 1 :]]
 
 
-def _fill_constant(roi: np.ndarray, axis: int, pair: tuple[int, int], value: object) -> None:
+def _fill_constant(roi: np.ndarray, axis: int, pair: tuple[int, int], value: np.generic) -> None:
     before, after = pair
     _assign(roi[_at(axis, slice(0, before))], value)
     _assign(roi[_at(axis, slice(roi.shape[axis] - after, None))], value)
@@ -412,7 +446,7 @@ def _odd(edge: np.ndarray, mirror: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _fill_ramp(
-    roi: np.ndarray, axis: int, before: int, after: int, end_values: tuple[object, object]
+    roi: np.ndarray, axis: int, before: int, after: int, end_values: tuple[np.generic, np.generic]
 ) -> None:
     """numpy's linear_ramp: from the end value (included) towards the edge (excluded)."""
     n = roi.shape[axis] - before - after
@@ -431,7 +465,7 @@ def _fill_statistic(
     axis: int,
     before: int,
     after: int,
-    stat: object,
+    stat: Statistic,
     lengths: tuple[int | None, int | None],
 ) -> None:
     n = roi.shape[axis] - before - after
@@ -448,7 +482,7 @@ def _fill_statistic(
     _assign(roi[_at(axis, slice(before + n, None))], right)
 
 
-def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> np.ndarray:
+def _statistic(chunk: np.ndarray, axis: int, stat: Statistic, dtype: np.dtype) -> np.ndarray:
     """``stat`` along ``axis`` with keepdims, rounded for integer dtypes as numpy.pad does.
 
     Large chunks are split across threads along another axis; every output element is still
@@ -461,7 +495,7 @@ def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> n
         result = _reduce(chunk, axis, stat)
     else:
         bounds = np.linspace(0, chunk.shape[split], n_threads + 1).astype(int)
-        parts: list[np.ndarray | None] = [None] * n_threads
+        parts: dict[int, np.ndarray] = {}
 
         def part(first: int, last: int) -> None:
             for k in range(first, last):
@@ -469,15 +503,15 @@ def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> n
                 parts[k] = _reduce(block, axis, stat)
 
         run_chunks(part, n_threads)
-        result = np.concatenate(parts, axis=split)
+        result = np.concatenate([parts[k] for k in range(n_threads)], axis=split)
     if dtype.kind in "iu":
         result = np.round(result)
     return result
 
 
-def _reduce(chunk: np.ndarray, axis: int, stat: object) -> np.ndarray:
+def _reduce(chunk: np.ndarray, axis: int, stat: Statistic) -> np.ndarray:
     if stat is np.median:
         # median partitions along the axis: make it the contiguous one (much faster)
         moved = np.ascontiguousarray(np.moveaxis(chunk, axis, -1))
         return np.expand_dims(np.median(moved, axis=-1), axis)
-    return stat(chunk, axis=axis, keepdims=True)  # type: ignore[operator]
+    return np.asarray(stat(chunk, axis=axis, keepdims=True))

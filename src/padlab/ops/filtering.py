@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._validate import (
     as_index,
@@ -16,14 +19,16 @@ from padlab._validate import (
 from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
 from padlab.errors import PadlabTypeError, PadlabValueError
-from padlab.geometry import Geometry, partial_scale
+from padlab.geometry import Convention, Geometry, Padding, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
-from padlab.modes.padding import pad
-from padlab.modes.registry import Rule, check_rule_options, resolve_mode
+from padlab.modes.padding import StatLength, pad
+from padlab.modes.registry import Modes, Rule, check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
 
 __all__ = [
     "METHODS",
+    "Casting",
+    "Method",
     "check_output",
     "convolve",
     "correlate",
@@ -36,6 +41,10 @@ __all__ = [
 
 #: Engines a caller can force with ``method=``.
 METHODS = ("auto", "direct", "separable", "fft", "reference")
+#: The engine names, for type checkers (a test keeps it equal to :data:`METHODS`).
+Method = Literal["auto", "direct", "separable", "fft", "reference"]
+#: numpy's casting rules.
+Casting = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
 
 _SHARED_DOC = """
     Parameters
@@ -126,24 +135,24 @@ _SHARED_DOC = """
 
 
 def correlate(
-    image: object,
-    kernel: object,
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
     *,
-    padding: object = "same",
-    mode: str | Sequence[str] = "zeros",
+    padding: Padding = "same",
+    mode: Modes = "zeros",
     value: float = 0,
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     channel_axis: int | None = None,
-    method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
-    axes: object = None,
-    origin: object = 0,
+    method: Method = "auto",
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
+    axes: int | Sequence[int] | None = None,
+    origin: int | Sequence[int] = 0,
     out: np.ndarray | None = None,
-    output: object = None,
-    casting: str = "same_kind",
+    output: np.ndarray | npt.DTypeLike = None,
+    casting: Casting = "same_kind",
 ) -> np.ndarray:
     """Cross-correlate an image with a kernel, with any padding rule and geometry.
 
@@ -185,28 +194,45 @@ def correlate(
     >>> result is buffer, buffer[0, 0, 0].tolist(), buffer[0, 5, 5].tolist()
     (True, [4.0, 4.0, 4.0], [9.0, 9.0, 9.0])
     """
-    return _filter(image, kernel, locals(), flip=False)
+    args = _FilterArgs(
+        padding=padding,
+        mode=mode,
+        value=value,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=channel_axis,
+        method=method,
+        stat_length=stat_length,
+        end_values=end_values,
+        axes=axes,
+        origin=origin,
+        out=out,
+        output=output,
+        casting=casting,
+    )
+    return _filter(image, kernel, args, flip=False)
 
 
 def convolve(
-    image: object,
-    kernel: object,
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
     *,
-    padding: object = "same",
-    mode: str | Sequence[str] = "zeros",
+    padding: Padding = "same",
+    mode: Modes = "zeros",
     value: float = 0,
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     channel_axis: int | None = None,
-    method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
-    axes: object = None,
-    origin: object = 0,
+    method: Method = "auto",
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
+    axes: int | Sequence[int] | None = None,
+    origin: int | Sequence[int] = 0,
     out: np.ndarray | None = None,
-    output: object = None,
-    casting: str = "same_kind",
+    output: np.ndarray | npt.DTypeLike = None,
+    casting: Casting = "same_kind",
 ) -> np.ndarray:
     """Convolve an image with a kernel (flipped on every spatial axis), any rule and geometry.
 
@@ -235,14 +261,54 @@ def convolve(
     ...                 origin=-1)
     array([11., 14., 20., 30., 39.])
     """
-    return _filter(image, kernel, locals(), flip=True)
+    args = _FilterArgs(
+        padding=padding,
+        mode=mode,
+        value=value,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=channel_axis,
+        method=method,
+        stat_length=stat_length,
+        end_values=end_values,
+        axes=axes,
+        origin=origin,
+        out=out,
+        output=output,
+        casting=casting,
+    )
+    return _filter(image, kernel, args, flip=True)
 
 
 correlate.__doc__ = (correlate.__doc__ or "").replace("{shared}", _SHARED_DOC)
 convolve.__doc__ = (convolve.__doc__ or "").replace("{shared}", _SHARED_DOC)
 
 
-def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool) -> np.ndarray:
+@dataclass(frozen=True)
+class _FilterArgs:
+    """The keyword arguments of :func:`correlate` and :func:`convolve`, as the caller gave them."""
+
+    padding: Padding
+    mode: Modes
+    value: float
+    stride: int | Sequence[int]
+    dilation: int | Sequence[int]
+    convention: Convention
+    channel_axis: int | None
+    method: Method
+    stat_length: StatLength
+    end_values: complex | Sequence[complex]
+    axes: int | Sequence[int] | None
+    origin: int | Sequence[int]
+    out: np.ndarray | None
+    output: np.ndarray | npt.DTypeLike
+    casting: Casting
+
+
+def _filter(
+    image: npt.ArrayLike, kernel: npt.ArrayLike, args: _FilterArgs, *, flip: bool
+) -> np.ndarray:
     what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
     w = as_numeric_array(kernel, "kernel")
@@ -250,8 +316,8 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         raise PadlabValueError(
             f"{what}: the kernel must have 1, 2 or 3 dimensions, got shape {w.shape}"
         )
-    filtered, order = _filtered_axes(what, x, w, args["axes"], args["channel_axis"])
-    target, cast = output_argument(what, args["out"], args["output"], args["casting"])
+    filtered, order = _filtered_axes(what, x, w, args.axes, args.channel_axis)
+    target, cast = output_argument(what, args.out, args.output, args.casting)
     if x.size == 0 or w.size == 0:
         raise PadlabValueError(
             f"{what}: cannot filter an empty array: image {x.shape}, kernel {w.shape}"
@@ -267,23 +333,24 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
     # compute dtype whose batch axes come first)
     batch = np.ascontiguousarray(moved, dtype=dtype).reshape((-1, *moved.shape[len(batched) :]))
-    stride, dilation, padding, mode, origin = (
-        _sorted_per_axis(args[name], order)
-        for name in ("stride", "dilation", "padding", "mode", "origin")
-    )
+    stride = _sorted_per_axis(args.stride, order)
+    dilation = _sorted_per_axis(args.dilation, order)
+    padding = _sorted_per_axis(args.padding, order)
+    mode = _sorted_per_axis(args.mode, order)
+    origin = _sorted_per_axis(args.origin, order)
     geometry = Geometry.resolve(
-        batch.shape[1:], weights.shape, padding, stride, dilation, args["convention"], flip=flip
+        batch.shape[1:], weights.shape, padding, stride, dilation, args.convention, flip=flip
     )
-    geometry = _shift(what, geometry, origin, args["padding"], flip)
+    geometry = _shift(what, geometry, origin, args.padding, flip)
     rules = rules_per_axis(mode, w.ndim)
     check_rule_options(
-        rules, value=args["value"], stat_length=args["stat_length"], end_values=args["end_values"]
+        rules, value=args.value, stat_length=args.stat_length, end_values=args.end_values
     )
     out_shape = list(x.shape)
     for axis, size in zip(filtered, geometry.out_shape, strict=True):
         out_shape[axis] = size
     direct = None
-    check_output(what, target, tuple(out_shape), dtype, args["casting"], cast)
+    check_output(what, target, tuple(out_shape), dtype, args.casting, cast)
     if target is not None:
         direct = _direct_view(target, batched + filtered, batch.shape[0], geometry, dtype, x)
     result = run_problem(
@@ -291,10 +358,10 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         np.ascontiguousarray(weights),
         geometry,
         rules,
-        value=args["value"],
-        method=args["method"],
-        stat_length=args["stat_length"],
-        end_values=args["end_values"],
+        value=args.value,
+        method=args.method,
+        stat_length=args.stat_length,
+        end_values=args.end_values,
         out=direct,
     )
     if direct is not None:
@@ -303,10 +370,10 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         result.reshape(batch_shape + geometry.out_shape), tuple(range(x.ndim)), batched + filtered
     )
     if target is not None:
-        np.copyto(target, result, casting=args["casting"])  # type: ignore[arg-type]
+        np.copyto(target, result, casting=args.casting)  # type: ignore[arg-type]
         return target
     if cast is not None:
-        return result.astype(cast, casting=args["casting"])  # type: ignore[call-overload]
+        return result.astype(cast, casting=args.casting)  # type: ignore[call-overload]
     return result
 
 
