@@ -169,7 +169,8 @@ def pad(
     shape = tuple(n + b + a for n, (b, a) in zip(x.shape, full, strict=True))
     out = allocate(shape, x.dtype, f"padding an array of shape {x.shape} by {widths}")
     centre = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, full, strict=True))
-    _assign(out[(*centre, Ellipsis)], x)  # the Ellipsis keeps a 0-d result an array
+    inside: Index = (*centre, Ellipsis)  # the Ellipsis keeps a 0-d result an array
+    _assign(out[inside], x)
     if x.size == 0:
         # Only constant rules can get here with a padded empty axis; others pad nothing real.
         for axis in sorted(axis_rule):
@@ -452,11 +453,15 @@ def _fill_ramp(
     n = roi.shape[axis] - before - after
     if before:
         edge = roi[_at(axis, slice(before, before + 1))].squeeze(axis)
-        ramp = np.linspace(end_values[0], edge, before, endpoint=False, dtype=roi.dtype, axis=axis)
+        ramp = np.linspace(
+            np.asarray(end_values[0]), edge, before, endpoint=False, dtype=roi.dtype, axis=axis
+        )
         _assign(roi[_at(axis, slice(0, before))], ramp)
     if after:
         edge = roi[_at(axis, slice(before + n - 1, before + n))].squeeze(axis)
-        ramp = np.linspace(end_values[1], edge, after, endpoint=False, dtype=roi.dtype, axis=axis)
+        ramp = np.linspace(
+            np.asarray(end_values[1]), edge, after, endpoint=False, dtype=roi.dtype, axis=axis
+        )
         _assign(roi[_at(axis, slice(before + n, None))], np.flip(ramp, axis))
 
 

@@ -151,7 +151,7 @@ def correlate(
     axes: int | Sequence[int] | None = None,
     origin: int | Sequence[int] = 0,
     out: np.ndarray | None = None,
-    output: np.ndarray | npt.DTypeLike = None,
+    output: np.ndarray | npt.DTypeLike | None = None,
     casting: Casting = "same_kind",
 ) -> np.ndarray:
     """Cross-correlate an image with a kernel, with any padding rule and geometry.
@@ -231,7 +231,7 @@ def convolve(
     axes: int | Sequence[int] | None = None,
     origin: int | Sequence[int] = 0,
     out: np.ndarray | None = None,
-    output: np.ndarray | npt.DTypeLike = None,
+    output: np.ndarray | npt.DTypeLike | None = None,
     casting: Casting = "same_kind",
 ) -> np.ndarray:
     """Convolve an image with a kernel (flipped on every spatial axis), any rule and geometry.
@@ -302,7 +302,7 @@ class _FilterArgs:
     axes: int | Sequence[int] | None
     origin: int | Sequence[int]
     out: np.ndarray | None
-    output: np.ndarray | npt.DTypeLike
+    output: np.ndarray | npt.DTypeLike | None
     casting: Casting
 
 
@@ -370,10 +370,10 @@ def _filter(
         result.reshape(batch_shape + geometry.out_shape), tuple(range(x.ndim)), batched + filtered
     )
     if target is not None:
-        np.copyto(target, result, casting=args.casting)  # type: ignore[arg-type]
+        np.copyto(target, result, casting=args.casting)
         return target
     if cast is not None:
-        return result.astype(cast, casting=args.casting)  # type: ignore[call-overload]
+        return result.astype(cast, casting=args.casting)
     return result
 
 
@@ -427,8 +427,8 @@ def _sorted_per_axis(value: object, order: tuple[int, ...]) -> object:
     """A per-axis sequence written in ``axes`` order, put in increasing axis order."""
     if order == tuple(range(len(order))) or isinstance(value, str | Rule):
         return value
-    if isinstance(value, Sequence | np.ndarray) and len(value) == len(order):  # type: ignore[arg-type]
-        items = list(value)  # type: ignore[arg-type]
+    if isinstance(value, Sequence | np.ndarray) and len(value) == len(order):
+        items = list(value)
         return (
             type(value)(items[i] for i in order)
             if isinstance(value, tuple)
@@ -441,7 +441,7 @@ def _shift(what: str, geometry: Geometry, origin: object, padding: object, flip:
     """Apply scipy.ndimage's ``origin`` to 'same' padding: explicit pairs, shifted."""
     n = len(geometry.pads)
     if isinstance(origin, Sequence | np.ndarray) and not isinstance(origin, str):
-        origins = [as_index(o, "origin") for o in origin]  # type: ignore[union-attr]
+        origins = [as_index(o, "origin") for o in origin]
         check_sequence_length(origins, n, "origin", "filtered axes")
     else:
         origins = [as_index(origin, "origin")] * n
@@ -563,9 +563,9 @@ def prepare(
     geometry: Geometry,
     rules: tuple[Rule, ...],
     *,
-    value: object = 0,
-    stat_length: object = None,
-    end_values: object = 0,
+    value: float = 0,
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
 ) -> Problem:
     """Turn a batched filtering task into an engine :class:`Problem`.
 
@@ -610,10 +610,10 @@ def run_problem(
     geometry: Geometry,
     rules: tuple[Rule, ...],
     *,
-    value: object = 0,
+    value: float = 0,
     method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Correlate every array of ``batch`` (B, *spatial) with ``weights``; the engines' door.
