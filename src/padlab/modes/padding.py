@@ -224,9 +224,9 @@ def _rules_per_axis(mode: Modes, n_axes: int) -> list[Rule]:
 def _check_options(
     x: np.ndarray,
     rules: list[Rule],
-    value: object,
-    stat_length: object,
-    end_values: object,
+    value: complex,
+    stat_length: StatLength,
+    end_values: complex | Sequence[complex],
 ) -> Options:
     """Refuse options no chosen rule uses; convert the others to the array's dtype."""
     check_rule_options(rules, value=value, stat_length=stat_length, end_values=end_values)

@@ -378,7 +378,11 @@ def _filter(
 
 
 def _filtered_axes(
-    what: str, x: np.ndarray, w: np.ndarray, axes: object, channel_axis: object
+    what: str,
+    x: np.ndarray,
+    w: np.ndarray,
+    axes: int | Sequence[int] | None,
+    channel_axis: int | None,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The filtered axes in increasing order, and their order as the caller wrote them."""
     if axes is not None and channel_axis is not None:
@@ -418,7 +422,7 @@ def _filtered_axes(
             f"{what}: axes={axes!r} names {len(filtered)} axes of image {x.shape}, but the "
             f"kernel {w.shape} has {w.ndim}: give one kernel axis per filtered axis"
         )
-    listed: list = [axes] if isinstance(axes, int | np.integer) else list(axes)  # type: ignore[call-overload]
+    listed: list[int] = [axes] if isinstance(axes, int | np.integer) else list(axes)
     written = [as_index(a, "axis") % x.ndim for a in listed]
     return filtered, tuple(written.index(a) for a in filtered)
 
@@ -474,7 +478,7 @@ def _shift(what: str, geometry: Geometry, origin: object, padding: object, flip:
 
 
 def output_argument(
-    what: str, out: object, output: object, casting: object
+    what: str, out: np.ndarray | None, output: np.ndarray | npt.DTypeLike | None, casting: str
 ) -> tuple[np.ndarray | None, np.dtype | None]:
     """``out``/``output`` as (array to write into, dtype to cast to); one of them or neither."""
     if casting not in _CASTING:
@@ -498,7 +502,7 @@ def output_argument(
             "the dtype, pass output=dtype"
         )
     try:
-        return None, np.dtype(given)  # type: ignore[call-overload]
+        return None, np.dtype(given)
     except TypeError:
         raise PadlabTypeError(
             f"{what}: output= must be an array or a dtype, got {type(given).__name__} {given!r}"
