@@ -70,7 +70,7 @@ def normalize_axes(axes: object, ndim: int) -> tuple[int, ...]:
     """
     if axes is None:
         return tuple(range(ndim))
-    items = [axes] if not isinstance(axes, Sequence | np.ndarray) else list(axes)  # type: ignore[arg-type]
+    items = [axes] if not isinstance(axes, Sequence | np.ndarray) else list(axes)
     out = []
     for item in items:
         axis = as_index(item, "axis")
@@ -185,7 +185,7 @@ def fill_value(value: object, dtype: np.dtype, name: str = "value") -> np.generi
         raise PadlabTypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     kind = dtype.kind
     if kind == "c":
-        return np.asarray(value).astype(dtype)[()]
+        return _scalar(value, dtype)
     if isinstance(value, complex | np.complexfloating):
         if value.imag != 0:
             raise PadlabValueError(
@@ -193,13 +193,13 @@ def fill_value(value: object, dtype: np.dtype, name: str = "value") -> np.generi
             )
         value = value.real
     if kind == "f":
-        info = np.finfo(dtype)
-        if np.isfinite(value) and abs(float(value)) > float(info.max):
+        largest = np.finfo(dtype).max
+        if np.isfinite(value) and abs(float(value)) > float(largest):
             raise PadlabValueError(
-                f"{name}={value!r} does not fit {dtype} (largest finite value {info.max}); "
+                f"{name}={value!r} does not fit {dtype} (largest finite value {largest}); "
                 "it would become infinity. Use a wider float dtype."
             )
-        return np.asarray(value).astype(dtype)[()]
+        return _scalar(value, dtype)
     # bool and integers: whole numbers in range only
     if kind == "b":
         lo, hi, allowed = 0, 1, "0, 1, False or True"
@@ -210,13 +210,19 @@ def fill_value(value: object, dtype: np.dtype, name: str = "value") -> np.generi
     number = value if isinstance(value, int | np.integer) else float(value)
     whole = not isinstance(number, float) or (np.isfinite(number) and number.is_integer())
     if whole and lo <= int(number) <= hi:
-        return np.asarray(int(number)).astype(dtype)[()]
+        return _scalar(int(number), dtype)
     message = f"{name}={value!r} does not fit {dtype} (allowed: {allowed})"
-    if kind != "b" and (whole or np.isfinite(number)) and abs(number) < 2**63:
+    if kind != "b" and (whole or np.isfinite(number)) and -(2**63) < number < 2**63:
         with np.errstate(over="ignore", invalid="ignore"):
             stored = np.asarray(number).astype(dtype).item()
         message += f"; numpy would silently store {stored}"
     raise PadlabValueError(message + ". Use a value in range or convert the array first.")
+
+
+def _scalar(value: object, dtype: np.dtype) -> np.generic:
+    """``value`` as a numpy scalar of ``dtype`` (through a 0-d array: numpy's casting rules)."""
+    # numpy's stubs type ``a[()]`` as an array; on a 0-d array it is a scalar
+    return np.asarray(value).astype(dtype)[()]  # type: ignore[return-value]
 
 
 def physical_memory() -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +39,11 @@ from padlab.errors import PadlabTypeError, PadlabValueError
 
 __all__ = [
     "CONVENTIONS",
+    "Convention",
+    "ConventionName",
     "Geometry",
+    "Padding",
+    "PaddingName",
     "interior_range",
     "output_shape",
     "partial_scale",
@@ -65,7 +69,15 @@ CONVENTIONS = {
     "cv2": "scipy",
 }
 
+#: The named geometries, for type checkers (a test keeps it equal to the accepted words).
+PaddingName = Literal["valid", "same", "full"]
 _PADDING_WORDS = ("valid", "same", "full")
+#: A geometry as callers write it: a name, an int for every side, one int per axis, or one
+#: ``(before, after)`` pair per axis.
+Padding = PaddingName | str | int | Sequence[int] | Sequence[Sequence[int]]
+#: The canonical 'same' conventions; :data:`CONVENTIONS` lists every accepted spelling.
+ConventionName = Literal["tf", "scipy"]
+Convention = ConventionName | str
 
 
 def resolve_convention(convention: object) -> str:
@@ -307,7 +319,7 @@ def same_padding(
     kernel_size: int | Sequence[int],
     stride: int | Sequence[int] = 1,
     dilation: int | Sequence[int] = 1,
-    convention: str = "tf",
+    convention: Convention = "tf",
     *,
     convolve: bool = False,
 ) -> tuple[int, int] | tuple[tuple[int, int], ...]:
@@ -359,10 +371,10 @@ def same_padding(
 def output_shape(
     size: int | Sequence[int],
     kernel_size: int | Sequence[int],
-    padding: object = "same",
+    padding: Padding = "same",
     stride: int | Sequence[int] = 1,
     dilation: int | Sequence[int] = 1,
-    convention: str = "tf",
+    convention: Convention = "tf",
 ) -> int | tuple[int, ...]:
     """The spatial output shape of a correlation or convolution.
 

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._files import atomic_file, resolve_output
 from padlab._validate import as_numeric_array
@@ -255,7 +256,7 @@ def _to_array(img) -> np.ndarray:
     return np.asarray(img).copy()
 
 
-def write_image(path: str | os.PathLike[str], image: object) -> None:
+def write_image(path: str | os.PathLike[str], image: npt.ArrayLike) -> None:
     """Write an array to an image file, atomically (a temporary file, then a rename).
 
     Parameters
@@ -333,7 +334,7 @@ def write_image(path: str | os.PathLike[str], image: object) -> None:
         raise PadlabFileError(f"{path}: cannot write the image ({err})") from None
 
 
-def to_float(image: object) -> np.ndarray:
+def to_float(image: npt.ArrayLike) -> np.ndarray:
     """Pixels as float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats unchanged.
 
     Examples
@@ -357,7 +358,7 @@ def to_float(image: object) -> np.ndarray:
     )
 
 
-def from_float(image: object, dtype: type = np.uint8) -> np.ndarray:
+def from_float(image: npt.ArrayLike, dtype: npt.DTypeLike = np.uint8) -> np.ndarray:
     """Float pixels in [0, 1] to uint8 (or uint16), rounding to nearest.
 
     Values outside [0, 1] are an error, not a silent clip: map responses to [0, 1] first with
@@ -370,9 +371,9 @@ def from_float(image: object, dtype: type = np.uint8) -> np.ndarray:
     array([  0, 128, 255], dtype=uint8)
     """
     array = as_numeric_array(image, "image")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):
-        raise PadlabValueError(f"from_float writes uint8 or uint16, not {dtype}")
+    target = np.dtype(dtype)
+    if target not in (np.dtype(np.uint8), np.dtype(np.uint16)):
+        raise PadlabValueError(f"from_float writes uint8 or uint16, not {target}")
     if array.dtype.kind == "c":
         raise PadlabTypeError(f"from_float needs real pixels, got {array.dtype}")
     if array.dtype.kind not in "fb" or array.dtype.itemsize > 8:
@@ -388,11 +389,11 @@ def from_float(image: object, dtype: type = np.uint8) -> np.ndarray:
             f"pixel values span [{low:.4g}, {high:.4g}], outside [0, 1]; map them with "
             "padlab.display(..., mapping='clip'|'abs'|'symmetric'|'minmax') first"
         )
-    top = np.iinfo(dtype).max
+    top = np.iinfo(target).max
     # rounded in float64 (float32 products round some near-ties the other way), a cache-sized
     # block at a time: no image-sized float64 temporaries
     source = np.ascontiguousarray(array).reshape(-1)
-    out = np.empty(array.shape, dtype)
+    out = np.empty(array.shape, target)
     flat = out.reshape(-1)
     step = 1 << 16
     for first in range(0, source.size, step):
@@ -402,7 +403,7 @@ def from_float(image: object, dtype: type = np.uint8) -> np.ndarray:
     return out
 
 
-def to_gray(image: object) -> np.ndarray:
+def to_gray(image: npt.ArrayLike) -> np.ndarray:
     """Grayscale by BT.601 luma (alpha ignored), in the input's dtype for integer images.
 
     Examples
@@ -422,7 +423,7 @@ def to_gray(image: object) -> np.ndarray:
     return luma.astype(array.dtype if array.dtype.kind == "f" else np.float64)
 
 
-def resize(image: object, shape: tuple[int, int]) -> np.ndarray:
+def resize(image: npt.ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """Resize to ``(height, width)`` with Pillow's Lanczos filter, keeping the dtype.
 
     Integer results are rounded and limited to the dtype's range (Lanczos rings slightly

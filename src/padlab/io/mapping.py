@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._validate import as_numeric_array
 from padlab.errors import PadlabTypeError, PadlabValueError
@@ -44,7 +45,7 @@ class Mapped:
     summary: str
 
 
-def display(response: object, mapping: str = "clip", *, white: float = 1.0) -> Mapped:
+def display(response: npt.ArrayLike, mapping: str = "clip", *, white: float = 1.0) -> Mapped:
     """Map a (signed) filter response to displayable pixels in [0, 1].
 
     Parameters
@@ -103,9 +104,11 @@ def display(response: object, mapping: str = "clip", *, white: float = 1.0) -> M
         pixels = 0.5 + values / (2 * peak) if peak > 0 else np.full(values.shape, 0.5)
         notes.insert(0, f"0 is mid-gray, ±{peak:.4g} black/white")
     else:
-        low, high = float(values.min()), float(values.max())
-        pixels = (values - low) / (high - low) if high > low else np.zeros(values.shape)
-        notes.insert(0, f"{low:.4g} is black, {high:.4g} is white")
+        lowest, highest = float(values.min()), float(values.max())
+        pixels = (
+            (values - lowest) / (highest - lowest) if highest > lowest else np.zeros(values.shape)
+        )
+        notes.insert(0, f"{lowest:.4g} is black, {highest:.4g} is white")
     pixels = np.clip(pixels, 0, 1)
     return Mapped(pixels.astype(np.float32, copy=False), mapping, f"{mapping}: " + "; ".join(notes))
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import EllipsisType
+from typing import Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._threads import run_chunks, threads
 from padlab._validate import (
@@ -18,24 +21,46 @@ from padlab._validate import (
 )
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.modes.index import INDEX_CODES, REPLICATE, source_index
-from padlab.modes.registry import Rule, check_rule_options, resolve_mode
+from padlab.modes.registry import Modes, Rule, check_rule_options, resolve_mode
 
 __all__ = ["pad", "resolve_pad"]
 
 # Copies larger than this are split across threads (numpy releases the GIL while copying).
 _PARALLEL_COPY_BYTES = 4 * 2**20
-_STATISTICS = {"mean": np.mean, "median": np.median, "minimum": np.amin, "maximum": np.amax}
+#: A numpy reduction called as ``stat(chunk, axis=axis, keepdims=True)``.
+Statistic = Callable[..., Any]
+_STATISTICS: dict[str, Statistic] = {
+    "mean": np.mean,
+    "median": np.median,
+    "minimum": np.amin,
+    "maximum": np.amax,
+}
+
+
+#: A pad width: one int, one (before, after) pair, one of those per axis, or {axis: either}.
+Width = int | Sequence[int] | Sequence[Sequence[int]] | Mapping[int, int | Sequence[int]]
+#: numpy.pad's stat_length: None (whole axis), an int, (n,) or a (before, after) pair.
+StatLength = int | Sequence[int | None] | Sequence[Sequence[int | None]] | np.ndarray | None
+
+
+class Options(TypedDict, total=False):
+    """The rule options of one ``pad`` call, converted to the array's dtype."""
+
+    value: np.generic
+    zero: np.generic
+    end_values: tuple[np.generic, np.generic]
+    stat: tuple[int | None, int | None]
 
 
 def pad(
-    array: object,
-    width: object,
-    mode: str | Rule | Sequence[str | Rule] = "zeros",
+    array: npt.ArrayLike,
+    width: Width,
+    mode: Modes = "zeros",
     *,
-    value: object = 0,
-    axes: object = None,
-    stat_length: object = None,
-    end_values: object = 0,
+    value: complex = 0,
+    axes: int | Sequence[int] | None = None,
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
 ) -> np.ndarray:
     """Pad an array with a padding rule, any width, optionally one rule per axis.
 
@@ -135,7 +160,8 @@ def pad(
     shape = tuple(n + b + a for n, (b, a) in zip(x.shape, full, strict=True))
     out = allocate(shape, x.dtype, f"padding an array of shape {x.shape} by {widths}")
     centre = tuple(slice(b, b + n) for n, (b, _) in zip(x.shape, full, strict=True))
-    _assign(out[(*centre, Ellipsis)], x)  # the Ellipsis keeps a 0-d result an array
+    inside: Index = (*centre, Ellipsis)  # the Ellipsis keeps a 0-d result an array
+    _assign(out[inside], x)
     if x.size == 0:
         # Only constant rules can get here with a padded empty axis; others pad nothing real.
         for axis in sorted(axis_rule):
@@ -262,7 +288,7 @@ def _check_options(
     return options
 
 
-def _constant_of(rule: Rule, options: dict[str, object]) -> object:
+def _constant_of(rule: Rule, options: Options) -> np.generic:
     """The fill of a constant rule: ``value`` for 'constant', always 0 for 'zeros'."""
     return options["value"] if rule.name == "constant" else options["zero"]
 
@@ -294,7 +320,7 @@ def _stat_lengths(stat_length: object) -> tuple[int | None, int | None]:
     return (out[0], out[1])
 
 
-def _assign(dst: np.ndarray, src: object) -> None:
+def _assign(dst: np.ndarray, src: npt.ArrayLike) -> None:
     """``dst[...] = src``, split over threads along dst's longest axis for large arrays.
 
     numpy releases the GIL while it copies, so the blocks are written in parallel; ``src`` is
@@ -316,7 +342,11 @@ def _assign(dst: np.ndarray, src: object) -> None:
     run_chunks(part, n_threads)
 
 
-def _at(axis: int, sl: slice | np.ndarray) -> tuple[object, ...]:
+#: An index of an ndarray: slices, an integer index array, an Ellipsis.
+Index = tuple[slice | np.ndarray | EllipsisType, ...]
+
+
+def _at(axis: int, sl: slice | np.ndarray) -> Index:
     return (slice(None),) * axis + (sl, Ellipsis)
 
 
@@ -325,7 +355,7 @@ def _roi(out: np.ndarray, centre: tuple[slice, ...], axis: int) -> np.ndarray:
     return out[(slice(None),) * (axis + 1) + centre[axis + 1 :]]
 
 
-def _fill_constant(roi: np.ndarray, axis: int, pair: tuple[int, int], value: object) -> None:
+def _fill_constant(roi: np.ndarray, axis: int, pair: tuple[int, int], value: np.generic) -> None:
     before, after = pair
     _assign(roi[_at(axis, slice(0, before))], value)
     _assign(roi[_at(axis, slice(roi.shape[axis] - after, None))], value)
@@ -448,17 +478,21 @@ def _odd(edge: np.ndarray, mirror: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _fill_ramp(
-    roi: np.ndarray, axis: int, before: int, after: int, end_values: tuple[object, object]
+    roi: np.ndarray, axis: int, before: int, after: int, end_values: tuple[np.generic, np.generic]
 ) -> None:
     """numpy's linear_ramp: from the end value (included) towards the edge (excluded)."""
     n = roi.shape[axis] - before - after
     if before:
         edge = roi[_at(axis, slice(before, before + 1))].squeeze(axis)
-        ramp = np.linspace(end_values[0], edge, before, endpoint=False, dtype=roi.dtype, axis=axis)
+        ramp = np.linspace(
+            np.asarray(end_values[0]), edge, before, endpoint=False, dtype=roi.dtype, axis=axis
+        )
         _assign(roi[_at(axis, slice(0, before))], ramp)
     if after:
         edge = roi[_at(axis, slice(before + n - 1, before + n))].squeeze(axis)
-        ramp = np.linspace(end_values[1], edge, after, endpoint=False, dtype=roi.dtype, axis=axis)
+        ramp = np.linspace(
+            np.asarray(end_values[1]), edge, after, endpoint=False, dtype=roi.dtype, axis=axis
+        )
         _assign(roi[_at(axis, slice(before + n, None))], np.flip(ramp, axis))
 
 
@@ -467,7 +501,7 @@ def _fill_statistic(
     axis: int,
     before: int,
     after: int,
-    stat: object,
+    stat: Statistic,
     lengths: tuple[int | None, int | None],
 ) -> None:
     n = roi.shape[axis] - before - after
@@ -484,7 +518,7 @@ def _fill_statistic(
     _assign(roi[_at(axis, slice(before + n, None))], right)
 
 
-def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> np.ndarray:
+def _statistic(chunk: np.ndarray, axis: int, stat: Statistic, dtype: np.dtype) -> np.ndarray:
     """``stat`` along ``axis`` with keepdims, rounded for integer dtypes as numpy.pad does.
 
     Large chunks are split across threads along another axis; every output element is still
@@ -497,7 +531,7 @@ def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> n
         result = _reduce(chunk, axis, stat)
     else:
         bounds = np.linspace(0, chunk.shape[split], n_threads + 1).astype(int)
-        parts: list[np.ndarray | None] = [None] * n_threads
+        parts: dict[int, np.ndarray] = {}
 
         def part(first: int, last: int) -> None:
             for k in range(first, last):
@@ -505,15 +539,15 @@ def _statistic(chunk: np.ndarray, axis: int, stat: object, dtype: np.dtype) -> n
                 parts[k] = _reduce(block, axis, stat)
 
         run_chunks(part, n_threads)
-        result = np.concatenate(parts, axis=split)
+        result = np.concatenate([parts[k] for k in range(n_threads)], axis=split)
     if dtype.kind in "iu":
         result = np.round(result)
     return result
 
 
-def _reduce(chunk: np.ndarray, axis: int, stat: object) -> np.ndarray:
+def _reduce(chunk: np.ndarray, axis: int, stat: Statistic) -> np.ndarray:
     if stat is np.median:
         # median partitions along the axis: make it the contiguous one (much faster)
         moved = np.ascontiguousarray(np.moveaxis(chunk, axis, -1))
         return np.expand_dims(np.median(moved, axis=-1), axis)
-    return stat(chunk, axis=axis, keepdims=True)  # type: ignore[operator]
+    return np.asarray(stat(chunk, axis=axis, keepdims=True))

@@ -28,7 +28,9 @@ __all__ = [
     "LIBRARIES",
     "RULES",
     "Library",
+    "Mode",
     "ModeName",
+    "Modes",
     "Rule",
     "check_rule_options",
     "describe",
@@ -151,6 +153,13 @@ class Rule:
     def __str__(self) -> str:
         return f"{self.name} ({self.pattern})"
 
+
+#: One padding rule as a caller writes it: a canonical name (completed by editors), any other
+#: accepted spelling (an alias or a qualified foreign name such as ``"scipy:reflect"``), or a
+#: :class:`Rule`.
+Mode = ModeName | str | Rule
+#: One rule for every axis, or one per axis.
+Modes = Mode | Sequence[Mode]
 
 _CONSTANT_NAMES = {
     "numpy": ("constant",),
@@ -475,7 +484,7 @@ def _resolve_name(mode: str) -> Rule:
     )
 
 
-def describe(mode: object) -> Rule:
+def describe(mode: Mode) -> Rule:
     """The registry entry of a rule: its diagram, summary and names elsewhere.
 
     Parameters
@@ -499,7 +508,7 @@ def describe(mode: object) -> Rule:
     return resolve_mode(mode)
 
 
-def library_names(mode: object) -> dict[str, str | None]:
+def library_names(mode: Mode) -> dict[str, str | None]:
     """Each library's name for a rule, or None where the library has no such rule.
 
     Parameters
@@ -524,7 +533,7 @@ def library_names(mode: object) -> dict[str, str | None]:
     return {key: rule.names[key][0] if key in rule.names else None for key in LIBRARIES}
 
 
-def translate(mode: object, to: str | None = None) -> str:
+def translate(mode: Mode, to: str | None = None) -> str:
     """Translate a padding rule's name into another library's vocabulary.
 
     Parameters

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._validate import as_index, as_numeric_array
 from padlab.errors import PadlabValueError
-from padlab.geometry import Geometry, partial_scale
-from padlab.modes.registry import check_rule_options, resolve_mode
+from padlab.geometry import Convention, Geometry, Padding, partial_scale
+from padlab.modes.registry import Modes, check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
 from padlab.ops.filtering import (
+    Casting,
     check_output,
     output_argument,
     prepare,
@@ -20,25 +23,29 @@ from padlab.ops.filtering import (
     run_problem,
 )
 
-__all__ = ["conv_nd"]
+__all__ = ["CONV_METHODS", "ConvMethod", "conv_nd"]
+
+#: The engines :func:`conv_nd` can be forced to use with ``method=``.
+ConvMethod = Literal["auto", "direct", "gemm", "reference"]
+CONV_METHODS: tuple[ConvMethod, ...] = get_args(ConvMethod)
 
 
 def conv_nd(
-    input: object,
-    weight: object,
-    bias: object = None,
+    input: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    stride: object = 1,
-    padding: object = 0,
-    dilation: object = 1,
+    stride: int | Sequence[int] = 1,
+    padding: Padding = 0,
+    dilation: int | Sequence[int] = 1,
     groups: int = 1,
-    mode: str | Sequence[str] = "zeros",
+    mode: Modes = "zeros",
     value: float = 0,
-    convention: str = "tf",
-    method: str = "auto",
+    convention: Convention = "tf",
+    method: ConvMethod = "auto",
     out: np.ndarray | None = None,
-    output: object = None,
-    casting: str = "same_kind",
+    output: np.ndarray | npt.DTypeLike | None = None,
+    casting: Casting = "same_kind",
 ) -> np.ndarray:
     """CNN-style convolution with channel mixing and groups, like ``torch.nn.functional.conv2d``.
 
@@ -215,8 +222,8 @@ def conv_nd(
     result = out[0] if unbatched else out
     if target is not None:
         if result.ctypes.data != target.ctypes.data:  # not written in place (reference, layout)
-            np.copyto(target, result, casting=casting)  # type: ignore[arg-type]
+            np.copyto(target, result, casting=casting)
         return target
     if cast is not None:
-        return result.astype(cast, casting=casting)  # type: ignore[call-overload]
+        return result.astype(cast, casting=casting)
     return result

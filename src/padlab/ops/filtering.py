@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab._validate import (
     as_index,
@@ -17,15 +19,18 @@ from padlab._validate import (
 from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
 from padlab.errors import PadlabTypeError, PadlabValueError
-from padlab.geometry import Geometry, partial_scale
+from padlab.geometry import Convention, Geometry, Padding, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
-from padlab.modes.padding import pad
-from padlab.modes.registry import Rule, check_rule_options, resolve_mode
+from padlab.modes.padding import StatLength, pad
+from padlab.modes.registry import Modes, Rule, check_rule_options, resolve_mode
 from padlab.ops.dtypes import compute_dtype
 
 __all__ = [
     "METHODS",
+    "Casting",
+    "FilterArgs",
     "FilterSpec",
+    "Method",
     "check_output",
     "convolve",
     "correlate",
@@ -39,6 +44,10 @@ __all__ = [
 
 #: Engines a caller can force with ``method=``.
 METHODS = ("auto", "direct", "separable", "fft", "reference")
+#: The engine names, for type checkers (a test keeps it equal to :data:`METHODS`).
+Method = Literal["auto", "direct", "separable", "fft", "reference"]
+#: numpy's casting rules.
+Casting = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
 
 _SHARED_DOC = """
     Parameters
@@ -129,24 +138,24 @@ _SHARED_DOC = """
 
 
 def correlate(
-    image: object,
-    kernel: object,
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
     *,
-    padding: object = "same",
-    mode: str | Sequence[str] = "zeros",
+    padding: Padding = "same",
+    mode: Modes = "zeros",
     value: float = 0,
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     channel_axis: int | None = None,
-    method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
-    axes: object = None,
-    origin: object = 0,
+    method: Method = "auto",
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
+    axes: int | Sequence[int] | None = None,
+    origin: int | Sequence[int] = 0,
     out: np.ndarray | None = None,
-    output: object = None,
-    casting: str = "same_kind",
+    output: np.ndarray | npt.DTypeLike | None = None,
+    casting: Casting = "same_kind",
 ) -> np.ndarray:
     """Cross-correlate an image with a kernel, with any padding rule and geometry.
 
@@ -188,28 +197,45 @@ def correlate(
     >>> result is buffer, buffer[0, 0, 0].tolist(), buffer[0, 5, 5].tolist()
     (True, [4.0, 4.0, 4.0], [9.0, 9.0, 9.0])
     """
-    return _filter(image, kernel, locals(), flip=False)
+    args = FilterArgs(
+        padding=padding,
+        mode=mode,
+        value=value,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=channel_axis,
+        method=method,
+        stat_length=stat_length,
+        end_values=end_values,
+        axes=axes,
+        origin=origin,
+        out=out,
+        output=output,
+        casting=casting,
+    )
+    return _filter(image, kernel, args, flip=False)
 
 
 def convolve(
-    image: object,
-    kernel: object,
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
     *,
-    padding: object = "same",
-    mode: str | Sequence[str] = "zeros",
+    padding: Padding = "same",
+    mode: Modes = "zeros",
     value: float = 0,
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     channel_axis: int | None = None,
-    method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
-    axes: object = None,
-    origin: object = 0,
+    method: Method = "auto",
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
+    axes: int | Sequence[int] | None = None,
+    origin: int | Sequence[int] = 0,
     out: np.ndarray | None = None,
-    output: object = None,
-    casting: str = "same_kind",
+    output: np.ndarray | npt.DTypeLike | None = None,
+    casting: Casting = "same_kind",
 ) -> np.ndarray:
     """Convolve an image with a kernel (flipped on every spatial axis), any rule and geometry.
 
@@ -238,11 +264,49 @@ def convolve(
     ...                 origin=-1)
     array([11., 14., 20., 30., 39.])
     """
-    return _filter(image, kernel, locals(), flip=True)
+    args = FilterArgs(
+        padding=padding,
+        mode=mode,
+        value=value,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=channel_axis,
+        method=method,
+        stat_length=stat_length,
+        end_values=end_values,
+        axes=axes,
+        origin=origin,
+        out=out,
+        output=output,
+        casting=casting,
+    )
+    return _filter(image, kernel, args, flip=True)
 
 
 correlate.__doc__ = (correlate.__doc__ or "").replace("{shared}", _SHARED_DOC)
 convolve.__doc__ = (convolve.__doc__ or "").replace("{shared}", _SHARED_DOC)
+
+
+@dataclass(frozen=True)
+class FilterArgs:
+    """The keyword arguments of :func:`correlate` and :func:`convolve`, as the caller gave them."""
+
+    padding: Padding = "same"
+    mode: Modes = "zeros"
+    value: float = 0
+    stride: int | Sequence[int] = 1
+    dilation: int | Sequence[int] = 1
+    convention: Convention = "tf"
+    channel_axis: int | None = None
+    method: Method = "auto"
+    stat_length: StatLength = None
+    end_values: complex | Sequence[complex] = 0
+    axes: int | Sequence[int] | None = None
+    origin: int | Sequence[int] = 0
+    out: np.ndarray | None = None
+    output: np.ndarray | npt.DTypeLike | None = None
+    casting: Casting = "same_kind"
 
 
 @dataclass(frozen=True)
@@ -282,8 +346,8 @@ class FilterSpec:
 def resolve_filter(
     shape: tuple[int, ...],
     dtype: np.dtype,
-    kernel: object,
-    args: dict[str, object],
+    kernel: npt.ArrayLike,
+    args: FilterArgs | Mapping[str, Any],
     *,
     flip: bool,
 ) -> FilterSpec:
@@ -291,7 +355,7 @@ def resolve_filter(
 
     Reads no sample of the image, so chunked arrays (:mod:`padlab.dask`) refuse bad arguments
     with the same messages before any chunk is read. ``args`` holds the keyword arguments of
-    :func:`correlate`; ``axes``, ``origin`` and ``out`` may be left out.
+    :func:`correlate` (a :class:`FilterArgs` or a mapping; what it leaves out takes the default).
 
     Examples
     --------
@@ -303,13 +367,15 @@ def resolve_filter(
     (dtype('float32'), (3, 4), None)
     """
     what = "convolve" if flip else "correlate"
+    if not isinstance(args, FilterArgs):
+        args = FilterArgs(**args)
     shape = tuple(int(n) for n in shape)
     w = as_numeric_array(kernel, "kernel")
     if not 1 <= w.ndim <= 3:
         raise PadlabValueError(
             f"{what}: the kernel must have 1, 2 or 3 dimensions, got shape {w.shape}"
         )
-    filtered, order = _filtered_axes(what, shape, w, args.get("axes"), args["channel_axis"])
+    filtered, order = _filtered_axes(what, shape, w, args.axes, args.channel_axis)
     if 0 in shape or w.size == 0:
         raise PadlabValueError(
             f"{what}: cannot filter an empty array: image {shape}, kernel {w.shape}"
@@ -321,19 +387,19 @@ def resolve_filter(
         weights = weights[(slice(None, None, -1),) * w.ndim]
     batched = tuple(a for a in range(len(shape)) if a not in filtered)
     stride, dilation, padding, mode, origin = (
-        _sorted_per_axis(args.get(name, 0 if name == "origin" else None), order)
+        _sorted_per_axis(getattr(args, name), order)
         for name in ("stride", "dilation", "padding", "mode", "origin")
     )
     spatial = tuple(shape[a] for a in filtered)
     geometry = Geometry.resolve(
-        spatial, weights.shape, padding, stride, dilation, args["convention"], flip=flip
+        spatial, weights.shape, padding, stride, dilation, args.convention, flip=flip
     )
-    geometry = _shift(what, geometry, origin, args["padding"], flip)
+    geometry = _shift(what, geometry, origin, args.padding, flip)
     rules = rules_per_axis(mode, w.ndim)
     check_rule_options(
-        rules, value=args["value"], stat_length=args["stat_length"], end_values=args["end_values"]
+        rules, value=args.value, stat_length=args.stat_length, end_values=args.end_values
     )
-    if args["method"] not in METHODS:
+    if args.method not in METHODS:
         raise PadlabValueError(f"unknown method {args['method']!r}; allowed: {', '.join(METHODS)}")
     out_shape = list(shape)
     for axis, size in zip(filtered, geometry.out_shape, strict=True):
@@ -341,10 +407,12 @@ def resolve_filter(
     return FilterSpec(out_dtype, weights, geometry, rules, filtered, batched, tuple(out_shape))
 
 
-def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool) -> np.ndarray:
+def _filter(
+    image: npt.ArrayLike, kernel: npt.ArrayLike, args: FilterArgs, *, flip: bool
+) -> np.ndarray:
     what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
-    target, cast = output_argument(what, args["out"], args["output"], args["casting"])
+    target, cast = output_argument(what, args.out, args.output, args.casting)
     spec = resolve_filter(x.shape, x.dtype, kernel, args, flip=flip)
     dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
     moved = np.moveaxis(x, batched + filtered, tuple(range(x.ndim)))
@@ -353,7 +421,7 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
     # compute dtype whose batch axes come first)
     batch = np.ascontiguousarray(moved, dtype=dtype).reshape((-1, *moved.shape[len(batched) :]))
     direct = None
-    check_output(what, target, spec.out_shape, dtype, args["casting"], cast)
+    check_output(what, target, spec.out_shape, dtype, args.casting, cast)
     if target is not None:
         direct = _direct_view(target, batched + filtered, batch.shape[0], geometry, dtype, x)
     result = run_problem(
@@ -361,10 +429,10 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         np.ascontiguousarray(spec.weights),
         geometry,
         spec.rules,
-        value=args["value"],
-        method=args["method"],
-        stat_length=args["stat_length"],
-        end_values=args["end_values"],
+        value=args.value,
+        method=args.method,
+        stat_length=args.stat_length,
+        end_values=args.end_values,
         out=direct,
     )
     if direct is not None:
@@ -373,10 +441,10 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         result.reshape(batch_shape + geometry.out_shape), tuple(range(x.ndim)), batched + filtered
     )
     if target is not None:
-        np.copyto(target, result, casting=args["casting"])  # type: ignore[arg-type]
+        np.copyto(target, result, casting=args.casting)
         return target
     if cast is not None:
-        return result.astype(cast, casting=args["casting"])  # type: ignore[call-overload]
+        return result.astype(cast, casting=args.casting)
     return result
 
 
@@ -431,8 +499,8 @@ def _sorted_per_axis(value: object, order: tuple[int, ...]) -> object:
     """A per-axis sequence written in ``axes`` order, put in increasing axis order."""
     if order == tuple(range(len(order))) or isinstance(value, str | Rule):
         return value
-    if isinstance(value, Sequence | np.ndarray) and len(value) == len(order):  # type: ignore[arg-type]
-        items = list(value)  # type: ignore[arg-type]
+    if isinstance(value, Sequence | np.ndarray) and len(value) == len(order):
+        items = list(value)
         return (
             type(value)(items[i] for i in order)
             if isinstance(value, tuple)
@@ -445,7 +513,7 @@ def _shift(what: str, geometry: Geometry, origin: object, padding: object, flip:
     """Apply scipy.ndimage's ``origin`` to 'same' padding: explicit pairs, shifted."""
     n = len(geometry.pads)
     if isinstance(origin, Sequence | np.ndarray) and not isinstance(origin, str):
-        origins = [as_index(o, "origin") for o in origin]  # type: ignore[union-attr]
+        origins = [as_index(o, "origin") for o in origin]
         check_sequence_length(origins, n, "origin", "filtered axes")
     else:
         origins = [as_index(origin, "origin")] * n
@@ -478,7 +546,7 @@ def _shift(what: str, geometry: Geometry, origin: object, padding: object, flip:
 
 
 def output_argument(
-    what: str, out: object, output: object, casting: object
+    what: str, out: np.ndarray | None, output: np.ndarray | npt.DTypeLike | None, casting: str
 ) -> tuple[np.ndarray | None, np.dtype | None]:
     """``out``/``output`` as (array to write into, dtype to cast to); one of them or neither."""
     if casting not in _CASTING:
@@ -502,7 +570,7 @@ def output_argument(
             "the dtype, pass output=dtype"
         )
     try:
-        return None, np.dtype(given)  # type: ignore[call-overload]
+        return None, np.dtype(given)
     except TypeError:
         raise PadlabTypeError(
             f"{what}: output= must be an array or a dtype, got {type(given).__name__} {given!r}"
@@ -567,9 +635,9 @@ def prepare(
     geometry: Geometry,
     rules: tuple[Rule, ...],
     *,
-    value: object = 0,
-    stat_length: object = None,
-    end_values: object = 0,
+    value: float = 0,
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
 ) -> Problem:
     """Turn a batched filtering task into an engine :class:`Problem`.
 
@@ -614,10 +682,10 @@ def run_problem(
     geometry: Geometry,
     rules: tuple[Rule, ...],
     *,
-    value: object = 0,
+    value: float = 0,
     method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Correlate every array of ``batch`` (B, *spatial) with ``weights``; the engines' door.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from padlab._validate import as_numeric_array
 from padlab.errors import PadlabValueError
-from padlab.geometry import Geometry, resolve_convention
+from padlab.geometry import Convention, Geometry, Padding, resolve_convention
 from padlab.io.images import to_float, to_gray
+from padlab.modes.registry import Modes
 from padlab.ops.filtering import correlate
 
 __all__ = ["ALPHA", "filter_image"]
@@ -16,14 +20,14 @@ ALPHA = ("keep", "drop", "filter")
 
 
 def filter_image(
-    image: object,
-    kernel: object,
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
     *,
-    mode: str = "zeros",
-    padding: object = "same",
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    mode: Modes = "zeros",
+    padding: Padding = "same",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     value: float = 0,
     gray: bool = False,
     alpha: str = "keep",
@@ -77,7 +81,11 @@ def filter_image(
     elif has_alpha and alpha != "filter":
         pixels = pixels[..., :3]
     values = to_float(pixels)
-    options = dict(
+    w = np.asarray(kernel)
+    out = correlate(
+        values,
+        w,
+        channel_axis=-1 if values.ndim == 3 else None,
         mode=mode,
         padding=padding,
         stride=stride,
@@ -85,15 +93,20 @@ def filter_image(
         convention=convention,
         value=value,
     )
-    w = np.asarray(kernel)
-    out = correlate(values, w, channel_axis=-1 if values.ndim == 3 else None, **options)
-    if has_alpha and alpha == "keep":
+    if alpha_channel is not None and alpha == "keep":
         carried = _sample_like(alpha_channel, w.shape, padding, stride, dilation, convention)
         out = np.concatenate([out if out.ndim == 3 else out[..., None], carried[..., None]], -1)
     return out
 
 
-def _sample_like(channel, kernel_shape, padding, stride, dilation, convention) -> np.ndarray:
+def _sample_like(
+    channel: np.ndarray,
+    kernel_shape: tuple[int, ...],
+    padding: Padding,
+    stride: int | Sequence[int],
+    dilation: int | Sequence[int],
+    convention: Convention,
+) -> np.ndarray:
     """The channel at the centre tap of every output window (replicating at the border)."""
     geometry = Geometry.resolve(channel.shape, kernel_shape, padding, stride, dilation, convention)
     tf = resolve_convention(convention) == "tf"

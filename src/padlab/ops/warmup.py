@@ -236,7 +236,7 @@ def _locked_saves() -> Iterator[None]:
 
     def save(self: Any, key: object, data: object) -> None:
         try:
-            directory = self._cache_path  # type: ignore[attr-defined]
+            directory = self._cache_path
             lock = open(os.path.join(directory, ".padlab-save.lock"), "a")
         except (OSError, AttributeError):
             original(self, key, data)
