@@ -147,8 +147,7 @@ def read_image(path: str | os.PathLike[str], *, alpha: str = "keep") -> np.ndarr
                 array = _sixteen_bit_colour(img, path)
                 if array is None:
                     img.load()
-                    img = ImageOps.exif_transpose(img)
-                    array = _to_array(img)
+                    array = _to_array(ImageOps.exif_transpose(img))
     except UnidentifiedImageError:
         raise PadlabFileError(f"{path}: not an image padlab can read") from None
     except (OSError, SyntaxError, ValueError, zlib.error, Image.DecompressionBombError) as err:

@@ -212,9 +212,9 @@ def _build(n: int, before: int, code: int, *layout: int) -> np.ndarray:
     # positions in int64 where they fit, else as Python integers (source indices always fit)
     kind: type = np.int64 if largest < _INT64_SAFE else object
     if len(layout) == 1:
-        positions = np.arange(entries, dtype=kind) - before
+        positions: np.ndarray = np.arange(entries, dtype=kind) - before
     else:
-        starts = np.arange(outputs, dtype=kind) * stride - before
+        starts: np.ndarray = np.arange(outputs, dtype=kind) * stride - before
         positions = (starts[:, None] + np.arange(taps, dtype=kind)[None, :] * dilation).ravel()
     table[:] = source_index(positions, n, code)
     table.flags.writeable = False  # shared between calls

@@ -206,7 +206,7 @@ def resolve_pad(
     axes: object = None,
     stat_length: object = None,
     end_values: object = 0,
-) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], list[Rule], dict[str, object]]:
+) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], list[Rule], Options]:
     """Check :func:`pad`'s arguments for an array of ``shape`` and ``dtype``, reading no sample.
 
     Returns the padded axes, their ``(before, after)`` widths, their rules and the rules'
@@ -223,7 +223,7 @@ def resolve_pad(
         if axes is not None:
             raise PadlabValueError("give the padded axes either as axes= or as width's keys")
         pad_axes = normalize_axes(list(width), len(shape))
-        by_axis = {a % len(shape): w for a, w in width.items()}  # type: ignore[operator]
+        by_axis = {a % len(shape): w for a, w in width.items()}
         widths = tuple(normalize_widths(by_axis[a], 1)[0] for a in pad_axes)
     else:
         pad_axes = normalize_axes(axes, len(shape))
@@ -259,7 +259,7 @@ def _rules_per_axis(mode: object, n_axes: int) -> list[Rule]:
 
 def _check_options(
     dtype: np.dtype, rules: list[Rule], value: object, stat_length: object, end_values: object
-) -> dict[str, object]:
+) -> Options:
     """Refuse options no chosen rule uses; convert the others to the array's dtype."""
     check_rule_options(rules, value=value, stat_length=stat_length, end_values=end_values)
     used = {opt for rule in rules for opt in rule.options}
@@ -271,7 +271,7 @@ def _check_options(
                 "cannot hold; allowed on bool: zeros, constant, reflect, symmetric, replicate, "
                 "circular"
             )
-    options: dict[str, object] = {
+    options: Options = {
         "value": fill_value(value, dtype, "value"),
         "zero": fill_value(0, dtype),
     }
@@ -282,7 +282,8 @@ def _check_options(
             else (end_values, end_values)
         )
         check_sequence_length(list(pair), 2, "end_values", "sides (before, after)")
-        options["end_values"] = tuple(fill_value(v, dtype, "end_values") for v in pair)
+        before, after = (fill_value(v, dtype, "end_values") for v in pair)
+        options["end_values"] = (before, after)
     if "stat_length" in used:
         options["stat"] = _stat_lengths(stat_length)
     return options

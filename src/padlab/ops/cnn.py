@@ -199,9 +199,10 @@ def conv_nd(
         flat = xs.reshape(n * c, *xs.shape[2:])
         problem = prepare(flat, weights[0, 0], geometry, plain, value=value)
         px = readonly(problem.x.reshape(n, c, *problem.x.shape[1:]))
-        if method == "auto":
-            method = pick_conv(c // groups, o // groups, weights[0, 0].size)
-        engine = conv_gemm if method == "gemm" else conv_direct
+        chosen = (
+            pick_conv(c // groups, o // groups, weights[0, 0].size) if method == "auto" else method
+        )
+        engine = conv_gemm if chosen == "gemm" else conv_direct
         out = engine(
             px, readonly(weights), groups, problem.geometry, problem.codes, problem.value, direct
         )

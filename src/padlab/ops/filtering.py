@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -367,8 +367,9 @@ def resolve_filter(
     (dtype('float32'), (3, 4), None)
     """
     what = "convolve" if flip else "correlate"
-    if not isinstance(args, FilterArgs):
-        args = FilterArgs(**args)
+    if not isinstance(args, FilterArgs):  # a mapping such as a caller's keyword arguments
+        names = {f.name for f in fields(FilterArgs)}
+        args = FilterArgs(**{k: v for k, v in args.items() if k in names})
     shape = tuple(int(n) for n in shape)
     w = as_numeric_array(kernel, "kernel")
     if not 1 <= w.ndim <= 3:
@@ -400,7 +401,7 @@ def resolve_filter(
         rules, value=args.value, stat_length=args.stat_length, end_values=args.end_values
     )
     if args.method not in METHODS:
-        raise PadlabValueError(f"unknown method {args['method']!r}; allowed: {', '.join(METHODS)}")
+        raise PadlabValueError(f"unknown method {args.method!r}; allowed: {', '.join(METHODS)}")
     out_shape = list(shape)
     for axis, size in zip(filtered, geometry.out_shape, strict=True):
         out_shape[axis] = size
