@@ -188,7 +188,7 @@ def test_position_experiment_full_disk_is_one_line(tmp_path, monkeypatch, capsys
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pathlib.Path, "write_text", full)
-    with pytest.raises(padlab.PadlabFileError, match="cannot write the results \\(No space left"):
+    with pytest.raises(padlab.PadlabFileError, match="cannot write the output: No space left"):
         save(result, tmp_path / "pos")
     assert list(tmp_path.iterdir()) == []  # nothing half-written
     monkeypatch.undo()

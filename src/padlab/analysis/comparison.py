@@ -194,7 +194,7 @@ def compare(
     image_name, kernel_name : str
         Labels for the report.
     keep_maps : bool
-        Keep each rule's |error| map in ``Comparison.error_maps`` (float32), for figures.
+        Keep each rule's absolute-error map in ``Comparison.error_maps`` (float32), for figures.
 
     Examples
     --------

@@ -604,7 +604,7 @@ def context_figure(
     kernel: str,
     size: int = 32,
 ):
-    """Where each rule is wrong (|error| maps) and how the error falls with distance and depth.
+    """Where each rule is wrong (error maps) and how the error falls with distance and depth.
 
     ``errors`` are the error maps at the deepest depth (or their magnitudes, e.g. as float32 to
     save memory). The maps zoom on the border spot where the rules' error is largest (the same

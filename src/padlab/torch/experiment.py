@@ -406,17 +406,14 @@ def save(result: ExperimentResult, directory: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     out = Path(directory)
-    try:
-        with atomic_directory(out) as work:  # checks the directory first
-            (work / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
-            (work / "table.txt").write_text(result.table() + "\n")
-            fig = plot(result)
-            try:
-                fig.savefig(work / "accuracy.png", dpi=110)
-            finally:
-                plt.close(fig)
-    except PadlabFileError:
-        raise
-    except OSError as err:  # a full disk, a lost permission: one line, nothing half-written
-        raise PadlabFileError(f"{out}: cannot write the results ({err.strerror or err})") from None
+    # atomic_directory checks the directory first, and turns a full disk or a lost permission
+    # into one line (PadlabFileError) with nothing half-written
+    with atomic_directory(out) as work:
+        (work / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
+        (work / "table.txt").write_text(result.table() + "\n")
+        fig = plot(result)
+        try:
+            fig.savefig(work / "accuracy.png", dpi=110)
+        finally:
+            plt.close(fig)
     return out
