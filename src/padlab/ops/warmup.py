@@ -36,6 +36,8 @@ __all__ = ["WARM_DTYPES", "cache_dir", "cached", "ensure", "notice", "required",
 
 #: The float types every kernel is compiled for (see :mod:`padlab.ops.dtypes`).
 WARM_DTYPES = ("float32", "float64")
+#: Where padlab's compiled (numba) functions live: the engines and the 16-bit PNG decoder.
+COMPILED_MODULES = ("padlab.engine.", "padlab.io.pngfilter")
 
 _lock = threading.RLock()
 _state: dict[str, object] = {"ready": False, "owner": None}
@@ -57,11 +59,12 @@ def _roots() -> dict[tuple[str, str], object]:
     from numba.core.registry import CPUDispatcher
 
     import padlab.engine.choose
-    import padlab.engine.gemm  # noqa: F401
+    import padlab.engine.gemm
+    import padlab.io.pngfilter  # noqa: F401  (16-bit colour PNGs)
 
     found: dict[tuple[str, str], object] = {}
     for name, module in list(sys.modules.items()):
-        if not name.startswith("padlab.engine.") or module is None:
+        if not name.startswith(COMPILED_MODULES) or module is None:
             continue
         for attr, obj in vars(module).items():
             if (
@@ -81,11 +84,10 @@ def _cached_dtypes(dispatcher: object) -> set[str]:
         return set()
     dtypes = set()
     for key in index:
-        for arg in key[0]:
-            dtype = str(getattr(arg, "dtype", ""))
-            if dtype in WARM_DTYPES:
-                dtypes.add(dtype)
-                break
+        found = [str(arg.dtype) for arg in key[0] if hasattr(arg, "dtype")]
+        floats = [d for d in found if d in WARM_DTYPES]
+        if floats or found:  # a float kernel by its float dtype, any other by its first array's
+            dtypes.add(floats[0] if floats else found[0])
     return dtypes
 
 
@@ -165,6 +167,10 @@ def _warm_calls(dtypes: tuple[str, ...] = WARM_DTYPES) -> None:
             padding="same",
             method="gemm",
         )
+    if WARM_DTYPES[0] in dtypes:  # the decoder of 16-bit colour PNGs (padlab filter, report)
+        from padlab.io.png import decode_png16, encode_png
+
+        decode_png16(encode_png(np.zeros((2, 2, 3), np.uint16)))
 
 
 class _Progress:
@@ -190,12 +196,14 @@ class _Progress:
         dispatcher = data.get("dispatcher")
         return bool(getattr(dispatcher, "targetoptions", {}).get("nogil")) and str(
             getattr(getattr(dispatcher, "py_func", None), "__module__", "")
-        ).startswith("padlab.engine.")
+        ).startswith(COMPILED_MODULES)
 
     @staticmethod
     def _label(data: dict) -> str:
         dispatcher = data["dispatcher"]
         module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
+        if module == "pngfilter":
+            return "16-bit PNG decoder"
         dtypes = (str(getattr(a, "dtype", "")) for a in data.get("args", ()))
         dtype = next((d for d in dtypes if d in WARM_DTYPES), "")
         return f"{module} engine, {dtype}" if dtype else f"{module} engine"
