@@ -58,8 +58,9 @@ def _roots() -> dict[tuple[str, str], object]:
     """The numba functions the engines call from Python (compiled with ``nogil=True``)."""
     from numba.core.registry import CPUDispatcher
 
-    import padlab.engine.choose
+    import padlab.engine.direct
     import padlab.engine.gemm
+    import padlab.engine.separable
     import padlab.io.pngfilter  # noqa: F401  (16-bit colour PNGs)
 
     found: dict[tuple[str, str], object] = {}
@@ -104,7 +105,9 @@ def cache_dir() -> str | None:
     """
     from padlab.engine.direct import conv_direct  # noqa: F401  (numba)
 
-    for dispatcher in _roots().values():
+    for (module, _), dispatcher in sorted(_roots().items()):
+        if not module.startswith("padlab.engine."):  # the engines' cache holds the marker
+            continue
         path = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
         if path:
             return str(path)
