@@ -28,7 +28,7 @@ import padlab
 from padlab.engine import choose
 from padlab.geometry import Geometry
 from padlab.kernels.rank import split_rank1
-from padlab.ops.filtering import _rules, prepare
+from padlab.ops.filtering import prepare, rules_per_axis
 
 
 def _median_time(fn, budget: float = 0.5) -> float:
@@ -64,7 +64,7 @@ def measure(quick: bool = False) -> list[dict]:
         else:
             w = rng.normal(size=(k, k)).astype(np.float32)
         geometry = Geometry.resolve(x.shape, w.shape, "same", stride)
-        problem = prepare(x[None], w, geometry, _rules("reflect", 2))
+        problem = prepare(x[None], w, geometry, rules_per_axis("reflect", 2))
         factors = split_rank1(w)
         times = {}
         for method in ("direct", "fft", *(("separable",) if factors is not None else ())):

@@ -50,7 +50,7 @@ import padlab
 from padlab.engine.choose import pick, run
 from padlab.geometry import Geometry
 from padlab.kernels.rank import split_rank1
-from padlab.ops.filtering import _rules, prepare
+from padlab.ops.filtering import prepare, rules_per_axis
 
 CV2_BORDER = {
     "zeros": cv2.BORDER_CONSTANT,
@@ -158,7 +158,7 @@ def filter_case(size: int, k: int, separable: bool, rule: str, budget: float) ->
             raise AssertionError(f"{name} disagrees with padlab by {error:.2e} (relative)")
     times = _time_alternating({**ours, **peers, **engines}, budget)
     _, extra = _peak_extra(ours["padlab"], x.nbytes)
-    problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), _rules(rule, 2))
+    problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), rules_per_axis(rule, 2))
     engine_times = {name[7:-1]: t for name, t in times.items() if name.startswith("padlab[")}
     best_peer = min((t, name) for name, t in times.items() if name in peers)
     return {
@@ -234,7 +234,7 @@ def copy_case(size: int, rule: str, budget: float) -> dict:
     x = rng.random((size, size), dtype=np.float32)
     w = rng.normal(size=(3, 3)).astype(np.float32)
     dst = np.empty_like(x)
-    problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), _rules(rule, 2))
+    problem = prepare(x[None], w, Geometry.resolve(x.shape, w.shape), rules_per_axis(rule, 2))
     out = np.empty(problem.out_shape, np.float32)
     np.testing.assert_array_equal(run(problem, out=out)[0], padlab.correlate(x, w, mode=rule))
     times = _time_alternating(
