@@ -54,7 +54,7 @@ STYLE = {
 #: the widest figure, in inches (100 px each): the page's text column
 MAX_WIDTH = 10.4
 
-#: percentile of |response| at which response maps are clipped
+#: percentile of the absolute response at which response maps are clipped
 CLIP = 99.5
 
 _COLOURS = {
@@ -703,7 +703,7 @@ def context_figure(
 
 
 def profile_figure(responses: dict[str, np.ndarray], *, kernel: str, max_distance: int = 12):
-    """Mean |response| by distance to the nearest border, per rule, with its spread."""
+    """Mean absolute response by distance to the nearest border, per rule, with its spread."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 3.4), layout="constrained")
     for mode, response in responses.items():

@@ -39,7 +39,7 @@ def describe_filtering(
     return f"{kernel}, {rule.name} ({rule.pattern}), {geometry}"
 
 
-#: percentile of |value| at which signed and colour responses are clipped
+#: percentile of the absolute value at which signed and colour responses are clipped
 CLIP = 99.5
 
 
