@@ -63,7 +63,7 @@ class Comparison:
     modes: list[str]
     depth: int
     records: list[RuleRecord]
-    #: with ``compare(..., keep_maps=True)``: each rule's |error| map against the true context
+    #: with ``compare(..., keep_maps=True)``: each rule's abs. error map against the true context
     #: (float32; channels reduced by their maximum), for figures; not part of :meth:`to_dict`
     error_maps: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
