@@ -19,25 +19,10 @@ from padlab.ops.filtering import METHODS, Method
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The modules whose mypy errors must be zero now; the lead widens this to all of src/padlab.
-CHECKED = (
-    "src/padlab/modes/",
-    "src/padlab/kernels/",
-    "src/padlab/io/",
-    "src/padlab/ops/",
-    "src/padlab/_validate.py",
-    "src/padlab/_files.py",
-    "src/padlab/_threads.py",
-    "src/padlab/_config.py",
-    "src/padlab/geometry.py",
-    "src/padlab/errors.py",
-    "src/padlab/__init__.py",
-)
-
 
 @pytest.mark.slow
-def test_mypy_finds_no_error_in_the_checked_modules() -> None:
-    # the configuration is pyproject.toml's [tool.mypy]: it checks src/padlab
+def test_mypy_finds_no_error_in_the_package() -> None:
+    # the configuration is pyproject.toml's [tool.mypy]: it checks all of src/padlab
     run = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-color-output", "--no-error-summary"],
         cwd=ROOT,
@@ -47,10 +32,8 @@ def test_mypy_finds_no_error_in_the_checked_modules() -> None:
     )
     assert run.returncode in (0, 1), run.stderr or run.stdout  # 2: mypy itself failed
     errors = [line for line in run.stdout.splitlines() if re.match(r"^\S+\.py:\d+: error:", line)]
-    if run.returncode == 1:
-        assert errors, run.stdout  # it failed, so it must have said where
-    ours = [line for line in errors if line.replace("\\", "/").startswith(CHECKED)]
-    assert ours == [], "\n".join(ours)
+    assert errors == [], "\n".join(errors)
+    assert run.returncode == 0, run.stdout  # no error line, yet mypy failed: say what it said
 
 
 def test_mode_name_lists_the_registry_rules() -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab.analysis.coverage import coverage
 from padlab.analysis.metrics import (
@@ -160,8 +162,8 @@ def _finite(record: dict[str, object]) -> dict[str, object]:
 
 
 def compare(
-    image: object,
-    kernel: object,
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
     modes: tuple[str, ...] | list[str] = DEFAULT_MODES,
     *,
     depth: int = 1,
@@ -213,7 +215,7 @@ def compare(
         raise PadlabValueError("no padding rule given; name at least one (see padlab modes)")
     rules = [resolve_mode(m) for m in modes]
     spatial = x.shape if channel_axis is None else x.shape[:-1]
-    records = []
+    records: list[dict[str, Any]] = []
     maps: dict[str, np.ndarray] = {}
     for rule in rules:
         ctx = context_error(x, w, rule.name, depth=depth, value=value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def band_width(kernel_shape: tuple[int, ...], dilation: int = 1, convention: str
     pairs = same_padding(
         tuple(max(k, 1) * 4 for k in kernel_shape), tuple(kernel_shape), 1, dilation, convention
     )
-    return max(max(pair) for pair in pairs)
+    return max(max(pair) for pair in cast("tuple[tuple[int, int], ...]", pairs))
 
 
 def border_distance(shape: tuple[int, ...]) -> np.ndarray:
@@ -358,7 +359,7 @@ def _sorted(values: np.ndarray) -> np.ndarray:
     if values.size < 100_000:
         return np.sort(values)
     values = np.ascontiguousarray(values)
-    key = hashlib.blake2b(values.view(np.uint8), digest_size=16).digest()
+    key = hashlib.blake2b(values.view(np.uint8).data, digest_size=16).digest()
     key += values.size.to_bytes(8, "little")
     found = _SORTED.get(key)
     if found is None:
@@ -412,8 +413,8 @@ def distribution_shift(
     width = band_width(w.shape) if pad_width is None else int(pad_width)
     axes = tuple(range(x.ndim - (channel_axis is not None)))
     padded_rule = "zeros" if rule.kind == "partial" else rule.name
-    options = {"value": value} if rule.name == "constant" else {}
-    padded = pad(x, width, padded_rule, axes=axes, **options)
+    # 0 is pad's default value: only 'constant' reads it
+    padded = pad(x, width, padded_rule, axes=axes, value=value if rule.name == "constant" else 0)
     constant = float(value) if rule.name == "constant" else 0.0
     ks_border, w1_border = ks_w1(edge, inside)
     # the padded image is the image plus the new border B, so F_padded - F_x is

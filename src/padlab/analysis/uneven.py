@@ -127,7 +127,8 @@ def even_sizes(layers: Sequence[Sequence[int]], near: int, count: int = 2) -> li
     >>> even_sizes([(7, 2, 3), (3, 2, 1), (3, 2, 1), (3, 2, 1), (3, 2, 1)], 224)
     [161, 193, 225, 257]
     """
-    below, above = [], []
+    below: list[int] = []
+    above: list[int] = []
     n = near
     while len(below) < count and n > 1:
         n -= 1

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _size(text: str) -> tuple[int, ...]:
+def _size(text: str) -> tuple[int, int, int]:
     try:
         size = tuple(int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -42,7 +42,7 @@ def _size(text: str) -> tuple[int, ...]:
         raise PadlabValueError(
             f"--input {text!r}: expected CxHxW with positive integers, e.g. 3x224x224"
         )
-    return size
+    return size[0], size[1], size[2]
 
 
 def _one_line(err: BaseException) -> str:

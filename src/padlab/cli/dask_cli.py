@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TextIO
 
 from padlab.errors import PadlabDependencyError
 
@@ -28,7 +29,7 @@ def _dask():
 class Progress:
     """One progress bar on stderr (a line per step when stderr is not a terminal)."""
 
-    def __init__(self, what: str, stream: object = None) -> None:
+    def __init__(self, what: str, stream: TextIO | None = None) -> None:
         self.what = what
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -134,7 +135,7 @@ def run_filter(args: argparse.Namespace) -> int:
     if args.chunks < 1:
         raise PadlabValueError(f"--chunks must be at least 1, got {args.chunks}")
     label, kernel = parse_kernel(args.kernel)
-    padding: object = args.padding
+    padding: int | str = args.padding
     try:
         padding = int(args.padding)
     except ValueError:

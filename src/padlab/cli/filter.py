@@ -203,7 +203,7 @@ def _refuse_overwriting_inputs(inputs: list[Path | None], targets: list[Path]) -
                 )
 
 
-def _padding(text: str) -> object:
+def _padding(text: str) -> int | str:
     if text.lstrip("-").isdigit():
         return int(text)
     return text
@@ -213,7 +213,7 @@ def _expand(items: list[str]) -> tuple[list[Path | None], bool]:
     """Files, directories and globs as a list of paths; whether this is a batch."""
     if not items:
         return [None], False
-    paths: list[Path] = []
+    paths: list[Path | None] = []
     batch = len(items) > 1
     for item in items:
         if any(ch in item for ch in "*?["):

@@ -12,8 +12,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import dask.array as da
+    from dask.typing import Key
 
 __all__ = ["AxisRead", "assemble", "axis_reads", "build_array"]
 
@@ -86,22 +91,22 @@ def assemble(
     ``numpy.pad``)."""
     ndim = len(reads)
 
-    def cut(node: object, depth: int, index: tuple[slice, ...]) -> object:
+    def cut(node: Any, depth: int, index: tuple[slice, ...]) -> Any:
         if depth == ndim:
             return np.asarray(node)[index]
         return [
             cut(child, depth + 1, (*index, slice(*reads[depth].ranges[i])))
-            for i, child in enumerate(node)  # type: ignore[arg-type]
+            for i, child in enumerate(node)
         ]
 
     parts = cut(nested, 0, ())
     if all(len(r.touched) == 1 for r in reads):
         arr = parts
         for _ in range(ndim):
-            arr = arr[0]  # type: ignore[index]
+            arr = arr[0]
         arr = np.asarray(arr)
     else:
-        arr = np.block(parts)  # type: ignore[arg-type]
+        arr = np.block(parts)
     for axis, r in enumerate(reads):
         if r.idx is not None:
             arr = np.take(arr, r.idx, axis=axis)
@@ -113,7 +118,7 @@ def assemble(
 
 def build_array(
     name: str,
-    source: object,
+    source: da.Array,
     reads: Sequence[Sequence[AxisRead]],
     out_chunks: tuple[tuple[int, ...], ...],
     dtype: np.dtype,
@@ -121,7 +126,7 @@ def build_array(
     static: object,
     block_static: Sequence[Sequence[object]],
     extra: object = None,
-) -> object:
+) -> da.Array:
     """A dask array whose block ``J`` is ``func(blocks, reads_J, static, block_static_J, extra)``.
 
     ``reads[axis][j]`` and ``block_static[axis][j]`` describe output block ``j`` along
@@ -131,10 +136,10 @@ def build_array(
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
-    src_name = source.name  # type: ignore[attr-defined]
-    dsk: dict[object, object] = {}
+    src_name = source.name
+    dsk: dict[Key, object] = {}
     grids = [range(len(c)) for c in out_chunks]
-    deps = [source]
+    deps: list[Any] = [source]  # dask collections
     extra_key = None
     if extra is not None and hasattr(extra, "__dask_graph__"):
         deps.append(extra)
@@ -142,7 +147,7 @@ def build_array(
         while isinstance(extra_key, list):
             extra_key = extra_key[0]
 
-    def keys(prefix: tuple[int, ...], touched: list[tuple[int, ...]]) -> object:
+    def keys(prefix: tuple[int, ...], touched: Sequence[Sequence[int]]) -> object:
         depth = len(prefix)
         if depth == len(touched):
             return (src_name, *prefix)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from padlab._files import atomic_directory
 from padlab.errors import PadlabFileError, PadlabValueError
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["open_image", "save"]
 
@@ -39,7 +43,7 @@ def _first_array(node: object) -> object:
 
 def open_image(
     path: str | os.PathLike[str], chunks: int | None = None
-) -> tuple[object, int | None]:
+) -> tuple[da.Array, int | None]:
     """Open a TIFF, zarr or OME-Zarr image lazily, as ``(dask array, channel_axis)``.
 
     Singleton axes (OME-Zarr's t, c, z of length 1) are dropped. A remaining third axis is the
@@ -68,6 +72,7 @@ def open_image(
     if not p.exists():
         raise PadlabFileError(f"{path}: no such file or directory")
     ome = False
+    array: object
     try:
         if p.suffix.lower() in _TIFF:
             array = _TiffRegions(p)
@@ -128,19 +133,19 @@ class _TiffRegions:
 
     def __getitem__(self, key: object) -> object:
         with self._open() as (array, _):
-            return array[key]  # type: ignore[index]
+            return array[key]
 
 
-def _regular(x: object) -> object:
+def _regular(x: da.Array) -> da.Array:
     """zarr needs regular chunks (all equal but a smaller last one)."""
-    chunks = x.chunks  # type: ignore[attr-defined]
+    chunks = x.chunks
     if all(all(c == axis[0] for c in axis[:-1]) and axis[-1] <= axis[0] for axis in chunks):
         return x
-    return x.rechunk(tuple(max(axis) for axis in chunks))  # type: ignore[attr-defined]
+    return x.rechunk(tuple(max(axis) for axis in chunks))
 
 
 def save(
-    array: object,
+    array: da.Array,
     path: str | os.PathLike[str],
     *,
     scheduler: object = None,
@@ -173,15 +178,17 @@ def save(
     if progress is not None:
         from dask.callbacks import Callback
 
+        report = progress  # narrowed to not None, also inside the class
+
         class _Bar(Callback):
             def _start_state(self, dsk, state):
                 self.total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
                 self.done = 0
-                progress(0, self.total)
+                report(0, self.total)
 
             def _posttask(self, key, result, dsk, state, worker_id):
                 self.done += 1
-                progress(self.done, self.total)
+                report(self.done, self.total)
 
         callbacks.append(_Bar())
     client = None
@@ -206,9 +213,9 @@ def save(
                     store = zarr.open_array(
                         str(work / "image"),
                         mode="w-",
-                        shape=x.shape,  # type: ignore[attr-defined]
-                        chunks=tuple(c[0] for c in x.chunks),  # type: ignore[attr-defined]
-                        dtype=x.dtype,  # type: ignore[attr-defined]
+                        shape=x.shape,
+                        chunks=tuple(c[0] for c in x.chunks),
+                        dtype=x.dtype,
                     )
                     _store(x, store, scheduler, pool)
                     _move_up(work / "image", work)
@@ -229,7 +236,7 @@ def _move_up(inner: Path, work: Path) -> None:
     inner.rmdir()
 
 
-def _store(x: object, out: object, scheduler: object, pool: object) -> None:
+def _store(x: da.Array, out: Any, scheduler: object, pool: object) -> None:
     """``da.store``; on failure, wait for the writes still running before the caller cleans up."""
     import dask.array as da
 
@@ -254,7 +261,7 @@ class _callbacks:
             c.unregister()
 
 
-def _save_tiff(x: object, target: Path, scheduler: object, pool: object) -> None:
+def _save_tiff(x: da.Array, target: Path, scheduler: object, pool: object) -> None:
     """A BigTIFF written through a memory map: each block is stored where it belongs."""
     import tifffile
 
@@ -265,8 +272,8 @@ def _save_tiff(x: object, target: Path, scheduler: object, pool: object) -> None
     with atomic_path(target) as tmp:
         mm = tifffile.memmap(
             tmp,
-            shape=x.shape,  # type: ignore[attr-defined]
-            dtype=x.dtype,  # type: ignore[attr-defined]
+            shape=x.shape,
+            dtype=x.dtype,
             bigtiff=True,
             photometric="minisblack",
         )

@@ -42,18 +42,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from padlab.dask._graph import AxisRead, assemble, axis_reads, build_array
 from padlab.engine.plan import Problem
 from padlab.errors import PadlabTypeError
 from padlab.geometry import Geometry, partial_scale
 from padlab.modes.index import CIRCULAR, CONSTANT, INDEX_CODES, REFLECT, SYMMETRIC, index_table
+from padlab.modes.padding import Options, resolve_pad
 from padlab.modes.padding import pad as pad_array
-from padlab.modes.padding import resolve_pad
 from padlab.modes.registry import resolve_mode
 from padlab.ops.filtering import resolve_filter
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["convolve", "correlate", "output_chunks", "pad"]
 
@@ -138,7 +143,7 @@ def output_chunks(
         spatial.pop(channel_axis % len(chunks))
     shape = tuple(sum(chunks[a]) for a in spatial)
     g = Geometry.resolve(shape, tuple(kernel_shape), padding, stride, dilation, convention)
-    out = list(chunks)
+    out = [tuple(axis) for axis in chunks]
     for i, a in enumerate(spatial):
         out[a] = _anchor_chunks(shape[i], g.out_shape[i], g.strides[i], chunks[a])
     return tuple(out)
@@ -341,7 +346,7 @@ def _reference_block(x: np.ndarray, st: _Static, spatial: Sequence[_Local]) -> n
 # --------------------------------------------------------------------------- correlate
 
 
-def _filter(image: object, kernel: object, args: dict[str, object], *, flip: bool):
+def _filter(image: object, kernel: npt.ArrayLike, args: dict[str, object], *, flip: bool):
     from padlab.engine import choose
     from padlab.modes.registry import Rule  # noqa: F401 - documentation of the types
     from padlab.ops.filtering import METHODS  # noqa: F401
@@ -473,7 +478,7 @@ def _filter(image: object, kernel: object, args: dict[str, object], *, flip: boo
         geometry=g,
         dtype=spec.dtype,
     )
-    block_static = [[None] * len(source.chunks[0]), *plans]
+    block_static: list[Sequence[object]] = [[None] * len(source.chunks[0]), *plans]
     from dask.base import tokenize
 
     token = tokenize(source.name, spec.weights, g, codes, method, value, st.partial)
@@ -514,7 +519,7 @@ _DOC = """
 
 def correlate(
     image: object,
-    kernel: object,
+    kernel: npt.ArrayLike,
     *,
     padding: object = "same",
     mode: str | Sequence[str] = "zeros",
@@ -546,7 +551,7 @@ def correlate(
 
 def convolve(
     image: object,
-    kernel: object,
+    kernel: npt.ArrayLike,
     *,
     padding: object = "same",
     mode: str | Sequence[str] = "zeros",
@@ -593,13 +598,13 @@ def _split(length: int, size: int) -> tuple[int, ...]:
     return (size,) * (length // size) + ((length % size,) if length % size else ())
 
 
-def _gather_axis(x: object, axis: int, src: np.ndarray, fill: object, chunks: tuple[int, ...]):
+def _gather_axis(x: da.Array, axis: int, src: np.ndarray, fill: object, chunks: tuple[int, ...]):
     """``x`` read along ``axis`` at ``src`` (-1: ``fill``), in output chunks ``chunks``."""
     from dask.base import tokenize
 
-    bounds = [np.cumsum([0, *c]) for c in x.chunks]  # type: ignore[attr-defined]
+    bounds = [np.cumsum([0, *c]) for c in x.chunks]
     reads = []
-    for a, c in enumerate(x.chunks):  # type: ignore[attr-defined]
+    for a, c in enumerate(x.chunks):
         if a != axis:
             reads.append([AxisRead((j,), ((0, n),), None, None) for j, n in enumerate(c)])
             continue
@@ -607,11 +612,11 @@ def _gather_axis(x: object, axis: int, src: np.ndarray, fill: object, chunks: tu
         reads.append(
             [axis_reads(src[starts[j] : starts[j + 1]], bounds[a]) for j in range(len(chunks))]
         )
-    out_chunks = tuple(chunks if a == axis else c for a, c in enumerate(x.chunks))  # type: ignore[attr-defined]
-    fills = tuple(fill if a == axis else 0 for a in range(x.ndim))  # type: ignore[attr-defined]
-    name = f"padlab-pad-{tokenize(x.name, axis, src, fill, chunks)}"  # type: ignore[attr-defined]
+    out_chunks = tuple(chunks if a == axis else c for a, c in enumerate(x.chunks))
+    fills = tuple(fill if a == axis else 0 for a in range(x.ndim))
+    name = f"padlab-pad-{tokenize(x.name, axis, src, fill, chunks)}"
     static = [[None] * len(c) for c in out_chunks]
-    return build_array(name, x, reads, out_chunks, x.dtype, _gather_block, fills, static)  # type: ignore[attr-defined]
+    return build_array(name, x, reads, out_chunks, x.dtype, _gather_block, fills, static)
 
 
 def _padded_chunks(chunks: tuple[int, ...], before: int, after: int) -> tuple[int, ...]:
@@ -674,7 +679,7 @@ def _strip(x, axis: int, src: np.ndarray, pads, keep, rule, opts, whole_other: b
     return build_array(name, x, reads, tuple(out_chunks), x.dtype, _strip_block, static, local)
 
 
-def _arithmetic_axis(x, axis: int, before: int, after: int, rule, options: dict, user: dict):
+def _arithmetic_axis(x, axis: int, before: int, after: int, rule, options: Options, user: dict):
     """Pad one axis with an odd reflection, a ramp or a statistic, reading the edge slabs."""
     import dask.array as da
 

@@ -404,7 +404,7 @@ def direct_plan(
         reads,
         groups=groups,
         rows_per_task=rows,
-        in_shape=g.in_shape[1:],
+        in_shape=(g.in_shape[1], g.in_shape[2]),
         kernel_rows=g.kernel_shape[1],
     )
     # the flat band needs stride 1 on rows and columns and an output as wide as the input
@@ -412,7 +412,8 @@ def direct_plan(
         g.strides[1] == 1 and g.strides[2] == 1 and g.out_shape[2] == g.in_shape[2]
     ) and bool(reads[2].inner)
     plan.flags.writeable = False
-    return reads[0].table, reads[1].table, reads[2].table, plan, g.out_shape, rows
+    out_shape = (g.out_shape[0], g.out_shape[1], g.out_shape[2])
+    return reads[0].table, reads[1].table, reads[2].table, plan, out_shape, rows
 
 
 def correlate_direct(problem: Problem, out: np.ndarray | None = None) -> np.ndarray:

@@ -134,5 +134,10 @@ def correlate_fft(problem: Problem, out: np.ndarray | None = None) -> np.ndarray
         out[(slice(None), *target)] = result[(slice(None), *keep)]
 
     origins = list(starts)
-    run_chunks(lambda first, last: [tile(o) for o in origins[first:last]], len(origins))
+
+    def tiles(first: int, last: int) -> None:
+        for o in origins[first:last]:
+            tile(o)
+
+    run_chunks(tiles, len(origins))
     return out

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -383,7 +384,15 @@ def _check(array: np.ndarray, where: str) -> np.ndarray:
     return array
 
 
-def describe_kernel(kernel: np.ndarray) -> dict[str, object]:
+class KernelInfo(TypedDict):
+    """What :func:`describe_kernel` returns."""
+
+    shape: tuple[int, ...]
+    sum: float
+    separable: bool
+
+
+def describe_kernel(kernel: np.ndarray) -> KernelInfo:
     """Size, sum and separability of a kernel, for listings and reports.
 
     Examples

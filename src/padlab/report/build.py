@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -171,7 +172,16 @@ def name_kernels(specs: Sequence[object]) -> dict[str, np.ndarray]:
     return named
 
 
-def environment() -> dict[str, object]:
+class Environment(TypedDict):
+    """What :func:`environment` returns."""
+
+    packages: dict[str, str | None]
+    python: str
+    platform: str
+    machine: str
+
+
+def environment() -> Environment:
     """Versions of padlab and what it measured with, and the machine, for reproduction.
 
     Examples
@@ -181,7 +191,7 @@ def environment() -> dict[str, object]:
     """
     from importlib import metadata
 
-    packages = {"padlab": __version__}
+    packages: dict[str, str | None] = {"padlab": __version__}
     for name in ("numpy", "scipy", "numba", "matplotlib", "jinja2"):
         try:
             packages[name] = metadata.version(name)

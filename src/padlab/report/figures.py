@@ -10,6 +10,8 @@ magnitude (said on the colour bar); errors on a sequential map from 0.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 import numpy as np
 
 from padlab.analysis.coverage import coverage
@@ -17,6 +19,9 @@ from padlab.analysis.metrics import border_distance, border_profile
 from padlab.modes.padding import pad
 from padlab.modes.registry import resolve_mode
 from padlab.ops.filtering import correlate
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "CLIP",
@@ -39,7 +44,7 @@ __all__ = [
 ]
 
 #: matplotlib rc settings shared by all figures (100 dpi: a figure pixel is a CSS pixel)
-STYLE = {
+STYLE: dict[RcKeyType, float] = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "font.size": 9,
@@ -116,7 +121,16 @@ def auto_pad_width(shape: tuple[int, ...]) -> int:
     return max(8, round(0.05 * min(shape[:2])))
 
 
-def response_scale(kernel: np.ndarray, values: np.ndarray) -> dict[str, object]:
+class ResponseScale(TypedDict):
+    """What :func:`response_scale` returns: ``imshow`` keywords and a colour-bar label."""
+
+    cmap: str
+    vmin: float
+    vmax: float
+    label: str
+
+
+def response_scale(kernel: np.ndarray, values: np.ndarray) -> ResponseScale:
     """How to draw a kernel's responses: a diverging map for a kernel with negative weights
     (edges, sharpening), a sequential one otherwise (blur); clipped at :data:`CLIP`.
 
@@ -379,8 +393,10 @@ def classic_figure(
         from padlab.errors import PadlabValueError
 
         raise PadlabValueError("partial pads nothing: it rescales the response (see rules_figure)")
-    options = {"value": value} if rule.name == "constant" else {}
-    padded = pad(gray, pad_width, rule.name, axes=(0, 1), **options)
+    # 0 is pad's default value: only 'constant' reads it
+    padded = pad(
+        gray, pad_width, rule.name, axes=(0, 1), value=value if rule.name == "constant" else 0
+    )
     magnitude = np.abs(correlate(padded, laplacian, padding="valid")).astype(np.float32)
     padded = padded.astype(np.float32)  # for drawing: half the memory
     h, w = padded.shape
@@ -473,8 +489,7 @@ def rules_figure(modes: list[str], *, size: int = 16, width: int = 6):
             ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
             ax.add_patch(_hatch(extent, width, size))
         else:
-            options = {"value": 0.0} if rule.name == "constant" else {}
-            shown = pad(toy, width, rule.name, **options)
+            shown = pad(toy, width, rule.name, value=0.0 if rule.name == "constant" else 0)
             ax.imshow(shown, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
         ax.add_patch(_frame(size))
         ax.set_title(mode, color=colour(mode), fontweight="bold")
@@ -616,22 +631,20 @@ def context_figure(
     plt = _plt()
     modes = list(errors)
     magnitude = {}
-    worst = None
     for mode in modes:
         m = np.abs(errors[mode])
         magnitude[mode] = m.max(axis=2) if m.ndim == 3 else m
-        worst = (
-            magnitude[mode].copy()
-            if worst is None
-            else np.maximum(worst, magnitude[mode], out=worst)
-        )
+    worst = magnitude[modes[0]].copy()
+    for mode in modes[1:]:
+        np.maximum(worst, magnitude[mode], out=worst)
     h, w = worst.shape
     size = min(size, h, w)
     y, x = np.unravel_index(int(np.argmax(worst)), worst.shape)
     top, left = min(max(y - size // 2, 0), h - size), min(max(x - size // 2, 0), w - size)
     rows, cols = slice(top, top + size), slice(left, left + size)
     peak = max(float(worst.max()), 1e-12)
-    norm = LogNorm(vmin=peak * 1e-3, vmax=peak)
+    floor = peak * 1e-3
+    norm = LogNorm(vmin=floor, vmax=peak)
     n = len(modes)
     panel = min(1.55, (MAX_WIDTH - 1.0) / n)
     fig = plt.figure(figsize=(min(MAX_WIDTH, panel * n + 1.2), panel + 3.6), layout="constrained")
@@ -641,7 +654,7 @@ def context_figure(
         ax = fig.add_subplot(grid[0, 2 * j : 2 * j + 2])
         extent = (cols.start - 0.5, cols.stop - 0.5, rows.stop - 0.5, rows.start - 0.5)
         shown = ax.imshow(
-            np.maximum(magnitude[mode][rows, cols], norm.vmin),
+            np.maximum(magnitude[mode][rows, cols], floor),
             cmap="magma",
             norm=norm,
             extent=extent,

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, TypedDict
 
 import numpy as np
 import torch
@@ -164,7 +165,8 @@ def _train(
         optimiser = torch.optim.Adadelta(model.parameters(), lr=1.0, weight_decay=5e-5)
     x, y = data["train"]
     order = torch.Generator().manual_seed(seed)
-    best, best_state, waited, ran = float("inf"), None, 0, 0
+    best, waited, ran = float("inf"), 0, 0
+    best_state: dict[str, torch.Tensor] | None = None
     for _ in range(epochs):
         ran += 1
         model.train()
@@ -188,6 +190,8 @@ def _train(
             waited += 1
             if waited > patience if protocol == "paper" else waited >= patience:
                 break
+    if best_state is None:  # no epoch, or a NaN score at every epoch
+        raise PadlabValueError(f"rule {rule!r}: no epoch gave a validation score to keep")
     model.load_state_dict(best_state)
     return (
         _accuracy(model, *data["similar"]),
@@ -211,7 +215,7 @@ def identical_rules(
     [['replicate', 'symmetric']]
     """
     probe = torch.from_numpy(np.random.default_rng(0).normal(size=(1, 1, size, size)))
-    groups: list[tuple[list[str], str, int, torch.Tensor]] = []
+    groups: list[tuple[list[str], str, int, torch.Tensor | None]] = []
     for name, rule, padding in variants:
         r = resolve_mode(rule)
         if r.kind == "partial":
@@ -228,11 +232,22 @@ def identical_rules(
     return [(names, rule, padding) for names, rule, padding, _ in groups]
 
 
+class VariantResult(TypedDict):
+    """One variant's results over seeds (an entry of :attr:`ExperimentResult.variants`)."""
+
+    name: str
+    rule: str
+    padding: int
+    similar: list[float]
+    dissimilar: list[float]
+    epochs: list[int]
+
+
 @dataclass(frozen=True)
 class ExperimentResult:
     """Accuracy per variant over seeds, with the configuration that produced it."""
 
-    variants: list[dict[str, object]]
+    variants: list[VariantResult]
     config: dict[str, object]
     seconds: float
 
@@ -327,7 +342,7 @@ def position_experiment(
     config = {"protocol": protocol, "seeds": seeds, "epochs": epochs, "patience": patience,
               "train": train, "val": val, "test": test, "torch": torch.__version__,
               "threads": torch.get_num_threads()}  # fmt: skip
-    rows = []
+    rows: list[VariantResult] = []
     for names, rule, padding in identical_rules(variants):
         name = " = ".join(names)
         similar, dissimilar, ran = [], [], []
@@ -376,7 +391,11 @@ def plot(result: ExperimentResult):
     names = [v["name"] for v in result.variants]
     fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
     xs = np.arange(len(names))
-    for offset, key, colour in ((-0.18, "similar", "#4c72b0"), (0.18, "dissimilar", "#dd8452")):
+    bars: tuple[tuple[float, Literal["similar", "dissimilar"], str], ...] = (
+        (-0.18, "similar", "#4c72b0"),
+        (0.18, "dissimilar", "#dd8452"),
+    )
+    for offset, key, colour in bars:
         means = [statistics.fmean(v[key]) for v in result.variants]
         spread = [statistics.stdev(v[key]) if len(v[key]) > 1 else 0 for v in result.variants]
         ax.bar(xs + offset, means, 0.36, yerr=spread, capsize=3, color=colour, label=f"{key} test")

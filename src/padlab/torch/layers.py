@@ -498,8 +498,8 @@ class PaddedConv2d(nn.Conv2d):
                 x = torch.cat([left, x, right], dim=axis)
         else:
             x = pad_axes(x, widest, rule, self.value)
-        for i, pair in enumerate(self._static_pads):
-            if pair is None:
+        for i, static in enumerate(self._static_pads):
+            if static is None:
                 axis = i - 2
                 before, after = pads[i]
                 start = widest[i][0] - before

@@ -11,7 +11,7 @@ receptive fields follow the graph's tensors like :func:`padlab.torch.audit`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from padlab.torch.audit import (
     UNKNOWN,
     Audit,
     LayerAudit,
+    Pair,
     even_nearby,
     make_layer,
     through,
@@ -232,6 +233,7 @@ def _window_node(name, node, attrs, constants, shapes, fields, padded_by, image)
     out = shapes[node.output[0]][-2:]
     raw = attrs.get("auto_pad", b"NOTSET")
     auto = raw.decode() if isinstance(raw, bytes) else str(raw)
+    pads: tuple[tuple[int, int], ...]
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pairs = []
         for size, kk, ss, dd in zip(n, k, s, d, strict=True):
@@ -262,4 +264,6 @@ def _window_node(name, node, attrs, constants, shapes, fields, padded_by, image)
         rule = pad_rule
     elif detail:
         rule = f"{rule} ({detail})"
-    return make_layer(name, kind, k, s, d, pads, rule, n, out, field, image)
+    # a 2-D window: make_layer's strict zips against the 2-D shapes check the lengths
+    k2, s2, d2 = cast(Pair, k), cast(Pair, s), cast(Pair, d)
+    return make_layer(name, kind, k2, s2, d2, pads, rule, n, out, field, image)
