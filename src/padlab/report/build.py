@@ -297,7 +297,7 @@ def build_report(
 
 
 def _build(gray, measured, named, rules, work, say, **setup) -> Report:
-    plt = figures._plt()
+    plt = figures.pyplot()
     saved: list[dict[str, object]] = []
     depth = setup["depth"]
 

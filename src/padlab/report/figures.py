@@ -37,6 +37,7 @@ __all__ = [
     "histogram_figure",
     "photo_overview",
     "profile_figure",
+    "pyplot",
     "response_grid",
     "response_scale",
     "rules_figure",
@@ -84,7 +85,8 @@ def colour(mode: str) -> str:
     return _COLOURS.get(mode, "#7f7f7f")
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, with the report's style (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -172,7 +174,7 @@ def error_overview(score: dict[str, float], per_kernel: dict[str, dict[str, floa
     """What padding did, in one chart: each rule's relative error against the true context,
     per kernel (markers) and on average (the number), best rule on top, log scale.
     """
-    plt = _plt()
+    plt = pyplot()
     modes = list(score)  # best first
     fig, ax = plt.subplots(figsize=(MAX_WIDTH, 0.42 * len(modes) + 1.25), layout="constrained")
     markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -280,7 +282,7 @@ def photo_overview(
     """
     from matplotlib.patches import Rectangle
 
-    plt = _plt()
+    plt = pyplot()
     modes = ["zeros", best] if best != "zeros" else ["zeros"]
     signed = bool((np.asarray(kernel) < 0).any())
     shown = {}
@@ -387,7 +389,7 @@ def classic_figure(
     further padding ('valid'), so every response comes from pixels that are really there: the
     frame's edge fires exactly where the rule made one. Both histograms share one y-scale.
     """
-    plt = _plt()
+    plt = pyplot()
     rule = resolve_mode(rule_name)
     if rule.kind == "partial":
         from padlab.errors import PadlabValueError
@@ -472,7 +474,7 @@ def rules_figure(modes: list[str], *, size: int = 16, width: int = 6):
     ``partial`` pads nothing: its top panel shows the unread area hatched, its bottom panel the
     blur whose border outputs are rescaled by taps / real taps (no dark rim, unlike zeros).
     """
-    plt = _plt()
+    plt = pyplot()
     toy = toy_image(size)
     box = np.full((5, 5), 1 / 25)
     n = len(modes)
@@ -551,7 +553,7 @@ def response_grid(
     the line and the image's edge read padding). Each kernel has one colour scale
     (:func:`response_scale`). Only the window plus the kernel's reach is filtered.
     """
-    plt = _plt()
+    plt = pyplot()
     rows, cols = window
     h, w = gray.shape[:2]
     n, m = len(modes), len(kernels)
@@ -628,7 +630,7 @@ def context_figure(
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
-    plt = _plt()
+    plt = pyplot()
     modes = list(errors)
     magnitude = {}
     for mode in modes:
@@ -717,7 +719,7 @@ def context_figure(
 
 def profile_figure(responses: dict[str, np.ndarray], *, kernel: str, max_distance: int = 12):
     """Mean absolute response by distance to the nearest border, per rule, with its spread."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.4), layout="constrained")
     for mode, response in responses.items():
         p = border_profile(
@@ -740,7 +742,7 @@ def histogram_figure(responses: dict[str, np.ndarray], *, kernel: str, width: in
     """Histograms of the response in the border band and in the interior, per rule, on one
     shared x and y scale.
     """
-    plt = _plt()
+    plt = pyplot()
     modes = list(responses)
     cols = min(3, len(modes))
     rows = -(-len(modes) // cols)
@@ -804,7 +806,7 @@ def histogram_figure(responses: dict[str, np.ndarray], *, kernel: str, width: in
 
 def coverage_figure(modes: list[str], kernel_shape: tuple[int, int], *, size: int = 12):
     """How many times each pixel of a corner is read, per rule (numbers in the cells)."""
-    plt = _plt()
+    plt = pyplot()
     rules = [m for m in modes if resolve_mode(m).kind in ("constant", "index", "partial")]
     fig, axes = plt.subplots(
         1,
