@@ -15,7 +15,7 @@ import padlab
 import padlab.dask as pdd
 from padlab.cli.main import main
 
-pytestmark = pytest.mark.dask
+pytestmark = [pytest.mark.dask, pytest.mark.slow]  # real worker processes
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,8 @@ from padlab._files import MARKER, TEMPORARY_PREFIX, atomic_directory, atomic_fil
 from padlab.io.png import decode_png16, encode_png
 from padlab.kernels import get_kernel, parse_kernel
 
+pytestmark = pytest.mark.slow  # each case runs padlab as a user does: in a subprocess
+
 SRC = Path(padlab.__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(SRC)}
 ENTRY = "from padlab.cli.main import entry; entry()"

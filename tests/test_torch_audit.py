@@ -220,6 +220,7 @@ def test_feature_bias_on_small_maps():
 # --- padlab audit: one-line errors, --json ---------------------------------------------------
 
 
+@pytest.mark.slow  # a python process per case
 @pytest.mark.parametrize(
     ("source", "spec", "message"),
     [
