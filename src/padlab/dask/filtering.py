@@ -50,12 +50,12 @@ import numpy.typing as npt
 from padlab.dask._graph import AxisRead, assemble, axis_reads, build_array
 from padlab.engine.plan import Problem
 from padlab.errors import PadlabTypeError
-from padlab.geometry import Geometry, partial_scale
+from padlab.geometry import Convention, Geometry, Padding, partial_scale
 from padlab.modes.index import CIRCULAR, CONSTANT, INDEX_CODES, REFLECT, SYMMETRIC, index_table
-from padlab.modes.padding import Options, resolve_pad
+from padlab.modes.padding import Options, StatLength, resolve_pad
 from padlab.modes.padding import pad as pad_array
-from padlab.modes.registry import resolve_mode
-from padlab.ops.filtering import resolve_filter
+from padlab.modes.registry import Modes, resolve_mode
+from padlab.ops.filtering import FilterArgs, Method, resolve_filter
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -346,7 +346,7 @@ def _reference_block(x: np.ndarray, st: _Static, spatial: Sequence[_Local]) -> n
 # --------------------------------------------------------------------------- correlate
 
 
-def _filter(image: object, kernel: npt.ArrayLike, args: dict[str, object], *, flip: bool):
+def _filter(image: object, kernel: npt.ArrayLike, args: FilterArgs, *, flip: bool):
     from padlab.engine import choose
     from padlab.modes.registry import Rule  # noqa: F401 - documentation of the types
     from padlab.ops.filtering import METHODS  # noqa: F401
@@ -357,7 +357,7 @@ def _filter(image: object, kernel: npt.ArrayLike, args: dict[str, object], *, fl
     spec = resolve_filter(x.shape, x.dtype, kernel, args, flip=flip)
     rules = spec.rules
     g = spec.geometry
-    method = str(args["method"])
+    method = str(args.method)
     batch = x[None] if spec.channel_axis is None else _moveaxis(x, spec.channel_axis, 0)
     batch = batch.astype(spec.dtype)
     ndim = len(rules)
@@ -367,7 +367,7 @@ def _filter(image: object, kernel: npt.ArrayLike, args: dict[str, object], *, fl
     from padlab._validate import fill_value
 
     fill = (
-        fill_value(args["value"], spec.dtype, "value")
+        fill_value(args.value, spec.dtype, "value")
         if any(r.name == "constant" for r in rules)
         else 0
     )
@@ -387,9 +387,9 @@ def _filter(image: object, kernel: npt.ArrayLike, args: dict[str, object], *, fl
             batch,
             {axis + 1: pair for axis, pair in enumerate(g.pads)},
             ["zeros" if r.kind == "partial" else r.name for r in rules],
-            value=args["value"] if "value" in used else 0,
-            stat_length=args["stat_length"] if "stat_length" in used else None,
-            end_values=args["end_values"] if "end_values" in used else 0,
+            value=args.value if "value" in used else 0,
+            stat_length=args.stat_length if "stat_length" in used else None,
+            end_values=args.end_values if "end_values" in used else 0,
         )
         codes = (CONSTANT,) * ndim
         problem_pads = ((0, 0),) * ndim
@@ -432,10 +432,10 @@ def _filter(image: object, kernel: npt.ArrayLike, args: dict[str, object], *, fl
     out_chunks = output_chunks(
         x.chunks,
         g.kernel_shape,
-        padding=args["padding"],
+        padding=args.padding,
         stride=g.strides,
         dilation=g.dilations,
-        convention=str(args["convention"]),
+        convention=str(args.convention),
         channel_axis=spec.channel_axis,
     )
     if spec.channel_axis is None:
@@ -521,16 +521,16 @@ def correlate(
     image: object,
     kernel: npt.ArrayLike,
     *,
-    padding: object = "same",
-    mode: str | Sequence[str] = "zeros",
+    padding: Padding = "same",
+    mode: Modes = "zeros",
     value: float = 0,
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     channel_axis: int | None = None,
-    method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
+    method: Method = "auto",
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
 ):
     """Cross-correlate a chunked image with a kernel, any rule and geometry, lazily.
     {doc}
@@ -546,23 +546,35 @@ def correlate(
     >>> bool((y.compute() == padlab.correlate(x, np.ones((3, 3)), mode="reflect")).all())
     True
     """
-    return _filter(image, kernel, locals(), flip=False)
+    args = FilterArgs(
+        padding=padding,
+        mode=mode,
+        value=value,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=channel_axis,
+        method=method,
+        stat_length=stat_length,
+        end_values=end_values,
+    )
+    return _filter(image, kernel, args, flip=False)
 
 
 def convolve(
     image: object,
     kernel: npt.ArrayLike,
     *,
-    padding: object = "same",
-    mode: str | Sequence[str] = "zeros",
+    padding: Padding = "same",
+    mode: Modes = "zeros",
     value: float = 0,
-    stride: object = 1,
-    dilation: object = 1,
-    convention: str = "tf",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    convention: Convention = "tf",
     channel_axis: int | None = None,
-    method: str = "auto",
-    stat_length: object = None,
-    end_values: object = 0,
+    method: Method = "auto",
+    stat_length: StatLength = None,
+    end_values: complex | Sequence[complex] = 0,
 ):
     """Convolve a chunked image with a kernel (flipped), any rule and geometry, lazily.
     {doc}
@@ -575,7 +587,19 @@ def convolve(
     >>> padlab.dask.convolve(x, [1.0, 2.0, 3.0]).compute()
     array([ 4., 10., 16., 22., 22.])
     """
-    return _filter(image, kernel, locals(), flip=True)
+    args = FilterArgs(
+        padding=padding,
+        mode=mode,
+        value=value,
+        stride=stride,
+        dilation=dilation,
+        convention=convention,
+        channel_axis=channel_axis,
+        method=method,
+        stat_length=stat_length,
+        end_values=end_values,
+    )
+    return _filter(image, kernel, args, flip=True)
 
 
 correlate.__doc__ = (correlate.__doc__ or "").replace("{doc}", _DOC.format(name="correlate"))
