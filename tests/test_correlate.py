@@ -305,3 +305,23 @@ def test_auto_never_uses_the_fft_on_non_finite_input():
     image[150, 150] = np.nan
     out = padlab.correlate(image, np.ones((31, 31)), mode="reflect")  # large: fft territory
     assert np.isnan(out).sum() == 31 * 31
+
+
+def test_repeated_calls_remember_the_checks_but_not_the_data(rng):
+    """A repeated call skips its checks (per-call overhead), yet a changed kernel, an argument
+    of another type or a different image gives what a first call would."""
+    x = rng.random((16, 16)).astype(np.float32)
+    w = rng.normal(size=(3, 3)).astype(np.float32)
+    first = padlab.correlate(x, w, mode="reflect", stride=1)
+    assert w.flags.writeable  # the caller's kernel is never made read-only
+    w[1, 1] += 1.0  # the same array, changed in place: the new kernel counts
+    again = padlab.correlate(x, w, mode="reflect", stride=1)
+    expected = padlab.correlate(x, w.copy(), mode="reflect", method="reference")
+    np.testing.assert_allclose(again, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again - first, x, rtol=1e-5, atol=1e-5)
+    with pytest.raises(padlab.PadlabTypeError, match="stride"):
+        padlab.correlate(x, w, mode="reflect", stride=True)  # equal to 1 as a key, but refused
+    with pytest.raises(padlab.PadlabTypeError, match="value"):
+        padlab.correlate(x, w, mode="constant", value=[1, 2])  # not a key: checked every time
+    y = padlab.correlate(x[::-1], w, mode="reflect")
+    np.testing.assert_array_equal(y, padlab.correlate(x[::-1].copy(), w, mode="reflect"))

@@ -573,3 +573,12 @@ def test_interior_range_is_the_outputs_that_read_no_padding(n, k, s, d, before, 
     real = [all(0 <= o * s + t * d - before < n for t in range(k)) for o in range(g.out_shape[0])]
     assert real == [lo <= o < hi for o in range(g.out_shape[0])]
     assert (lo, hi) == interior_range(n, before, k, s, d, g.out_shape[0])
+
+
+def test_a_remembered_geometry_does_not_admit_an_argument_of_another_type():
+    Geometry.resolve((9,), (3,), "same", stride=1)
+    with pytest.raises(padlab.PadlabTypeError, match="stride"):
+        Geometry.resolve((9,), (3,), "same", stride=True)  # True == 1, but refused
+    Geometry.resolve((9,), (3,), "same", dilation=(2,))
+    with pytest.raises(padlab.PadlabTypeError, match="dilation"):
+        Geometry.resolve((9,), (3,), "same", dilation=(2.0,))

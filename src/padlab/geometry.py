@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -205,33 +204,56 @@ class Geometry:
         >>> Geometry.resolve((224,), (3,), "valid").out_shape
         (222,)
         """
-        key = (
+        plain = (
             tuple(in_shape),
             tuple(kernel_shape),
-            _freeze(padding),
-            _freeze(stride),
-            _freeze(dilation),
+            _plain(padding),
+            _plain(stride),
+            _plain(dilation),
             convention,
             flip,
         )
         try:
-            return _resolve_cached(*key)
+            key = tuple(cache_key(v) for v in plain)
+            hit = _RESOLVED.get(key)
         except TypeError:  # an unhashable argument (an unusual type): resolve without the cache
-            return _resolve(*key)
+            return _resolve(*plain)
+        if hit is None:
+            hit = _resolve(*plain)
+            if len(_RESOLVED) >= 1024:
+                _RESOLVED.pop(next(iter(_RESOLVED)))
+            _RESOLVED[key] = hit
+        return hit
 
 
-def _freeze(value: object) -> object:
-    """Lists and arrays as tuples, so arguments can key the cache."""
+_RESOLVED: dict[tuple, Geometry] = {}
+
+
+def _plain(value: object) -> object:
+    """Lists and arrays as tuples."""
     if isinstance(value, np.ndarray):
-        return _freeze(value.tolist())
+        return _plain(value.tolist())
     if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
+        return tuple(_plain(v) for v in value)
     return value
 
 
-@lru_cache(maxsize=1024)
-def _resolve_cached(*key: Any) -> Geometry:  # the arguments of _resolve, frozen
-    return _resolve(*key)
+def cache_key(value: object) -> object:
+    """A key for remembering the result of checking ``value``: equal only for values of the
+    same types (``True`` and ``1``, or ``1.0`` and ``1``, are equal in Python but one of them
+    may be refused). Raises TypeError for values that cannot be a key (arrays, unhashables).
+
+    Examples
+    --------
+    >>> cache_key((1, 2)) == cache_key((1, 2)), cache_key(1) == cache_key(True)
+    (True, False)
+    """
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(cache_key(v) for v in value))
+    if isinstance(value, np.ndarray):
+        raise TypeError("an array is not a key")
+    hash(value)
+    return (type(value), value)
 
 
 def _resolve(

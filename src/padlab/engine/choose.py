@@ -370,7 +370,11 @@ def run(problem: Problem, method: str = "auto", out: np.ndarray | None = None) -
             f"out must be a writeable C-contiguous {problem.x.dtype} array of shape "
             f"{problem.out_shape}, got {out.dtype} {out.shape}"
         )
-    factors = split_rank1(problem.kernel) if problem.kernel.ndim == 2 else None
+    factors = (
+        split_rank1(problem.kernel)
+        if problem.kernel.ndim == 2 and method in ("auto", "separable")
+        else None
+    )
     if method == "auto":
         method = pick(problem, factors)
     if method == "direct":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +20,7 @@ from padlab._validate import (
 from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
 from padlab.errors import PadlabTypeError, PadlabValueError
-from padlab.geometry import Convention, Geometry, Padding, partial_scale
+from padlab.geometry import Convention, Geometry, Padding, cache_key, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
 from padlab.modes.padding import StatLength, pad
 from padlab.modes.registry import Modes, Rule, check_rule_options, resolve_mode
@@ -414,9 +415,11 @@ def _filter(
     what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
     target, cast = output_argument(what, args.out, args.output, args.casting)
-    spec = resolve_filter(x.shape, x.dtype, kernel, args, flip=flip)
+    spec = _resolve_repeated(x.shape, x.dtype, kernel, args, flip)
     dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
-    moved = np.moveaxis(x, batched + filtered, tuple(range(x.ndim)))
+    order = batched + filtered
+    in_order = order == tuple(range(x.ndim))
+    moved = x if in_order else np.moveaxis(x, order, tuple(range(x.ndim)))
     batch_shape = moved.shape[: len(batched)]
     # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
     # compute dtype whose batch axes come first)
@@ -438,15 +441,68 @@ def _filter(
     )
     if direct is not None:
         return target  # type: ignore[return-value]
-    result = np.moveaxis(
-        result.reshape(batch_shape + geometry.out_shape), tuple(range(x.ndim)), batched + filtered
-    )
+    result = result.reshape(batch_shape + geometry.out_shape)
+    if not in_order:
+        result = np.moveaxis(result, tuple(range(x.ndim)), order)
     if target is not None:
         np.copyto(target, result, casting=args.casting)
         return target
     if cast is not None:
         return result.astype(cast, casting=args.casting)
     return result
+
+
+#: Calls with a small kernel repeat (a loop over frames, tiles or a dataset): their checked
+#: form is kept, keyed by everything :func:`resolve_filter` reads.
+_REPEATED: dict[tuple, FilterSpec] = {}
+_REPEATED_MAX = 256
+_REPEATED_KERNEL = 4096  # largest kernel (in samples) whose bytes join the key
+_ARG_NAMES = (
+    "padding", "mode", "value", "stride", "dilation", "convention", "channel_axis", "method",
+    "stat_length", "end_values", "axes", "origin",
+)  # fmt: skip
+
+
+_SIMPLE = frozenset({str, int, float, type(None)})
+
+
+def _args_key(args: FilterArgs) -> tuple:
+    values = tuple(getattr(args, name) for name in _ARG_NAMES)
+    types = tuple(map(type, values))
+    if _SIMPLE.issuperset(types):
+        return (types, values)
+    return tuple(cache_key(v) for v in values)
+
+
+def _resolve_repeated(
+    shape: tuple[int, ...], dtype: np.dtype, kernel: npt.ArrayLike, args: FilterArgs, flip: bool
+) -> FilterSpec:
+    """:func:`resolve_filter`, remembered for repeated calls with a small numpy kernel.
+
+    The remembered spec's weights are read-only, so no caller can change a later call's kernel.
+    """
+    if not (isinstance(kernel, np.ndarray) and kernel.size <= _REPEATED_KERNEL):
+        return resolve_filter(shape, dtype, kernel, args, flip=flip)
+    try:
+        key = (
+            shape,
+            dtype,
+            kernel.shape,
+            kernel.dtype,
+            kernel.tobytes(),
+            flip,
+            _args_key(args),
+        )
+    except TypeError:
+        return resolve_filter(shape, dtype, kernel, args, flip=flip)
+    spec = _REPEATED.get(key)
+    if spec is None:
+        spec = resolve_filter(shape, dtype, kernel, args, flip=flip)
+        spec.weights.flags.writeable = False
+        if len(_REPEATED) >= _REPEATED_MAX:
+            _REPEATED.pop(next(iter(_REPEATED)))
+        _REPEATED[key] = spec
+    return spec
 
 
 def _filtered_axes(
@@ -630,6 +686,21 @@ def rules_per_axis(mode: object, n_axes: int) -> tuple[Rule, ...]:
     return tuple(resolve_mode(m) for m in modes)
 
 
+@lru_cache(maxsize=256, typed=True)
+def _virtual(
+    rules: tuple[Rule, ...], dtype: np.dtype, value: object
+) -> tuple[tuple[int, ...], float] | None:
+    """The engine codes and fill value when every rule stays virtual (index, constant and
+    partial rules agreeing on the fill), else None: the image must be padded first."""
+    fill = fill_value(value, dtype, "value") if any(r.name == "constant" for r in rules) else 0
+    fills = {
+        fill if r.name == "constant" else 0 for r in rules if r.kind in ("constant", "partial")
+    }
+    if not (all(r.kind in ("constant", "index", "partial") for r in rules) and len(fills) <= 1):
+        return None
+    return tuple(INDEX_CODES[r.name] for r in rules), float(fills.pop() if fills else 0)
+
+
 def prepare(
     batch: np.ndarray,
     weights: np.ndarray,
@@ -647,15 +718,12 @@ def prepare(
     disagree on the fill value between axes, are padded here with :func:`padlab.pad` and reach
     the engine as a 'valid' problem.
     """
-    dtype = batch.dtype
-    fill = fill_value(value, dtype, "value") if any(r.name == "constant" for r in rules) else 0
-    fills = {
-        fill if r.name == "constant" else 0 for r in rules if r.kind in ("constant", "partial")
-    }
-    virtual = all(r.kind in ("constant", "index", "partial") for r in rules) and len(fills) <= 1
-    if virtual:
-        codes = tuple(INDEX_CODES[r.name] for r in rules)
-        return Problem(batch, weights, geometry, codes, float(fills.pop() if fills else 0))
+    try:
+        virtual = _virtual(rules, batch.dtype, value)
+    except TypeError:  # a value that is not a key: decide without remembering
+        virtual = _virtual.__wrapped__(rules, batch.dtype, value)
+    if virtual is not None:
+        return Problem(batch, weights, geometry, *virtual)
     used = {opt for r in rules for opt in r.options}
     padded = pad(
         batch,
@@ -720,12 +788,18 @@ def run_problem(
 
     ensure()  # the first call on a machine compiles every kernel, saying so
     problem = prepare(
-        batch, weights, geometry, rules, value=value, stat_length=stat_length, end_values=end_values
+        readonly(batch),
+        readonly(weights),
+        geometry,
+        rules,
+        value=value,
+        stat_length=stat_length,
+        end_values=end_values,
     )
-    problem = Problem(
-        readonly(problem.x), readonly(problem.kernel), problem.geometry, problem.codes,
-        problem.value,
-    )  # fmt: skip
+    if problem.x.flags.writeable:  # padded by prepare: a new array
+        problem = Problem(
+            readonly(problem.x), problem.kernel, problem.geometry, problem.codes, problem.value
+        )
     result = choose.run(problem, method, out)
     if out is not None and result.ctypes.data != out.ctypes.data:
         out[...] = result  # an engine that does not write into ``out`` yet
