@@ -368,3 +368,16 @@ def test_cli_audit_onnx(tmp_path, capsys):
     assert "auto_pad=SAME_LOWER" in out
     assert main(["audit", str(tmp_path / "missing.onnx")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_audit_renders_as_an_html_table_in_jupyter():
+    model = nn.Sequential()
+    model.add_module("conv<b>&", nn.Conv2d(3, 4, 3, stride=2, padding=1))  # needs escaping
+    model.add_module("shortcut", nn.Conv2d(4, 4, 1, stride=2))
+    result = audit(model, (3, 224, 224))
+    html = result._repr_html_()
+    assert html.count("<tr") == 1 + len(result.layers)  # header + one row per layer
+    assert "pads unevenly" in html and "drops input" in html  # both effects, told apart
+    assert "1 of 2 strided layers pad unevenly" in html
+    assert "<b>" not in html and "conv&lt;b&gt;&amp;" in html
+    assert "<td>3x3</td>" in html  # the receptive field, written as in the terminal table

@@ -136,6 +136,63 @@ class Audit:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=2)
 
+    def _summary(self) -> list[str]:
+        """The lines under the table: counts, nearby even sizes, the legend."""
+        strided = self.strided
+        lines = []
+        lines.append(
+            f"{sum(layer.uneven for layer in strided)} of {len(strided)} strided layers pad "
+            "unevenly (padded rows/columns after the input never read); "
+            f"{sum(layer.drops for layer in strided)} drop input rows/columns they never read "
+            "(no padding to be uneven, e.g. 1x1 stride-2 shortcuts)"
+        )
+        if self.even_sizes:
+            lines.append(
+                "input heights near this one that pad evenly: "
+                + ", ".join(map(str, self.even_sizes))
+            )
+        if self.even_widths and self.even_widths != self.even_sizes:
+            lines.append(
+                "input widths near this one that pad evenly: "
+                + ", ".join(map(str, self.even_widths))
+            )
+        lines.append(
+            "unread: padded rows,columns at the bottom,right that no window reads; dropped: "
+            "input rows,columns never read; RF: receptive field in input pixels (global: the "
+            "whole image, through global pooling or SE; ?: not followed); border rows: output "
+            "rows (top,bottom) and columns (left,right) whose receptive field reaches padding"
+        )
+        return lines
+
+    def _repr_html_(self) -> str:
+        """The audit as an HTML table, for Jupyter: one row per layer, the uneven and dropping
+        layers marked, then the same summary lines as :meth:`table`."""
+        from html import escape
+
+        heads = ("layer", "type", "kernel", "stride", "pads t,b l,r", "rule", "in -> out",
+                 "unread", "dropped", "RF", "effect")  # fmt: skip
+        rows = []
+        for layer in self.layers:
+            (t, b), (left, right) = layer.padding
+            rf = layer.receptive_field
+            cells = (
+                layer.name, layer.kind, _xy(layer.kernel), _xy(layer.stride),
+                f"{t},{b} {left},{right}", layer.rule,
+                f"{_xy(layer.input)} -> {_xy(layer.output)}",
+                _xy(layer.unread_padding, ","), _xy(layer.dropped_input, ","),
+                rf if isinstance(rf, str) else f"{rf[0]}x{rf[1]}", layer.effect,
+            )  # fmt: skip
+            style = ' style="background:#fde8e8"' if layer.effect else ""
+            rows.append(
+                f"<tr{style}>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+            )
+        summary = "".join(f"<p>{escape(line)}</p>" for line in self._summary())
+        caption = escape(
+            f"audit at input {'x'.join(map(str, self.input_size))} ({self.dtype}, {self.device})"
+        )
+        head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+        return f"<table><caption>{caption}</caption><tr>{head}</tr>{''.join(rows)}</table>{summary}"
+
     def table(self) -> str:
         """The audit as a terminal table."""
         name_w = max([len("layer"), *(len(layer.name) for layer in self.layers)])
@@ -168,29 +225,7 @@ class Audit:
                 f"{_xy(layer.unread_padding, ','):>6} {_xy(layer.dropped_input, ','):>7} "
                 f"{rf_text:>9} {border:>13}{note}"
             )
-        strided = self.strided
-        lines.append(
-            f"{sum(layer.uneven for layer in strided)} of {len(strided)} strided layers pad "
-            "unevenly (padded rows/columns after the input never read); "
-            f"{sum(layer.drops for layer in strided)} drop input rows/columns they never read "
-            "(no padding to be uneven, e.g. 1x1 stride-2 shortcuts)"
-        )
-        if self.even_sizes:
-            lines.append(
-                "input heights near this one that pad evenly: "
-                + ", ".join(map(str, self.even_sizes))
-            )
-        if self.even_widths and self.even_widths != self.even_sizes:
-            lines.append(
-                "input widths near this one that pad evenly: "
-                + ", ".join(map(str, self.even_widths))
-            )
-        lines.append(
-            "unread: padded rows,columns at the bottom,right that no window reads; dropped: "
-            "input rows,columns never read; RF: receptive field in input pixels (global: the "
-            "whole image, through global pooling or SE; ?: not followed); border rows: output "
-            "rows (top,bottom) and columns (left,right) whose receptive field reaches padding"
-        )
+        lines.extend(self._summary())
         return "\n".join(lines)
 
 
