@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import padlab
 import padlab.dask as pdd
+from padlab.dask._graph import from_store
 
 pytestmark = pytest.mark.dask
 
@@ -102,7 +103,25 @@ def _data(shape, ksize, dtype, seed):
     return x, k
 
 
-def _both(func, case, method):
+class Chunked:
+    """An array-like store with chunks, as a zarr array is (blocks read windows from it)."""
+
+    def __init__(self, array: np.ndarray, chunks: tuple) -> None:
+        self.array, self.chunks = array, chunks
+        self.shape, self.dtype = array.shape, array.dtype
+        self.reads: list = []
+
+    def __getitem__(self, key):
+        self.reads.append(key)
+        return self.array[key]
+
+
+def _source(x, chunks, store: bool):
+    """The input as a dask array (blocks read shared chunks) or as a store (windows)."""
+    return Chunked(x, chunks) if store else da.from_array(x, chunks=chunks)
+
+
+def _both(func, case, method, store=False):
     shape, chunks, ksize, padding, mode, stride, dilation, convention, dtype, seed = case
     x, k = _data(shape, ksize, dtype, seed)
     kw = dict(
@@ -118,17 +137,17 @@ def _both(func, case, method):
         expected = getattr(padlab, func)(x, k, **kw)
     except padlab.PadlabError as err:
         with pytest.raises(type(err)) as chunked:
-            getattr(pdd, func)(da.from_array(x, chunks=chunks), k, **kw)
+            getattr(pdd, func)(_source(x, chunks, store), k, **kw)
         assert str(chunked.value) == str(err)
         return None, None, None
-    lazy = getattr(pdd, func)(da.from_array(x, chunks=chunks), k, **kw)
+    lazy = getattr(pdd, func)(_source(x, chunks, store), k, **kw)
     return expected, lazy, chunks
 
 
 @settings(max_examples=60)
-@given(cases(), st.sampled_from(["correlate", "convolve"]))
-def test_direct_bitwise(case, func):
-    expected, lazy, chunks = _both(func, case, "direct")
+@given(cases(), st.sampled_from(["correlate", "convolve"]), st.booleans())
+def test_direct_bitwise(case, func, store):
+    expected, lazy, chunks = _both(func, case, "direct", store)
     if expected is None:
         return
     got = lazy.compute()
@@ -141,9 +160,9 @@ def test_direct_bitwise(case, func):
 
 
 @settings(max_examples=12)
-@given(cases())
-def test_reference_bitwise(case):
-    expected, lazy, _ = _both("correlate", case, "reference")
+@given(cases(), st.booleans())
+def test_reference_bitwise(case, store):
+    expected, lazy, _ = _both("correlate", case, "reference", store)
     if expected is not None:
         np.testing.assert_array_equal(lazy.compute(), expected)
 
@@ -347,3 +366,29 @@ def test_auto_decides_once_for_the_whole_image():
     expected = padlab.correlate(x, k, mode="reflect")
     np.testing.assert_array_equal(lazy.compute(), expected)
     np.testing.assert_array_equal(expected, padlab.correlate(x, k, mode="reflect", method="direct"))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "circular", "partial"])
+def test_a_store_is_read_window_by_window(mode):
+    """Given a store (a zarr array, a memory map...), every output block reads its own window
+    from it, halos included, and no block waits for another block's chunk: what keeps the
+    memory bounded by the chunk size, not by a row of chunks."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 50)).astype(np.float32)
+    store = Chunked(x, (10, 10))
+    k = rng.standard_normal((5, 5))
+    lazy = pdd.correlate(store, k, mode=mode, method="direct")
+    assert store.reads == []  # building the graph reads nothing
+    graph = dict(lazy.__dask_graph__())
+    assert not any(
+        "from-array" in str(key) or "store-" in str(key[0])
+        for key in graph
+        if isinstance(key, tuple)
+    )  # fmt: skip  (no shared chunk tasks)
+    np.testing.assert_array_equal(lazy.compute(), padlab.correlate(x, k, mode=mode))
+    sizes = [np.prod([s.stop - s.start for s in key]) for key in store.reads]
+    assert max(sizes) <= 10 * 10  # parts of single chunks, never a merged region
+    assert sum(sizes) <= x.size * (14 * 14) / (10 * 10)  # each block: its chunk + a 2-wide halo
+    # the dask array made from the store (and only that one) is read this way
+    derived = pdd.correlate(from_store(store, (10, 10)) + 0, k, mode=mode, method="direct")
+    assert any(isinstance(key, tuple) and "add" in key[0] for key in dict(derived.dask))

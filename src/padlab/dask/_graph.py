@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import dask.array as da
     from dask.typing import Key
 
-__all__ = ["AxisRead", "assemble", "axis_reads", "build_array"]
+__all__ = ["AxisRead", "StoreSource", "assemble", "axis_reads", "build_array", "from_store"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,98 @@ def assemble(
     return arr
 
 
+@dataclass(frozen=True)
+class StoreSource:
+    """An array-like (zarr array, TIFF regions, numpy array, memory map) that blocks read
+    directly: each output block reads its own window, halos included, from the store.
+
+    Shared input chunks make the memory of a chunked filter grow with the image (a chunk stays
+    in memory until the blocks on both sides of it are done: a whole row of chunks); reading
+    every window from the store reads the halos twice but keeps the memory bounded by the
+    chunk size.
+
+    Attributes
+    ----------
+    store : array-like
+        Anything sliced like a numpy array (``store[slices]``), with ``shape`` and ``dtype``.
+    squeeze : tuple of int
+        Axes of ``store`` of length 1 that the dask array leaves out (OME-Zarr's t, c, z).
+    """
+
+    store: Any
+    squeeze: tuple[int, ...] = ()
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        full = list(key)
+        for axis in self.squeeze:
+            full.insert(axis, slice(None))
+        part = np.asarray(self.store[tuple(full)])
+        return part.reshape(tuple(n for a, n in enumerate(part.shape) if a not in self.squeeze))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(n for a, n in enumerate(self.store.shape) if a not in self.squeeze)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.store.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+#: dask arrays made by :func:`from_store`, by name: :mod:`padlab.dask` reads their windows
+#: straight from the store (an array derived from them has another name and is read by chunks)
+_STORES: dict[str, StoreSource] = {}
+
+
+def from_store(store: object, chunks: object, squeeze: tuple[int, ...] = ()) -> da.Array:
+    """A dask array over ``store`` whose filtered blocks read their windows from the store.
+
+    Examples
+    --------
+    >>> x = from_store(np.arange(12.0).reshape(3, 4), chunks=2)
+    >>> x.chunks, float(x.sum().compute()), store_of(x) is not None, store_of(x + 1) is None
+    (((2, 1), (2, 2)), 66.0, True, True)
+    """
+    import dask.array as da
+    from dask.base import tokenize
+
+    source = StoreSource(store, tuple(squeeze))
+    name = f"padlab-store-{tokenize(source, chunks)}"
+    meta = np.empty((0,) * source.ndim, source.dtype)  # so that building reads nothing
+    x = da.from_array(source, chunks=chunks, name=name, asarray=True, meta=meta)  # type: ignore[arg-type]
+    if len(_STORES) > 256:
+        _STORES.pop(next(iter(_STORES)))
+    _STORES[x.name] = source
+    return x
+
+
+def store_of(x: da.Array) -> StoreSource | None:
+    """The store ``x`` was made from by :func:`from_store`, or None."""
+    return _STORES.get(x.name)
+
+
+def _read_parts(store: Any, nested: object, channel: int | None, dtype: np.dtype):
+    """The nested lists of windows read from ``store``, batch axis first (the store's
+    ``channel`` axis, or a new axis for None), in ``dtype``."""
+    if isinstance(nested, list):
+        return [_read_parts(store, item, channel, dtype) for item in nested]
+    batch_slices: tuple[slice, ...] = nested  # type: ignore[assignment]
+    if channel is None:
+        part = np.asarray(store[batch_slices[1:]])[None]
+    else:
+        native = list(batch_slices[1:])
+        native.insert(channel, batch_slices[0])
+        part = np.moveaxis(np.asarray(store[tuple(native)]), channel, 0)
+    return part.astype(dtype, copy=False)
+
+
+def _from_store(func, store, nested, channel, dtype, reads, static, block_static, extra):
+    return func(_read_parts(store, nested, channel, dtype), reads, static, block_static, extra)
+
+
 def build_array(
     name: str,
     source: da.Array,
@@ -126,12 +218,17 @@ def build_array(
     static: object,
     block_static: Sequence[Sequence[object]],
     extra: object = None,
+    store: tuple[StoreSource, int | None, np.dtype] | None = None,
 ) -> da.Array:
     """A dask array whose block ``J`` is ``func(blocks, reads_J, static, block_static_J, extra)``.
 
     ``reads[axis][j]`` and ``block_static[axis][j]`` describe output block ``j`` along
     ``axis``; ``blocks`` are the touched input blocks as nested lists. ``extra`` is passed to
     every task (it may be a dask key, e.g. a global flag computed once).
+
+    ``store``: ``(store, channel axis, dtype)`` to read the needed part of every touched block
+    straight from the store (see :func:`_read_parts`) instead of depending on ``source``'s
+    chunks, whose chunking then only describes the blocks.
     """
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
@@ -153,10 +250,37 @@ def build_array(
             return (src_name, *prefix)
         return [keys((*prefix, t), touched) for t in touched[depth]]
 
+    bounds = [np.cumsum([0, *c]) for c in source.chunks]
+
+    def windows(prefix: tuple[slice, ...], rs: Sequence[AxisRead]) -> object:
+        depth = len(prefix)
+        if depth == len(rs):
+            return prefix
+        r = rs[depth]
+        return [
+            windows((*prefix, slice(int(bounds[depth][t] + lo), int(bounds[depth][t] + hi))), rs)
+            for t, (lo, hi) in zip(r.touched, r.ranges, strict=True)
+        ]
+
+    store_key = None
+    if store is not None:
+        deps = deps[1:]
+        store_key = f"{name}-store"
+        dsk[store_key] = store[0]  # once in the graph, not in every task
     for block in itertools.product(*grids):
         rs = tuple(reads[a][j] for a, j in enumerate(block))
-        nested = keys((), [list(r.touched) for r in rs])
         bs = tuple(block_static[a][j] for a, j in enumerate(block))
-        dsk[(name, *block)] = (func, nested, rs, static, bs, extra_key if extra_key else extra)
+        flag = extra_key if extra_key else extra
+        if store is None:
+            nested = keys((), [list(r.touched) for r in rs])
+            dsk[(name, *block)] = (func, nested, rs, static, bs, flag)
+            continue
+        # the parts are read exactly: the ranges start at 0 in what was read
+        read = tuple(
+            AxisRead(r.touched, tuple((0, hi - lo) for lo, hi in r.ranges), r.idx, r.mask)
+            for r in rs
+        )
+        task = (_from_store, func, store_key, windows((), rs), store[1], store[2])
+        dsk[(name, *block)] = (*task, read, static, bs, flag)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
     return da.Array(graph, name, chunks=out_chunks, dtype=dtype)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from padlab._files import atomic_directory
+from padlab.dask._graph import from_store
 from padlab.errors import PadlabFileError, PadlabValueError
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ def open_image(
     >>> image.chunks, channel_axis
     (((2, 1), (2, 2)), None)
     """
-    import dask.array as da
     import zarr
 
     p = Path(path)
@@ -84,19 +84,24 @@ def open_image(
         raise
     except Exception as err:
         raise PadlabFileError(f"{path}: cannot open as TIFF or zarr ({err})") from None
-    x = da.from_array(array, chunks=array.chunks)  # type: ignore[attr-defined]
-    keep = [a for a in range(x.ndim) if x.shape[a] != 1 or a >= x.ndim - 2]
-    x = x.reshape(tuple(x.shape[a] for a in keep)) if len(keep) != x.ndim else x
-    if x.ndim not in (2, 3):
-        raise PadlabValueError(f"{path}: an image needs 2 axes (+ channels), got shape {x.shape}")
-    channel_axis = None if x.ndim == 2 else (0 if ome else -1)
+    shape = tuple(array.shape)  # type: ignore[attr-defined]
+    ndim = len(shape)
+    keep = [a for a in range(ndim) if shape[a] != 1 or a >= ndim - 2]
+    if len(keep) not in (2, 3):
+        kept = tuple(shape[a] for a in keep)
+        raise PadlabValueError(f"{path}: an image needs 2 axes (+ channels), got shape {kept}")
+    channel_axis = None if len(keep) == 2 else (0 if ome else -1)
+    own = tuple(array.chunks)  # type: ignore[attr-defined]
+    block = [own[a] for a in keep]
     if chunks is not None:
         if chunks < 1:
             raise PadlabValueError(f"chunks must be at least 1, got {chunks}")
-        spec = {a: chunks for a in range(x.ndim)}
+        block = [chunks] * len(keep)
         if channel_axis is not None:
-            spec[channel_axis % x.ndim] = -1
-        x = x.rechunk(spec)
+            block[channel_axis] = shape[keep[channel_axis]]
+    squeeze = tuple(a for a in range(ndim) if a not in keep)
+    # blocks filtered by padlab.dask read their windows straight from the file
+    x = from_store(array, tuple(block), squeeze)
     return x, channel_axis
 
 

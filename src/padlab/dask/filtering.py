@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from padlab.dask._graph import AxisRead, assemble, axis_reads, build_array
+from padlab.dask._graph import AxisRead, assemble, axis_reads, build_array, from_store, store_of
 from padlab.engine.plan import Problem
 from padlab.errors import PadlabTypeError
 from padlab.geometry import Convention, Geometry, Padding, partial_scale
@@ -68,6 +68,12 @@ def _as_dask(image: object, what: str):
 
     if isinstance(image, da.Array):
         return image
+    if hasattr(image, "shape") and hasattr(image, "dtype") and hasattr(image, "__getitem__"):
+        # a zarr array, a memory map, a numpy array...: blocks read their windows from it
+        chunks = getattr(image, "chunks", None)
+        if not (isinstance(chunks, tuple) and len(chunks) == len(image.shape)):
+            chunks = "auto"
+        return from_store(image, chunks)
     if hasattr(image, "shape") and hasattr(image, "dtype"):
         return da.asarray(image)
     raise PadlabTypeError(
@@ -482,6 +488,7 @@ def _filter(image: object, kernel: npt.ArrayLike, args: FilterArgs, *, flip: boo
     from dask.base import tokenize
 
     token = tokenize(source.name, spec.weights, g, codes, method, value, st.partial)
+    store = store_of(x) if virtual else None
     out = build_array(
         f"padlab-{what}-{token}",
         source,
@@ -492,6 +499,7 @@ def _filter(image: object, kernel: npt.ArrayLike, args: FilterArgs, *, flip: boo
         st,
         block_static,
         finite,
+        store=(None if store is None else (store, spec.channel_axis, spec.dtype)),
     )
     if spec.channel_axis is None:
         return out[0]
