@@ -175,3 +175,23 @@ def test_default_local_cluster_is_started_and_stopped(tmp_path):
     ]
     # padlab's worker processes are gone (multiprocessing's own helper may stay, by design)
     assert [c for c in left if not any("resource_tracker" in a for a in c)] == []
+
+
+def test_cli_filter_chunks_on_a_cluster_shows_progress(client, tmp_path, capsys):
+    """``padlab filter --chunks --scheduler``: the blocks run on the cluster's workers, and the
+    progress bar follows them there (local callbacks do not see a cluster's tasks)."""
+    import tifffile
+    import zarr
+
+    image = np.random.default_rng(5).random((70, 50)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "big.tif", image)
+    out = tmp_path / "out.zarr"
+    code = main(
+        ["filter", str(tmp_path / "big.tif"), "-k", "blur", "-m", "circular", "--chunks", "16",
+         "-o", str(out), "--scheduler", client.scheduler.address]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "blocks [" in err and "20/20" in err  # 5 x 4 blocks, all seen finishing
+    expected = padlab.correlate(image, padlab.get_kernel("blur"), mode="circular")
+    np.testing.assert_array_equal(zarr.open(str(out), mode="r")[:], expected)

@@ -33,6 +33,7 @@ from typing import Literal
 
 import numpy as np
 
+from padlab._memo import remember
 from padlab._validate import as_index, normalize_widths
 from padlab.errors import PadlabTypeError, PadlabValueError
 
@@ -220,9 +221,7 @@ class Geometry:
             return _resolve(*plain)
         if hit is None:
             hit = _resolve(*plain)
-            if len(_RESOLVED) >= 1024:
-                _RESOLVED.pop(next(iter(_RESOLVED)))
-            _RESOLVED[key] = hit
+            remember(_RESOLVED, key, hit, 1024)
         return hit
 
 

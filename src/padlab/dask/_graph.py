@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from padlab._memo import remember
+
 if TYPE_CHECKING:
     import dask.array as da
     from dask.typing import Key
@@ -178,9 +180,7 @@ def from_store(store: object, chunks: object, squeeze: tuple[int, ...] = ()) -> 
     name = f"padlab-store-{tokenize(source, chunks)}"
     meta = np.empty((0,) * source.ndim, source.dtype)  # so that building reads nothing
     x = da.from_array(source, chunks=chunks, name=name, asarray=True, meta=meta)  # type: ignore[arg-type]
-    if len(_STORES) > 256:
-        _STORES.pop(next(iter(_STORES)))
-    _STORES[x.name] = source
+    remember(_STORES, x.name, source, 256)
     return x
 
 

@@ -222,10 +222,10 @@ def save(
                         chunks=tuple(c[0] for c in x.chunks),
                         dtype=x.dtype,
                     )
-                    _store(x, store, scheduler, pool)
+                    _store(x, store, scheduler, pool, progress)
                     _move_up(work / "image", work)
             else:
-                _save_tiff(x, target, scheduler, pool)
+                _save_tiff(x, target, scheduler, pool, progress)
     finally:
         if client is not None:
             client.close()
@@ -241,10 +241,34 @@ def _move_up(inner: Path, work: Path) -> None:
     inner.rmdir()
 
 
-def _store(x: da.Array, out: Any, scheduler: object, pool: object) -> None:
-    """``da.store``; on failure, wait for the writes still running before the caller cleans up."""
+def _store(
+    x: da.Array,
+    out: Any,
+    scheduler: object,
+    pool: object,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """``da.store``; on failure, wait for the writes still running before the caller cleans up.
+
+    On a distributed cluster with ``progress``, the stored blocks are followed as they finish
+    (the local callbacks that drive the threaded progress bar do not see a cluster's tasks).
+    """
     import dask.array as da
 
+    if progress is not None and type(scheduler).__name__ == "Client":
+        from distributed import as_completed, futures_of
+
+        client: Any = scheduler
+        futures = futures_of(client.persist(da.store(x, out, lock=False, compute=False)))
+        progress(0, len(futures))
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                future.result()
+                progress(done, len(futures))
+        except BaseException:
+            client.cancel(futures)
+            raise
+        return
     try:
         da.store(x, out, lock=False, scheduler=scheduler)
     except BaseException:
@@ -266,7 +290,13 @@ class _callbacks:
             c.unregister()
 
 
-def _save_tiff(x: da.Array, target: Path, scheduler: object, pool: object) -> None:
+def _save_tiff(
+    x: da.Array,
+    target: Path,
+    scheduler: object,
+    pool: object,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """A BigTIFF written through a memory map: each block is stored where it belongs."""
     import tifffile
 
@@ -283,7 +313,7 @@ def _save_tiff(x: da.Array, target: Path, scheduler: object, pool: object) -> No
             photometric="minisblack",
         )
         try:
-            _store(x, mm, scheduler, pool)
+            _store(x, mm, scheduler, pool, progress)
             mm.flush()
         finally:
             del mm

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from padlab._memo import remember
 from padlab._validate import (
     as_index,
     as_numeric_array,
@@ -499,9 +500,7 @@ def _resolve_repeated(
     if spec is None:
         spec = resolve_filter(shape, dtype, kernel, args, flip=flip)
         spec.weights.flags.writeable = False
-        if len(_REPEATED) >= _REPEATED_MAX:
-            _REPEATED.pop(next(iter(_REPEATED)))
-        _REPEATED[key] = spec
+        remember(_REPEATED, key, spec, _REPEATED_MAX)
     return spec
 
 
