@@ -153,6 +153,18 @@ def child(cfg: dict) -> dict:
     }
 
 
+def cli_child(cfg: dict) -> dict:
+    """``padlab filter IN.zarr --chunks N -o OUT.zarr`` in this (fresh) process: peak RSS."""
+    from padlab.cli.main import main
+
+    t0, cpu0 = time.perf_counter(), _cpu()
+    code = main(["filter", cfg["input"], "-k", "box-3", "-m", "reflect", "--chunks",
+                 str(cfg["chunk"]), "-o", cfg["output"], "--quiet"])  # fmt: skip
+    shutil.rmtree(cfg["output"], ignore_errors=True)
+    return {"code": code, "wall_s": time.perf_counter() - t0, "cpu_s": _cpu() - cpu0,
+            "peak_mb": _peak_mb()}  # fmt: skip
+
+
 def _warm() -> None:
     import padlab
 
@@ -245,6 +257,18 @@ def memory(folder: Path, sizes: list[int], chunk: int) -> None:
     print("|---|---|---|---|")
     for size in sizes:
         path = make_input(folder, size, chunk)
+        cli = subprocess.run(
+            [sys.executable, __file__, "--cli", json.dumps(
+                {"input": str(path), "output": str(folder / "out-cli.zarr"), "chunk": chunk})],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if cli.returncode:
+            print(f"| {size}^2 | padlab filter --chunks | error: {cli.stderr.strip()[-200:]} |")
+        else:
+            r = json.loads(cli.stdout.strip().splitlines()[-1])
+            mib = size * size * 4 / 2**20
+            print(f"| {size}^2 ({mib:.0f} MiB) | padlab filter --chunks {chunk} (CLI) | "
+                  f"{r['wall_s']:.1f} | {r['peak_mb']:.0f} |", flush=True)  # fmt: skip
         for who in ("padlab", "dask-image"):
             cfg = dict(
                 input=str(path),
@@ -367,6 +391,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child")
     parser.add_argument("--inmem")
+    parser.add_argument("--cli")
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--chunk", type=int, default=1024)
     parser.add_argument("--kernels", default="3,15,31")
@@ -378,6 +403,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
+        return
+    if args.cli:
+        print(json.dumps(cli_child(json.loads(args.cli))))
         return
     if args.inmem:
         print(json.dumps(in_memory_cpu(*json.loads(args.inmem))))

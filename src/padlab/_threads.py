@@ -337,3 +337,38 @@ def run_chunks(fn: Callable[[int, int], None], items: int, *, per_chunk: int = 1
     worker()
     for future in helpers:
         future.result()
+
+
+#: glibc's mallopt parameter for the number of heaps ("arenas") that threads allocate from
+_M_ARENA_MAX = -8
+
+
+def limit_heaps(count: int = 2) -> bool:
+    """Let this process's threads share ``count`` malloc heaps (glibc only); True if set.
+
+    glibc gives threads heaps of their own, up to eight per core, and a heap keeps the memory
+    its freed arrays leave behind: a long chunked job whose threads each allocate and free
+    chunk-sized arrays grows with the number of chunks, not with their size. Sharing two
+    heaps keeps the peak flat (measured by ``bench/dask.py --memory``). ``padlab filter
+    --chunks`` calls it, since the command owns its process; a library call never does.
+    Must be called before the worker threads first allocate.
+
+    Examples
+    --------
+    >>> import subprocess, sys
+    >>> code = "from padlab._threads import limit_heaps; print(limit_heaps())"
+    >>> run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    >>> run.stdout.strip() in ("True", "False")
+    True
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:  # pragma: no cover - not a C library ctypes can find
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(_M_ARENA_MAX, int(count)))
+    except (OSError, AttributeError):  # pragma: no cover - musl, macOS: no mallopt
+        return False

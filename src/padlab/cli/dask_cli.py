@@ -140,6 +140,10 @@ def run_filter(args: argparse.Namespace) -> int:
         padding = int(args.padding)
     except ValueError:
         pass
+    if args.scheduler is None:
+        from padlab._threads import limit_heaps
+
+        limit_heaps()  # the peak memory stays flat however many chunks the image has
     image, channel_axis = open_image(args.images[0], chunks=args.chunks)
     if args.gray and channel_axis is not None:
         raise PadlabValueError("--gray is not available with --chunks; filter the channels")
