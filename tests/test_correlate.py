@@ -325,3 +325,22 @@ def test_repeated_calls_remember_the_checks_but_not_the_data(rng):
         padlab.correlate(x, w, mode="constant", value=[1, 2])  # not a key: checked every time
     y = padlab.correlate(x[::-1], w, mode="reflect")
     np.testing.assert_array_equal(y, padlab.correlate(x[::-1].copy(), w, mode="reflect"))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "partial", "zeros"])
+@pytest.mark.parametrize("method", ["auto", "direct", "separable"])
+def test_the_prepared_repeat_call_gives_the_first_calls_result(rng, mode, method):
+    """A repeated call on a same-sized image runs a prepared engine call (no checks, no
+    choice): its results are bitwise those of the full path, image after image."""
+    w = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0]).astype(np.float32)
+    images = [rng.random((33, 20)).astype(np.float32) for _ in range(3)]
+    first = [padlab.correlate(x, w, mode=mode, method=method) for x in images]
+    again = [padlab.correlate(x, w, mode=mode, method=method) for x in images]
+    full = [  # a strided view: never the prepared call
+        padlab.correlate(np.pad(x, ((0, 0), (0, 1)))[:, :20], w, mode=mode, method=method)
+        for x in images
+    ]
+    for a, b, c in zip(first, again, full, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert not np.shares_memory(again[0], again[1])  # a new output every call

@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 import numpy as np
 
 from padlab._threads import threads as thread_count
+from padlab._validate import allocate
 from padlab.engine.plan import Problem, interior
 from padlab.errors import PadlabValueError
 from padlab.geometry import Geometry
@@ -370,28 +372,67 @@ def run(problem: Problem, method: str = "auto", out: np.ndarray | None = None) -
             f"out must be a writeable C-contiguous {problem.x.dtype} array of shape "
             f"{problem.out_shape}, got {out.dtype} {out.shape}"
         )
+    if method == "auto":
+        factors = split_rank1(problem.kernel) if problem.kernel.ndim == 2 else None
+        method = pick(problem, factors)
+    if method == "fft":
+        from padlab.engine.fft import correlate_fft
+
+        return correlate_fft(problem, out)
+    if method not in ("direct", "separable"):  # pragma: no cover - checked earlier
+        raise PadlabValueError(f"unknown method {method!r}")
+    if out is None:  # first: an output too large is refused before any table is made
+        out = allocate(
+            problem.out_shape, problem.x.dtype, f"the output for input {problem.x.shape}"
+        )
+    call = bind(problem, method)
+    assert call is not None
+    return call(problem.x, out)
+
+
+def bind(
+    problem: Problem, method: str = "auto"
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None:
+    """The engine for problems like ``problem`` (the same geometry, rules, kernel and input
+    shape and dtype), prepared once: ``call(x, out=None)`` runs it on such an input.
+
+    None for the FFT ('auto' picking it included): its choice depends on the data (no NaN or
+    infinity), so every call goes through :func:`run`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab.geometry import Geometry
+    >>> x = np.ones((1, 8, 8), np.float32)
+    >>> p = Problem(x, np.ones((3, 3), np.float32), Geometry.resolve((8, 8), (3, 3)), (0, 0), 0.0)
+    >>> call = bind(p)
+    >>> float(call(2 * x)[0, 4, 4]), float(call(3 * x)[0, 0, 0])
+    (18.0, 12.0)
+    """
     factors = (
         split_rank1(problem.kernel)
         if problem.kernel.ndim == 2 and method in ("auto", "separable")
         else None
     )
-    if method == "auto":
-        method = pick(problem, factors)
+    if method == "auto":  # as pick(), without looking at the data
+        method, _ = _ranking(
+            problem.geometry,
+            problem.x.shape[0],
+            problem.kernel.shape,
+            factors is not None,
+            problem.x.itemsize,
+        )
     if method == "direct":
-        from padlab.engine.direct import correlate_direct
+        from padlab.engine.direct import bind_direct
 
-        return correlate_direct(problem, out)
-    if method == "fft":
-        from padlab.engine.fft import correlate_fft
-
-        return correlate_fft(problem, out)
+        return bind_direct(problem)
     if method == "separable":
         if factors is None:
             raise PadlabValueError(
                 f"method='separable' needs a 2-D kernel of rank 1 (an outer product of a "
                 f"column and a row); this kernel {problem.kernel.shape} is not"
             )
-        from padlab.engine.separable import correlate_separable
+        from padlab.engine.separable import bind_separable
 
-        return correlate_separable(problem, factors, out)
-    raise PadlabValueError(f"unknown method {method!r}")  # pragma: no cover - checked earlier
+        return bind_separable(problem, factors)
+    return None

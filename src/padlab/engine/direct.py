@@ -30,6 +30,7 @@ zero in unsigned arithmetic; the final index is exact because unsigned addition 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numba as nb
@@ -344,40 +345,54 @@ def conv_direct(
     large for memory is a :class:`~padlab.errors.PadlabMemoryError` before anything else is
     made).
     """
-    n, o = x.shape[0], weight.shape[0]
-    if out is None:
-        out = allocate((n, o, *geometry.out_shape), x.dtype, "the output")
-    work = out.size * math.prod(weight.shape[1:])
+    if out is None:  # first: an output too large is refused before any table is made
+        out = allocate((x.shape[0], weight.shape[0], *geometry.out_shape), x.dtype, "the output")
+    call = bind_conv(x.shape, x.dtype, weight, groups, geometry, codes, value)
+    return call(x, out)
+
+
+def bind_conv(
+    x_shape: tuple[int, ...],
+    dtype: np.dtype,
+    weight: np.ndarray,
+    groups: int,
+    geometry: Geometry,
+    codes: tuple[int, ...],
+    value: float,
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """:func:`conv_direct` for inputs of shape ``x_shape`` and ``dtype``, prepared once: the
+    returned ``call(x, out=None)`` only allocates the output and runs the compiled tasks
+    (repeated calls on same-sized images skip every other step)."""
+    n, o = x_shape[0], weight.shape[0]
+    out_full = (n, o, *geometry.out_shape)
+    work = math.prod(out_full) * math.prod(weight.shape[1:])
     alone = serial(work)
     tz, ty, tx, plan, out_shape, rows = direct_plan(geometry, tuple(codes), groups, n * o, alone)
-    missing = 5 - x.ndim
-    if missing:
-        x = x.reshape(x.shape[:2] + (1,) * missing + x.shape[2:])
-        weight = weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:])
-    args = (
-        x if x.flags.c_contiguous else np.ascontiguousarray(x),
-        (
-            weight
-            if weight.flags.c_contiguous and weight.dtype == x.dtype
-            else np.ascontiguousarray(weight, dtype=x.dtype)
-        ),
-        tz,
-        ty,
-        tx,
-        plan,
-        x.dtype.type(value),
-        out.reshape((n, o, *out_shape)),
+    missing = 5 - len(x_shape)
+    in5 = tuple(x_shape[:2]) + (1,) * missing + tuple(x_shape[2:])
+    w = np.ascontiguousarray(
+        weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:]), dtype=dtype
     )
+    fill = dtype.type(value)
+    out5 = (n, o, *out_shape)
     tasks = n * o * out_shape[0] * (-(-out_shape[1] // rows))
-    if alone:
-        _conv_tasks(0, tasks, *args)
-    else:
-        run_chunks(
-            lambda first, last: _conv_tasks(first, last, *args),
-            tasks,
-            per_chunk=per_chunk(tasks, work, threads()),
-        )
-    return out
+    chunk = 0 if alone else per_chunk(tasks, work, threads())
+
+    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = allocate(out_full, dtype, "the output")
+        x5 = x.reshape(in5)
+        args = (
+            x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5),
+            w, tz, ty, tx, plan, fill, out.reshape(out5),
+        )  # fmt: skip
+        if alone:
+            _conv_tasks(0, tasks, *args)
+        else:
+            run_chunks(lambda first, last: _conv_tasks(first, last, *args), tasks, per_chunk=chunk)
+        return out
+
+    return call
 
 
 @lru_cache(maxsize=256)
@@ -431,11 +446,29 @@ def correlate_direct(problem: Problem, out: np.ndarray | None = None) -> np.ndar
     >>> correlate_direct(p)
     array([[10., 14., 20., 26., 26.]])
     """
-    if out is None:
-        out = allocate(
-            problem.out_shape, problem.x.dtype, f"the output for input {problem.x.shape}"
-        )
-    x = problem.x[:, None]
-    w = problem.kernel[None, None]
-    conv_direct(x, w, 1, problem.geometry, problem.codes, problem.value, out[:, None])
-    return out
+    return bind_direct(problem)(problem.x, out)
+
+
+def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """:func:`correlate_direct` for inputs shaped like ``problem.x``, prepared once:
+    ``call(x, out=None)`` with ``x`` of shape (B, *spatial) returns (B, *out_spatial)."""
+    x_shape = (problem.x.shape[0], 1, *problem.x.shape[1:])
+    conv = bind_conv(
+        x_shape,
+        problem.x.dtype,
+        problem.kernel[None, None],
+        1,
+        problem.geometry,
+        problem.codes,
+        problem.value,
+    )
+    out_shape = problem.out_shape
+    dtype = problem.x.dtype
+
+    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = allocate(out_shape, dtype, f"the output for input {x.shape}")
+        conv(x, out.reshape((out_shape[0], 1, *out_shape[1:])))
+        return out
+
+    return call

@@ -14,6 +14,8 @@ the same column map for every row.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numba as nb
@@ -127,31 +129,36 @@ def correlate_separable(
            [-4., -8., -8., -4.],
            [-4., -8., -8., -4.]])
     """
+    return bind_separable(problem, factors)(problem.x, out)
+
+
+def bind_separable(
+    problem: Problem, factors: tuple[np.ndarray, np.ndarray]
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """:func:`correlate_separable` for inputs shaped like ``problem.x``, prepared once:
+    ``call(x, out=None)`` only allocates the output and runs the compiled tasks."""
     g = problem.geometry
     col, row = factors
-    if out is None:
-        out = allocate(problem.out_shape, problem.x.dtype, "the output")
+    dtype = problem.x.dtype
+    out_shape = problem.out_shape
     batch = problem.x.shape[0]
-    work = out.size * (col.size + row.size)
+    work = math.prod(out_shape) * (col.size + row.size)
     alone = serial(work)
     ty, tx, plan = _plan(g, tuple(problem.codes), batch, alone)
-    args = (
-        np.ascontiguousarray(problem.x),
-        np.ascontiguousarray(col, dtype=problem.x.dtype),
-        np.ascontiguousarray(row, dtype=problem.x.dtype),
-        ty,
-        tx,
-        plan,
-        problem.x.dtype.type(problem.value),
-        out,
-    )
+    col = np.ascontiguousarray(col, dtype=dtype)
+    row = np.ascontiguousarray(row, dtype=dtype)
+    fill = dtype.type(problem.value)
     tasks = batch * (-(-g.out_shape[0] // int(plan[0]["rows_per_task"])))
-    if alone:
-        _separable(0, tasks, *args)
-    else:
-        run_chunks(
-            lambda first, last: _separable(first, last, *args),
-            tasks,
-            per_chunk=per_chunk(tasks, work, threads()),
-        )
-    return out
+    chunk = 0 if alone else per_chunk(tasks, work, threads())
+
+    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = allocate(out_shape, dtype, "the output")
+        args = (np.ascontiguousarray(x), col, row, ty, tx, plan, fill, out)
+        if alone:
+            _separable(0, tasks, *args)
+        else:
+            run_chunks(lambda first, last: _separable(first, last, *args), tasks, per_chunk=chunk)
+        return out
+
+    return call

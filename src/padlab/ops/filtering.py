@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, Literal
@@ -416,10 +417,17 @@ def _filter(
     what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
     target, cast = output_argument(what, args.out, args.output, args.casting)
-    spec = _resolve_repeated(x.shape, x.dtype, kernel, args, flip)
+    spec, key = _resolve_repeated(x.shape, x.dtype, kernel, args, flip)
+    plain = key is not None and target is None and cast is None and x.flags.c_contiguous
+    if plain and (fast := _FAST.get(key)) is not None:
+        return fast(x)
     dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
     order = batched + filtered
     in_order = order == tuple(range(x.ndim))
+    if plain and in_order:
+        fast = _fast_path(spec, x, args)
+        if fast is not None:
+            remember(_FAST, key, fast, _REPEATED_MAX)
     moved = x if in_order else np.moveaxis(x, order, tuple(range(x.ndim)))
     batch_shape = moved.shape[: len(batched)]
     # (B, *spatial) in the compute dtype: at most one copy (none for a C-contiguous input of the
@@ -477,13 +485,14 @@ def _args_key(args: FilterArgs) -> tuple:
 
 def _resolve_repeated(
     shape: tuple[int, ...], dtype: np.dtype, kernel: npt.ArrayLike, args: FilterArgs, flip: bool
-) -> FilterSpec:
-    """:func:`resolve_filter`, remembered for repeated calls with a small numpy kernel.
+) -> tuple[FilterSpec, tuple | None]:
+    """:func:`resolve_filter`, remembered for repeated calls with a small numpy kernel; also
+    the key it is remembered by (None: not remembered).
 
     The remembered spec's weights are read-only, so no caller can change a later call's kernel.
     """
     if not (isinstance(kernel, np.ndarray) and kernel.size <= _REPEATED_KERNEL):
-        return resolve_filter(shape, dtype, kernel, args, flip=flip)
+        return resolve_filter(shape, dtype, kernel, args, flip=flip), None
     try:
         key = (
             shape,
@@ -495,13 +504,54 @@ def _resolve_repeated(
             _args_key(args),
         )
     except TypeError:
-        return resolve_filter(shape, dtype, kernel, args, flip=flip)
+        return resolve_filter(shape, dtype, kernel, args, flip=flip), None
     spec = _REPEATED.get(key)
     if spec is None:
         spec = resolve_filter(shape, dtype, kernel, args, flip=flip)
         spec.weights.flags.writeable = False
         remember(_REPEATED, key, spec, _REPEATED_MAX)
-    return spec
+    return spec, key
+
+
+#: Repeated calls whose whole path is known (a C-contiguous image of the compute dtype, rules
+#: read through tables, the direct or separable engine, no ``out``): the prepared engine call.
+_FAST: dict[tuple, Callable[[np.ndarray], np.ndarray]] = {}
+_FAST_MAX = 1 << 22  # samples of the image and of the result
+
+
+def _fast_path(
+    spec: FilterSpec, x: np.ndarray, args: FilterArgs
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The prepared call for images like ``x`` (see ``_FAST``), or None if there is none."""
+    from padlab.engine import choose
+
+    if args.method not in ("auto", "direct", "separable") or x.dtype != spec.dtype:
+        return None
+    if math.prod(spec.out_shape) > _FAST_MAX or x.size > _FAST_MAX:
+        return None  # per-call costs matter for small images only; big ones keep every check
+    batch_shape = (-1, *spec.geometry.in_shape)
+    problem = prepare(
+        readonly(x.reshape(batch_shape)),
+        readonly(np.ascontiguousarray(spec.weights)),
+        spec.geometry,
+        spec.rules,
+        value=args.value,
+    )
+    if problem.x.flags.writeable:  # padded first (arithmetic rules): no prepared call
+        return None
+    call = choose.bind(problem, str(args.method))
+    if call is None:
+        return None
+    partial = tuple(r.kind == "partial" for r in spec.rules)
+    geometry, dtype, out_shape = spec.geometry, spec.dtype, spec.out_shape
+
+    def fast(image: np.ndarray) -> np.ndarray:
+        result = call(readonly(image.reshape(batch_shape)), None)
+        if any(partial):  # made per call, as run_problem does: it is the size of the output
+            result *= partial_scale(geometry, partial, dtype)
+        return result.reshape(out_shape)
+
+    return fast
 
 
 def _filtered_axes(
