@@ -61,11 +61,15 @@ __all__ = [
     "tiles_work",
 ]
 
-#: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py)
+#: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py).
+#: For the FFT, "rows" are its tiles: 150 us each, read off bench/filters.py on an idle machine
+#: (30 Nov 2026: 100 to 290 us of per-tile work beyond the transforms' V log V, from 64x64 to
+#: 4096x4096 and 15x15 to 31x31; the earlier 10.4 us made 'auto' pick the FFT at 256x256 and
+#: 512x512 for 15x15 kernels, 1.3 to 2.3 times slower than the direct engine there).
 COSTS = {
     "direct": (0.036, 60.0, 40_000.0),
     "separable": (0.060, 150.0, 20_000.0),
-    "fft": (0.25, 10_400.0, 150_000.0),
+    "fft": (0.25, 150_000.0, 150_000.0),
 }
 #: extra cost of an edge column's multiply-add (scalar, with table lookups), over an interior one
 BORDER_FACTOR = 7.0

@@ -298,6 +298,18 @@ def build_report(
 
 def _build(gray, measured, named, rules, work, say, **setup) -> Report:
     plt = figures.pyplot()
+    # what exists now (modules, compiled kernels, matplotlib's caches) is never garbage here:
+    # set it aside, so that each step's collection (_release) scans only the step's objects
+    # (1.5 s of a 9.4 s report went to scanning everything 14 times)
+    gc.collect()
+    gc.freeze()
+    try:
+        return _steps(plt, gray, measured, named, rules, work, say, **setup)
+    finally:
+        gc.unfreeze()
+
+
+def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
     saved: list[dict[str, object]] = []
     depth = setup["depth"]
 
