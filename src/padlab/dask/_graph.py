@@ -179,7 +179,7 @@ def from_store(store: object, chunks: object, squeeze: tuple[int, ...] = ()) -> 
     source = StoreSource(store, tuple(squeeze))
     name = f"padlab-store-{tokenize(source, chunks)}"
     meta = np.empty((0,) * source.ndim, source.dtype)  # so that building reads nothing
-    x = da.from_array(source, chunks=chunks, name=name, asarray=True, meta=meta)  # type: ignore[arg-type]
+    x = da.from_array(source, chunks=chunks, name=name, asarray=True, meta=meta)
     remember(_STORES, x.name, source, 256)
     return x
 

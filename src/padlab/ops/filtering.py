@@ -419,12 +419,12 @@ def _filter(
     target, cast = output_argument(what, args.out, args.output, args.casting)
     spec, key = _resolve_repeated(x.shape, x.dtype, kernel, args, flip)
     plain = key is not None and target is None and cast is None and x.flags.c_contiguous
-    if plain and (fast := _FAST.get(key)) is not None:
+    if key is not None and plain and (fast := _FAST.get(key)) is not None:
         return fast(x)
     dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
     order = batched + filtered
     in_order = order == tuple(range(x.ndim))
-    if plain and in_order:
+    if key is not None and plain and in_order:
         fast = _fast_path(spec, x, args)
         if fast is not None:
             remember(_FAST, key, fast, _REPEATED_MAX)
