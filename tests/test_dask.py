@@ -353,7 +353,7 @@ def _methods(lazy) -> set[str]:
 def test_auto_decides_once_for_the_whole_image():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((300, 280)).astype(np.float32)
-    k = rng.standard_normal((17, 17)).astype(np.float32)
+    k = rng.standard_normal((31, 31)).astype(np.float32)
     chunks = ((1, 50, 249), (7, 13, 260))  # blocks of very different sizes: one decision
     lazy = pdd.correlate(da.from_array(x, chunks=chunks), k, mode="reflect")
     methods = _methods(lazy)
