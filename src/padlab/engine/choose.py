@@ -48,6 +48,7 @@ from padlab.kernels.rank import split_rank1
 
 __all__ = [
     "COSTS",
+    "bind",
     "estimate",
     "features",
     "fft_max_volume",
@@ -55,6 +56,7 @@ __all__ = [
     "per_chunk",
     "pick",
     "pick_conv",
+    "ranking",
     "run",
     "serial",
     "tile_sizes",
@@ -240,16 +242,22 @@ def pick(problem: Problem, factors: object) -> str:
     >>> pick(p, None)
     'direct'
     """
-    best, finite_only = _ranking(
+    best, finite_only = ranking(problem, factors)
+    if best == "fft" and not _finite(problem.x):
+        return finite_only
+    return best
+
+
+def ranking(problem: Problem, factors: object) -> tuple[str, str]:
+    """The cheapest engine for ``problem``, and the cheapest other than the FFT, from its
+    shapes alone (:func:`pick` then looks at the data for the FFT)."""
+    return _ranking(
         problem.geometry,
         problem.x.shape[0],
         problem.kernel.shape,
         factors is not None,
         problem.x.itemsize,
     )
-    if best == "fft" and not _finite(problem.x):
-        return finite_only
-    return best
 
 
 @lru_cache(maxsize=1024)
@@ -419,13 +427,7 @@ def bind(
         else None
     )
     if method == "auto":  # as pick(), without looking at the data
-        method, _ = _ranking(
-            problem.geometry,
-            problem.x.shape[0],
-            problem.kernel.shape,
-            factors is not None,
-            problem.x.itemsize,
-        )
+        method, _ = ranking(problem, factors)
     if method == "direct":
         from padlab.engine.direct import bind_direct
 

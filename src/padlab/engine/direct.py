@@ -376,7 +376,7 @@ def bind_conv(
     fill = dtype.type(value)
     out5 = (n, o, *out_shape)
     tasks = n * o * out_shape[0] * (-(-out_shape[1] // rows))
-    chunk = 0 if alone else per_chunk(tasks, work, threads())
+    chunk = tasks if alone else per_chunk(tasks, work, threads())
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
@@ -386,10 +386,8 @@ def bind_conv(
             x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5),
             w, tz, ty, tx, plan, fill, out.reshape(out5),
         )  # fmt: skip
-        if alone:
-            _conv_tasks(0, tasks, *args)
-        else:
-            run_chunks(lambda first, last: _conv_tasks(first, last, *args), tasks, per_chunk=chunk)
+        # one chunk when alone: run_chunks then runs it in the calling thread
+        run_chunks(lambda first, last: _conv_tasks(first, last, *args), tasks, per_chunk=chunk)
         return out
 
     return call

@@ -149,16 +149,14 @@ def bind_separable(
     row = np.ascontiguousarray(row, dtype=dtype)
     fill = dtype.type(problem.value)
     tasks = batch * (-(-g.out_shape[0] // int(plan[0]["rows_per_task"])))
-    chunk = 0 if alone else per_chunk(tasks, work, threads())
+    chunk = tasks if alone else per_chunk(tasks, work, threads())
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
             out = allocate(out_shape, dtype, "the output")
         args = (np.ascontiguousarray(x), col, row, ty, tx, plan, fill, out)
-        if alone:
-            _separable(0, tasks, *args)
-        else:
-            run_chunks(lambda first, last: _separable(first, last, *args), tasks, per_chunk=chunk)
+        # one chunk when alone: run_chunks then runs it in the calling thread
+        run_chunks(lambda first, last: _separable(first, last, *args), tasks, per_chunk=chunk)
         return out
 
     return call

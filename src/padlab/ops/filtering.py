@@ -418,7 +418,7 @@ def _filter(
     x = as_numeric_array(image, "image")
     target, cast = output_argument(what, args.out, args.output, args.casting)
     spec, key = _resolve_repeated(x.shape, x.dtype, kernel, args, flip)
-    plain = key is not None and target is None and cast is None and x.flags.c_contiguous
+    plain = target is None and cast is None and x.flags.c_contiguous
     if key is not None and plain and (fast := _FAST.get(key)) is not None:
         return fast(x)
     dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
@@ -529,27 +529,24 @@ def _fast_path(
         return None
     if math.prod(spec.out_shape) > _FAST_MAX or x.size > _FAST_MAX:
         return None  # per-call costs matter for small images only; big ones keep every check
+    virtual = _virtual(spec.rules, spec.dtype, args.value)
+    if virtual is None:  # padded first (arithmetic rules): no prepared call
+        return None
     batch_shape = (-1, *spec.geometry.in_shape)
-    problem = prepare(
+    problem = Problem(
         readonly(x.reshape(batch_shape)),
         readonly(np.ascontiguousarray(spec.weights)),
         spec.geometry,
-        spec.rules,
-        value=args.value,
+        *virtual,
     )
-    if problem.x.flags.writeable:  # padded first (arithmetic rules): no prepared call
-        return None
     call = choose.bind(problem, str(args.method))
     if call is None:
         return None
-    partial = tuple(r.kind == "partial" for r in spec.rules)
-    geometry, dtype, out_shape = spec.geometry, spec.dtype, spec.out_shape
+    geometry, rules, out_shape = spec.geometry, spec.rules, spec.out_shape
 
     def fast(image: np.ndarray) -> np.ndarray:
         result = call(readonly(image.reshape(batch_shape)), None)
-        if any(partial):  # made per call, as run_problem does: it is the size of the output
-            result *= partial_scale(geometry, partial, dtype)
-        return result.reshape(out_shape)
+        return scale_partial(result, geometry, rules).reshape(out_shape)
 
     return fast
 
@@ -735,12 +732,26 @@ def rules_per_axis(mode: object, n_axes: int) -> tuple[Rule, ...]:
     return tuple(resolve_mode(m) for m in modes)
 
 
-@lru_cache(maxsize=256, typed=True)
 def _virtual(
     rules: tuple[Rule, ...], dtype: np.dtype, value: object
 ) -> tuple[tuple[int, ...], float] | None:
     """The engine codes and fill value when every rule stays virtual (index, constant and
-    partial rules agreeing on the fill), else None: the image must be padded first."""
+    partial rules agreeing on the fill), else None: the image must be padded first.
+
+    Remembered by rule name, dtype and value (a value that cannot be a key is decided anew).
+    """
+    names = tuple(r.name for r in rules)
+    try:
+        return _virtual_by_name(names, dtype, value)
+    except TypeError:
+        return _virtual_by_name.__wrapped__(names, dtype, value)
+
+
+@lru_cache(maxsize=256, typed=True)
+def _virtual_by_name(
+    names: tuple[str, ...], dtype: np.dtype, value: object
+) -> tuple[tuple[int, ...], float] | None:
+    rules = tuple(resolve_mode(name) for name in names)
     fill = fill_value(value, dtype, "value") if any(r.name == "constant" for r in rules) else 0
     fills = {
         fill if r.name == "constant" else 0 for r in rules if r.kind in ("constant", "partial")
@@ -767,10 +778,7 @@ def prepare(
     disagree on the fill value between axes, are padded here with :func:`padlab.pad` and reach
     the engine as a 'valid' problem.
     """
-    try:
-        virtual = _virtual(rules, batch.dtype, value)
-    except TypeError:  # a value that is not a key: decide without remembering
-        virtual = _virtual.__wrapped__(rules, batch.dtype, value)
+    virtual = _virtual(rules, batch.dtype, value)
     if virtual is not None:
         return Problem(batch, weights, geometry, *virtual)
     used = {opt for r in rules for opt in r.options}
@@ -853,6 +861,15 @@ def run_problem(
     if out is not None and result.ctypes.data != out.ctypes.data:
         out[...] = result  # an engine that does not write into ``out`` yet
         result = out
+    return scale_partial(result, geometry, rules)
+
+
+def scale_partial(result: np.ndarray, geometry: Geometry, rules: tuple[Rule, ...]) -> np.ndarray:
+    """``result`` (the engines' sum, the padding read as zeros) scaled in place for the
+    ``partial`` axes among ``rules``; unchanged if there is none.
+
+    The scale is the size of the output, so it is made for each call, never kept.
+    """
     partial = tuple(r.kind == "partial" for r in rules)
     if any(partial):
         result *= partial_scale(geometry, partial, result.dtype)
