@@ -9,6 +9,7 @@ Ctrl-C leaves nothing half-written behind, and the previous output, if any, is u
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,7 +256,8 @@ def _store(
     """
     import dask.array as da
 
-    if progress is not None and type(scheduler).__name__ == "Client":
+    distributed = sys.modules.get("distributed")  # a Client exists only if it was imported
+    if progress is not None and distributed and isinstance(scheduler, distributed.Client):
         from distributed import as_completed, futures_of
 
         client: Any = scheduler
