@@ -282,3 +282,26 @@ def test_notebook_helpers_clip_at_a_stated_percentile_and_title_the_rule():
     first, second = shown[..., 0][inside] - 0.5, shown[..., 1][inside] - 0.5
     assert np.allclose(second, first / 2, atol=1e-6)
     plt.close("all")
+
+
+def test_placed_pixels_are_what_figimage_draws():
+    """The photo overview draws its 8-bit pixels straight to the renderer (no float copies of
+    the photo); the picture is the one ``figimage(origin="upper")`` drew."""
+    from padlab.report import figures
+
+    plt = figures.pyplot()
+    rng = np.random.default_rng(0)
+    rgba = figures._gray_pixels(rng.random((37, 53)), 1.0)
+    assert rgba.dtype == np.uint8 and rgba.shape == (37, 53, 4) and (rgba[..., 3] == 255).all()
+    drawn = []
+    for place in ("figimage", "renderer"):
+        fig = plt.figure(figsize=(1.2, 0.9), dpi=100)
+        if place == "figimage":
+            fig.figimage(rgba[..., :3], xo=11, yo=7, origin="upper")
+        else:
+            figures._place_pixels(fig, rgba, 11, 7)
+        fig.canvas.draw()
+        drawn.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+        plt.close(fig)
+    assert (drawn[0] != 255).any()  # something was drawn
+    np.testing.assert_array_equal(drawn[0], drawn[1])

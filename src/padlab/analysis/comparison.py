@@ -225,6 +225,13 @@ def compare(
                 magnitude = magnitude.max(axis=2)
             maps[rule.name] = magnitude.astype(np.float32)
             del magnitude
+        context = dict(
+            context_error_rmse=ctx.rmse,
+            context_error_max=ctx.max_abs,
+            context_error_relative=ctx.relative_rmse,
+            context_error_by_distance=[float(v) for v in ctx.by_distance],
+        )
+        del ctx  # its error map: freed before the next measurement
         edges = false_edge_energy(x, w, rule.name, value=value)
         shift = distribution_shift(x, w, rule.name, value=value)
         equi = equivariance_error(x, w, rule.name, value=value)
@@ -238,10 +245,7 @@ def compare(
             dict(
                 mode=rule.name,
                 pattern=rule.pattern,
-                context_error_rmse=ctx.rmse,
-                context_error_max=ctx.max_abs,
-                context_error_relative=ctx.relative_rmse,
-                context_error_by_distance=[float(v) for v in ctx.by_distance],
+                **context,
                 false_edge_ratio=edges.ratio,
                 false_edge_band_mean=edges.band_mean_abs,
                 false_edge_interior_mean=edges.interior_mean_abs,
