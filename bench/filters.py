@@ -18,10 +18,11 @@ the per-call overhead; at 2048x2048 the 3x3 throughput is compared with a plain 
 of the same image (the memory bound), with padlab writing a fresh output (as every peer does)
 and writing into a reused one (the engine's ``out=``).
 All contenders are first checked to give the same result. They then run alternately, so a noisy
-machine slows them alike; the table shows medians, Mpixel/s and the ratio
-``best peer time / padlab time`` (above 1: padlab is faster). padlab's engines are also timed
-one by one, to check that 'auto' picks the fastest, and padlab's peak memory beyond its input
-and output is read from the kernel's high-water mark (``/proc/self/status`` VmHWM).
+machine slows them alike (a call faster than 1 ms is repeated within its timed sample, as
+``timeit`` does, the same number of times in every round); the table shows medians, Mpixel/s
+and the ratio ``best peer time / padlab time`` (above 1: padlab is faster). padlab's engines
+are also timed one by one, to check that 'auto' picks the fastest, and padlab's peak memory
+beyond its input and output is read from the kernel's high-water mark (``/proc/self/status`` VmHWM).
 """
 
 from __future__ import annotations
@@ -88,22 +89,40 @@ def _status_kib(key: str) -> int:
     raise KeyError(key)  # pragma: no cover
 
 
+#: a timed sample lasts at least this long: a fast call (a 64x64 image) is repeated within the
+#: sample, as ``timeit`` does, so that the sample measures the call, not the timer and the
+#: caches the other contenders just evicted
+SAMPLE_SECONDS = 1e-3
+#: at most this many calls in one sample
+SAMPLE_CALLS = 200
+
+
 def _time_alternating(contenders: dict[str, object], budget: float) -> dict[str, float]:
-    """Median seconds per contender, running them in turn until the budget or 15 rounds."""
+    """Median seconds per call per contender, running them in turn until the budget or 15
+    rounds. A sample of a call faster than :data:`SAMPLE_SECONDS` repeats it (the same count
+    in every round: enough calls to last that long, at most :data:`SAMPLE_CALLS`)."""
     first = {}
     for name, fn in contenders.items():
+        fn()  # warm: first-call costs (compilation, caches, allocator) are not measured
         start = time.perf_counter()
         fn()
         first[name] = time.perf_counter() - start
-    rounds = int(min(15, max(3, budget / max(sum(first.values()), 1e-9))))
+    calls = {
+        name: int(min(SAMPLE_CALLS, max(1, math.ceil(SAMPLE_SECONDS / max(t, 1e-9)))))
+        for name, t in first.items()
+    }
+    per_round = sum(first[name] * calls[name] for name in contenders)
+    rounds = int(min(15, max(3, budget / max(per_round, 1e-9))))
     slow = sum(first.values()) > 20  # very slow peers (ndimage, 4096, 31x31): one more round
     rounds = 1 if slow else rounds
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
+            n = calls[name]
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - start) / n)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

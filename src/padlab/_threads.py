@@ -308,8 +308,8 @@ _SERIAL_WORK = 300_000
 _BALANCED_WORK = 20_000_000
 
 
-def run_chunks(fn: Callable[[int, int], None], items: int, *, per_chunk: int = 1) -> None:
-    """Call ``fn(first, last)`` over ``range(items)`` cut into chunks, on all threads.
+def run_chunks(fn: Callable[..., None], items: int, *args: object, per_chunk: int = 1) -> None:
+    """Call ``fn(first, last, *args)`` over ``range(items)`` cut into chunks, on all threads.
 
     Chunks are handed out dynamically (a thread that finishes early takes the next one), so
     uneven chunks, such as image borders, balance out. Small jobs run in the calling thread.
@@ -321,17 +321,21 @@ def run_chunks(fn: Callable[[int, int], None], items: int, *, per_chunk: int = 1
     >>> sorted(seen)
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
+    if items <= per_chunk:  # one chunk (a small image's call): no more bookkeeping
+        if items > 0:
+            fn(0, items, *args)
+        return
     n_threads = threads()
     chunks = [(a, min(items, a + per_chunk)) for a in range(0, items, per_chunk)]
-    if n_threads == 1 or len(chunks) <= 1:
+    if n_threads == 1:
         for first, last in chunks:
-            fn(first, last)
+            fn(first, last, *args)
         return
     counter = itertools.count()
 
     def worker() -> None:
         while (k := next(counter)) < len(chunks):
-            fn(*chunks[k])
+            fn(*chunks[k], *args)
 
     helpers = [pool().submit(worker) for _ in range(min(n_threads, len(chunks)) - 1)]
     worker()

@@ -387,7 +387,7 @@ def bind_conv(
             w, tz, ty, tx, plan, fill, out.reshape(out5),
         )  # fmt: skip
         # one chunk when alone: run_chunks then runs it in the calling thread
-        run_chunks(lambda first, last: _conv_tasks(first, last, *args), tasks, per_chunk=chunk)
+        run_chunks(_conv_tasks, tasks, *args, per_chunk=chunk)
         return out
 
     return call

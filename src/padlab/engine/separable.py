@@ -156,7 +156,7 @@ def bind_separable(
             out = allocate(out_shape, dtype, "the output")
         args = (np.ascontiguousarray(x), col, row, ty, tx, plan, fill, out)
         # one chunk when alone: run_chunks then runs it in the calling thread
-        run_chunks(lambda first, last: _separable(first, last, *args), tasks, per_chunk=chunk)
+        run_chunks(_separable, tasks, *args, per_chunk=chunk)
         return out
 
     return call
