@@ -132,3 +132,39 @@ def test_cli_filter_chunks_errors_are_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("padlab filter: error:") and words in err and err.count("\n") == 1
     assert sorted(os.listdir(tmp_path)) == ["a.tif"]
+
+
+def test_a_tiff_is_opened_once_per_reading_thread(tmp_path, monkeypatch):
+    """Every block reads its window from the TIFF; each thread opens the file once (the open
+    costs more than the read), the handles close with close(), and a pickled copy (a cluster
+    worker's) opens its own."""
+    import pickle
+    import threading
+
+    from padlab.dask.files import _TiffRegions
+
+    image = _tiff(tmp_path / "a.tif", (64, 80), tile=(16, 16))
+    opened = []
+    real = tifffile.imread
+
+    def counting(*args, **kwargs):
+        opened.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tifffile, "imread", counting)
+    x, _ = open_image(tmp_path / "a.tif", chunks=16)
+    result = padlab.dask.correlate(x, np.ones((3, 3)), mode="reflect")
+    with dask.config.set(scheduler="threads", num_workers=2):
+        got = result.compute()
+    np.testing.assert_array_equal(got, padlab.correlate(image, np.ones((3, 3)), mode="reflect"))
+    # 20 blocks, each reading a window from the file: one open per thread, not per read
+    assert len(opened) == len(set(opened)) <= 3, opened
+    regions = _TiffRegions(tmp_path / "a.tif")
+    copy = pickle.loads(pickle.dumps(regions))
+    np.testing.assert_array_equal(copy[3:9, 5:7], image[3:9, 5:7])
+    before = len(opened)
+    np.testing.assert_array_equal(regions[:2, :2], image[:2, :2])
+    assert len(opened) == before  # this thread's handle, kept
+    regions.close()
+    np.testing.assert_array_equal(regions[:2, :2], image[:2, :2])
+    assert len(opened) == before + 1  # closed: the read opened the file again
