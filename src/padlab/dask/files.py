@@ -8,6 +8,7 @@ Ctrl-C leaves nothing half-written behind, and the previous output, if any, is u
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -107,55 +108,61 @@ def open_image(
     return x, channel_axis
 
 
+#: open TIFF handles no read is using, oldest first: (owner, zarr array, tifffile store)
+_IDLE: list[tuple[object, Any, Any]] = []
+_IDLE_LOCK = threading.Lock()
+#: at most this many idle handles stay open, over all TIFFs (the oldest is closed first)
+_IDLE_MAX = 8
+_OWNERS = itertools.count()
+
+
 class _TiffRegions:
-    """A TIFF read region by region (level 0), through one open handle per thread.
+    """A TIFF read region by region (level 0), through open handles that are reused.
 
     Opening the file costs more than reading a window from it (tiled 4096x4096 float32: a
-    1024x1024 window in 6.7 ms with the open, most of it the open), so each thread that reads
-    opens it once; :meth:`close` (or collecting the object) closes every handle. Picklable (it
-    travels as its path), so workers of a cluster open their own.
+    1024x1024 window in 6.7 ms with the open, most of it the open), so a read takes an idle
+    handle of this TIFF if there is one and gives it back after; a read with none opens one.
+    At most :data:`_IDLE_MAX` idle handles stay open over all TIFFs of the process (the oldest
+    closes first), so a loop over many files does not run out of file descriptors. Picklable
+    (it travels as its path), so workers of a cluster open their own.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._start()
-        array = self._array()
+        self._owner = next(_OWNERS)
+        handle = self._take()
+        array = handle[0]
         self.shape = tuple(array.shape)
         self.dtype = array.dtype
         self.chunks = tuple(array.chunks)
         self.ndim = len(self.shape)
+        self._give(handle)
 
-    def _start(self) -> None:
-        self._local = threading.local()
-        self._stores: list[Any] = []
-        self._lock = threading.Lock()
+    def _take(self) -> tuple[Any, Any]:
+        with _IDLE_LOCK:
+            for i in range(len(_IDLE) - 1, -1, -1):
+                if _IDLE[i][0] == self._owner:
+                    _, array, store = _IDLE.pop(i)
+                    return array, store
+        import tifffile
+        import zarr
 
-    def _array(self) -> Any:
-        array = getattr(self._local, "array", None)
-        if array is None:
-            import tifffile
-            import zarr
+        store = tifffile.imread(self.path, aszarr=True)
+        return _first_array(zarr.open(store, mode="r")), store
 
-            store = tifffile.imread(self.path, aszarr=True)
-            with self._lock:
-                self._stores.append(store)
-            array = self._local.array = _first_array(zarr.open(store, mode="r"))
-        return array
-
-    def __getitem__(self, key: object) -> object:
-        return self._array()[key]
-
-    def close(self) -> None:
-        """Close every thread's handle (a later read opens the file again)."""
-        with self._lock:
-            stores, self._stores = self._stores, []
-            self._local = threading.local()
-        for store in stores:
+    def _give(self, handle: tuple[Any, Any]) -> None:
+        with _IDLE_LOCK:
+            _IDLE.append((self._owner, *handle))
+            surplus = [_IDLE.pop(0) for _ in range(len(_IDLE) - _IDLE_MAX)]
+        for _, _, store in surplus:
             store.close()
 
-    def __del__(self) -> None:
-        if getattr(self, "_stores", None):
-            self.close()
+    def __getitem__(self, key: object) -> object:
+        handle = self._take()
+        try:
+            return handle[0][key]
+        finally:
+            self._give(handle)
 
     def __getstate__(self) -> dict[str, object]:
         keep = ("path", "shape", "dtype", "chunks", "ndim")
@@ -163,7 +170,7 @@ class _TiffRegions:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self._start()
+        self._owner = next(_OWNERS)
 
 
 def _regular(x: da.Array) -> da.Array:
