@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: matplotlib rc settings shared by all figures (100 dpi: a figure pixel is a CSS pixel)
-STYLE: dict[RcKeyType, float | str] = {
+STYLE: dict[RcKeyType, float] = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "font.size": 9,
@@ -55,10 +55,6 @@ STYLE: dict[RcKeyType, float | str] = {
     "ytick.labelsize": 8,
     "legend.fontsize": 8,
     "figure.titlesize": 10,
-    # a photo drawn smaller than its pixels is resampled as values, then coloured: the same
-    # picture on a linear map as colouring first, with a quarter of the float copies (26 ->
-    # 6 MB for the classic figure; matplotlib 3.10 or later, older ones keep their default)
-    "image.interpolation_stage": "data",
 }
 
 #: the widest figure, in inches (100 px each): the page's text column
@@ -96,7 +92,7 @@ def pyplot():
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({k: v for k, v in STYLE.items() if k in plt.rcParams})
+    plt.rcParams.update(STYLE)
     return plt
 
 
@@ -385,18 +381,34 @@ def _gray_pixels(values: np.ndarray, top: float) -> np.ndarray:
 def _place_pixels(fig, rgba: np.ndarray, x: int, y: int) -> None:
     """Draw 8-bit RGBA pixels on ``fig`` unresampled, top-left row first, their lower left
     corner at figure pixel (``x``, ``y``): what ``fig.figimage(rgba, xo=x, yo=y,
-    origin="upper")`` draws, without the float copies of the image matplotlib makes on the way
-    (20 MB for a 512x600 photo, the report's peak memory).
+    origin="upper")`` draws. On the Agg renderer at the figure's resolution (a PNG, the report)
+    the pixels go straight to the renderer, without the float copies of the image matplotlib
+    makes on the way (20 MB for a 512x600 photo, the report's peak memory); any other output
+    (PDF, SVG, another dpi) takes matplotlib's own path.
     """
     from matplotlib.artist import Artist
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.image import FigureImage
+    from matplotlib.transforms import Bbox
+
+    flipped = np.ascontiguousarray(rgba[::-1])  # the renderer's row 0 is the bottom one
 
     class Pixels(Artist):
         def draw(self, renderer) -> None:
-            gc = renderer.new_gc()
-            renderer.draw_image(gc, x, y, flipped)  # the renderer's row 0 is the bottom one
-            gc.restore()
+            if not self.get_visible():
+                return
+            if isinstance(renderer, RendererAgg) and renderer.dpi == fig.dpi:
+                gc = renderer.new_gc()
+                renderer.draw_image(gc, x, y, flipped)
+                gc.restore()
+                return
+            image = FigureImage(fig, offsetx=x, offsety=y, origin="upper")
+            image.set_data(rgba)
+            image.draw(renderer)
 
-    flipped = np.ascontiguousarray(rgba[::-1])
+        def get_window_extent(self, renderer=None) -> Bbox:
+            return Bbox.from_bounds(x, y, rgba.shape[1], rgba.shape[0])
+
     fig.add_artist(Pixels())
 
 
@@ -435,13 +447,16 @@ def classic_figure(
         layout="constrained",
         height_ratios=[panel * h / w, 2.4],
     )
+    # the photos are drawn smaller than their pixels: resampled as values, then coloured (the
+    # same picture on a linear map as colouring first, with a quarter of the float copies:
+    # 26 -> 6 MB)
     ax = axes[0, 0]
-    ax.imshow(padded, cmap="gray", vmin=0, vmax=1)
+    ax.imshow(padded, cmap="gray", vmin=0, vmax=1, interpolation_stage="data")
     ax.set_title(f"padded by {pad_width} px: {_title(rule_name)}")
     _pixel_axes(ax, padded.shape)
     ax = axes[0, 1]
     top = float(np.percentile(magnitude, CLIP)) or 1.0
-    shown = ax.imshow(magnitude, cmap="gray", vmin=0, vmax=top)
+    shown = ax.imshow(magnitude, cmap="gray", vmin=0, vmax=top, interpolation_stage="data")
     fig.colorbar(
         shown, ax=ax, fraction=0.046, pad=0.02, label=f"|Laplacian| (clipped at the {CLIP}th pct)"
     )
