@@ -327,6 +327,31 @@ def test_repeated_calls_remember_the_checks_but_not_the_data(rng):
     np.testing.assert_array_equal(y, padlab.correlate(x[::-1].copy(), w, mode="reflect"))
 
 
+def test_every_argument_but_the_output_keys_the_remembered_checks(rng):
+    """The remembered checks are keyed by the leading fields of the call's arguments: all but
+    the output's (a field added after ``origin`` would silently leave the key)."""
+    from padlab.ops import filtering
+    from padlab.ops.filtering import _KEYED, FilterArgs
+
+    assert FilterArgs._fields[_KEYED:] == ("out", "output", "casting")
+    x = rng.random((12, 12, 12))
+    w = rng.random((3, 3))
+    for base, changed in (
+        ({"axes": (1, 2)}, {"axes": (1, 2), "origin": 1}),
+        ({"axes": (0, 1)}, {"axes": (1, 2)}),
+        (
+            {"axes": (1, 2), "mode": "linear_ramp"},
+            {"axes": (1, 2), "mode": "linear_ramp", "end_values": 0.5},
+        ),
+    ):
+        first = padlab.correlate(x, w, **base)  # remembered first
+        remembered = padlab.correlate(x, w, **changed)
+        assert not np.array_equal(remembered, first)
+        filtering._REPEATED.clear()
+        filtering._FAST.clear()
+        np.testing.assert_array_equal(remembered, padlab.correlate(x, w, **changed))
+
+
 @pytest.mark.parametrize("mode", ["reflect", "partial", "zeros"])
 @pytest.mark.parametrize("method", ["auto", "direct", "separable"])
 def test_the_prepared_repeat_call_gives_the_first_calls_result(rng, mode, method):
