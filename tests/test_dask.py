@@ -368,6 +368,26 @@ def test_auto_decides_once_for_the_whole_image():
     np.testing.assert_array_equal(expected, padlab.correlate(x, k, mode="reflect", method="direct"))
 
 
+def test_a_chunked_store_is_read_once_per_chunk_per_computation():
+    """A chunked store decodes a whole chunk for any part of it; the blocks of a graph read
+    their windows through the chunks they share (kept while the computation runs), so each
+    chunk is read once, and computing again reads the store again (a changed store counts)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((60, 50)).astype(np.float32)
+    store = Chunked(x, (10, 10))
+    k = rng.standard_normal((5, 5))
+    lazy = pdd.correlate(store, k, mode="reflect", method="direct")
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_array_equal(lazy.compute(), padlab.correlate(x, k, mode="reflect"))
+    regions = [tuple((s.start, s.stop) for s in key) for key in store.reads]
+    assert len(regions) == len(set(regions)) == 6 * 5  # every chunk, once
+    store.reads.clear()
+    x[7:13, 20:30] += 1.0  # the store changes: the next computation sees it
+    with dask.config.set(scheduler="threads", num_workers=2):
+        np.testing.assert_array_equal(lazy.compute(), padlab.correlate(x, k, mode="reflect"))
+    assert 6 * 5 <= len(store.reads) <= 2 * 6 * 5  # read again (two threads may share a miss)
+
+
 @pytest.mark.parametrize("mode", ["reflect", "circular", "partial"])
 def test_a_store_is_read_window_by_window(mode):
     """Given a store (a zarr array, a memory map...), every output block reads its own window

@@ -10,6 +10,7 @@ entries; no block is merged with another in the graph and no chunk is read while
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -159,6 +160,111 @@ class StoreSource:
         return len(self.shape)
 
 
+#: a graph's chunk cache holds at least this many bytes of whole chunks (and at least
+#: CHUNK_CACHE_MIN chunks): what the blocks of a row and their neighbours read again
+CHUNK_CACHE_BYTES = 64 * 2**20
+CHUNK_CACHE_MIN = 9
+
+
+class _Windows:
+    """What the tasks of one graph read their windows through: a :class:`StoreSource`, and the
+    whole chunks recently read from it.
+
+    A block's window is parts of up to ``3**ndim`` chunks, and a chunked store (a zarr array, a
+    TIFF) decodes a whole chunk to hand out any part of it: a 1024x1024 window with a 7-sample
+    halo read from an uncompressed zarr array cost 7.5 times its own chunk. The neighbouring
+    blocks read the same chunks, so the chunks are kept, most recently used last, within
+    :data:`CHUNK_CACHE_BYTES` (bounded by the chunk size, not the image). The cache lives as
+    long as a computation: it is emptied when every task of the graph has read its window (so
+    that computing the graph again reads the store again), and a cluster's worker keeps its
+    own (the object is sent without it).
+    """
+
+    def __init__(self, source: StoreSource, tasks: int) -> None:
+        self.source = source
+        self.tasks = tasks
+        self._start()
+
+    def _start(self) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._chunks: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._read = 0
+        self._edges = self._bounds()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"source": self.source, "tasks": self.tasks}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._start()
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        source = self.source
+        store = source.store
+        full = list(key)
+        for axis in source.squeeze:
+            full.insert(axis, slice(None))
+        bounds = self._edges
+        if bounds is None:
+            return source[key]  # not chunked (numpy, memory map): read as asked
+        index, inner, region = [], [], []
+        for cut, edges, n in zip(full, bounds, store.shape, strict=True):
+            start, stop, step = cut.indices(n)
+            i = int(np.searchsorted(edges, start, side="right")) - 1
+            if step != 1 or stop <= start or stop > edges[i + 1]:
+                return source[key]  # not within one chunk
+            index.append(i)
+            inner.append(slice(start - int(edges[i]), stop - int(edges[i])))
+            region.append(slice(int(edges[i]), int(edges[i + 1])))
+        chunk = self._chunk(tuple(index), tuple(region))
+        part = chunk[tuple(inner)].copy()  # the caller may write into it; the chunk stays
+        return part.reshape(tuple(n for a, n in enumerate(part.shape) if a not in source.squeeze))
+
+    def _bounds(self) -> list[np.ndarray] | None:
+        """The chunk edges of the store per axis (zarr's chunk sizes or dask's chunk tuples),
+        or None for a store without chunks."""
+        store = self.source.store
+        grid = getattr(store, "chunks", None)
+        if not (isinstance(grid, tuple) and len(grid) == len(store.shape)):
+            return None
+        bounds = []
+        for size, n in zip(grid, store.shape, strict=True):
+            if isinstance(size, int | np.integer) and size > 0:
+                edges = np.minimum(np.arange(0, n + size, size), n)
+            elif isinstance(size, tuple) and sum(size) == n:
+                edges = np.cumsum((0, *size))
+            else:
+                return None
+            bounds.append(edges)
+        return bounds
+
+    def _chunk(self, index: tuple[int, ...], region: tuple[slice, ...]) -> np.ndarray:
+        with self._lock:
+            found = self._chunks.get(index)
+            if found is not None:
+                self._chunks.move_to_end(index)
+                return found
+        chunk = np.asarray(self.source.store[region])
+        with self._lock:
+            self._chunks[index] = chunk
+            limit = max(CHUNK_CACHE_BYTES, CHUNK_CACHE_MIN * chunk.nbytes)
+            total = sum(c.nbytes for c in self._chunks.values())
+            while total > limit and len(self._chunks) > 1:
+                total -= self._chunks.popitem(last=False)[1].nbytes
+        return chunk
+
+    def done(self) -> None:
+        """One task has read its window; after the last, the cache is emptied."""
+        with self._lock:
+            self._read += 1
+            if self._read >= self.tasks:
+                self._read = 0
+                self._chunks.clear()
+
+
 #: dask arrays made by :func:`from_store`, by name: :mod:`padlab.dask` reads their windows
 #: straight from the store (an array derived from them has another name and is read by chunks)
 _STORES: dict[str, StoreSource] = {}
@@ -204,8 +310,12 @@ def _read_parts(store: Any, nested: object, channel: int | None, dtype: np.dtype
     return part.astype(dtype, copy=False)
 
 
-def _from_store(func, store, nested, channel, dtype, reads, static, block_static, extra):
-    return func(_read_parts(store, nested, channel, dtype), reads, static, block_static, extra)
+def _from_store(func, windows, nested, channel, dtype, reads, static, block_static, extra):
+    try:
+        parts = _read_parts(windows, nested, channel, dtype)
+    finally:
+        windows.done()
+    return func(parts, reads, static, block_static, extra)
 
 
 def build_array(
@@ -266,7 +376,8 @@ def build_array(
     if store is not None:
         deps = deps[1:]
         store_key = f"{name}-store"
-        dsk[store_key] = store[0]  # once in the graph, not in every task
+        # once in the graph, not in every task; its chunk cache serves this graph's tasks
+        dsk[store_key] = _Windows(store[0], math.prod(len(c) for c in out_chunks))
     for block in itertools.product(*grids):
         rs = tuple(reads[a][j] for a, j in enumerate(block))
         bs = tuple(block_static[a][j] for a, j in enumerate(block))
