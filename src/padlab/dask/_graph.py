@@ -126,8 +126,8 @@ class StoreSource:
 
     Shared input chunks make the memory of a chunked filter grow with the image (a chunk stays
     in memory until the blocks on both sides of it are done: a whole row of chunks); reading
-    every window from the store reads the halos twice but keeps the memory bounded by the
-    chunk size.
+    every window from the store (through :class:`_Windows`, whose chunk cache is bounded)
+    keeps the memory bounded by the chunk size.
 
     Attributes
     ----------
