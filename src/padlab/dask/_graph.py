@@ -174,10 +174,13 @@ class _Windows:
     TIFF) decodes a whole chunk to hand out any part of it: a 1024x1024 window with a 7-sample
     halo read from an uncompressed zarr array cost 7.5 times its own chunk. The neighbouring
     blocks read the same chunks, so the chunks are kept, most recently used last, within
-    :data:`CHUNK_CACHE_BYTES` (bounded by the chunk size, not the image). The cache lives as
-    long as a computation: it is emptied when every task of the graph has read its window (so
-    that computing the graph again reads the store again), and a cluster's worker keeps its
-    own (the object is sent without it).
+    ``max(CHUNK_CACHE_BYTES, CHUNK_CACHE_MIN * the largest chunk)`` (bounded by the chunk size,
+    not the image); a part spanning several chunks is put together from them.
+
+    The cache lives as long as a computation: it is emptied once every block of the graph has
+    read its window, and when a block starts reading a second time (a new computation, after
+    a partial or interrupted one), so that computing the graph again reads the store again. A
+    cluster's worker keeps its own (the object is sent without it), freed with the graph.
     """
 
     def __init__(self, source: StoreSource, tasks: int) -> None:
@@ -191,8 +194,14 @@ class _Windows:
 
         self._chunks: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._read = 0
+        self._seen: set[object] = set()  # blocks that started reading in this computation
+        self._finished = 0
         self._edges = self._bounds()
+        self._limit = CHUNK_CACHE_BYTES
+        if self._edges is not None:
+            largest = math.prod(int(np.diff(e).max(initial=0)) for e in self._edges)
+            itemsize = np.dtype(self.source.store.dtype).itemsize
+            self._limit = max(CHUNK_CACHE_BYTES, CHUNK_CACHE_MIN * largest * itemsize)
 
     def __getstate__(self) -> dict[str, object]:
         return {"source": self.source, "tasks": self.tasks}
@@ -200,28 +209,6 @@ class _Windows:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._start()
-
-    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
-        source = self.source
-        store = source.store
-        full = list(key)
-        for axis in source.squeeze:
-            full.insert(axis, slice(None))
-        bounds = self._edges
-        if bounds is None:
-            return source[key]  # not chunked (numpy, memory map): read as asked
-        index, inner, region = [], [], []
-        for cut, edges, n in zip(full, bounds, store.shape, strict=True):
-            start, stop, step = cut.indices(n)
-            i = int(np.searchsorted(edges, start, side="right")) - 1
-            if step != 1 or stop <= start or stop > edges[i + 1]:
-                return source[key]  # not within one chunk
-            index.append(i)
-            inner.append(slice(start - int(edges[i]), stop - int(edges[i])))
-            region.append(slice(int(edges[i]), int(edges[i + 1])))
-        chunk = self._chunk(tuple(index), tuple(region))
-        part = chunk[tuple(inner)].copy()  # the caller may write into it; the chunk stays
-        return part.reshape(tuple(n for a, n in enumerate(part.shape) if a not in source.squeeze))
 
     def _bounds(self) -> list[np.ndarray] | None:
         """The chunk edges of the store per axis (zarr's chunk sizes or dask's chunk tuples),
@@ -241,6 +228,62 @@ class _Windows:
             bounds.append(edges)
         return bounds
 
+    def begin(self, block: object) -> None:
+        """``block`` starts reading its window (a block seen before: a new computation)."""
+        with self._lock:
+            if block in self._seen:
+                self._seen.clear()
+                self._chunks.clear()
+                self._finished = 0
+            self._seen.add(block)
+
+    def done(self) -> None:
+        """A block has read its window; after the graph's last, the cache is emptied."""
+        with self._lock:
+            self._finished += 1
+            if self._finished >= self.tasks:
+                self._seen.clear()
+                self._chunks.clear()
+                self._finished = 0
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        source = self.source
+        if self._edges is None:
+            return source[key]  # not chunked (numpy, memory map): read as asked
+        store = source.store
+        full = list(key)
+        for axis in source.squeeze:
+            full.insert(axis, slice(None))
+        pieces: list[list[tuple[int, slice, slice]]] = []  # per axis: (chunk, in chunk, region)
+        for cut, edges, n in zip(full, self._edges, store.shape, strict=True):
+            start, stop, step = cut.indices(n)
+            if step != 1 or stop <= start:
+                return source[key]
+            first = int(np.searchsorted(edges, start, side="right")) - 1
+            last = int(np.searchsorted(edges, stop - 1, side="right")) - 1
+            along = []
+            for i in range(first, last + 1):
+                lo, hi = int(edges[i]), int(edges[i + 1])
+                along.append((i, slice(max(start, lo) - lo, min(stop, hi) - lo), slice(lo, hi)))
+            pieces.append(along)
+
+        def gather(depth: int, index: tuple, inner: tuple, region: tuple) -> object:
+            if depth == len(pieces):
+                return self._chunk(index, region)[inner]
+            return [
+                gather(depth + 1, (*index, i), (*inner, cut), (*region, whole))
+                for i, cut, whole in pieces[depth]
+            ]
+
+        nested = gather(0, (), (), ())
+        if all(len(along) == 1 for along in pieces):
+            for _ in pieces:
+                nested = nested[0]  # type: ignore[index]
+            part = np.array(nested)  # a copy: the caller may write into it, the chunk stays
+        else:
+            part = np.block(nested)  # type: ignore[call-overload]  # a new array
+        return part.reshape(tuple(n for a, n in enumerate(part.shape) if a not in source.squeeze))
+
     def _chunk(self, index: tuple[int, ...], region: tuple[slice, ...]) -> np.ndarray:
         with self._lock:
             found = self._chunks.get(index)
@@ -250,19 +293,10 @@ class _Windows:
         chunk = np.asarray(self.source.store[region])
         with self._lock:
             self._chunks[index] = chunk
-            limit = max(CHUNK_CACHE_BYTES, CHUNK_CACHE_MIN * chunk.nbytes)
             total = sum(c.nbytes for c in self._chunks.values())
-            while total > limit and len(self._chunks) > 1:
+            while total > self._limit and len(self._chunks) > 1:
                 total -= self._chunks.popitem(last=False)[1].nbytes
         return chunk
-
-    def done(self) -> None:
-        """One task has read its window; after the last, the cache is emptied."""
-        with self._lock:
-            self._read += 1
-            if self._read >= self.tasks:
-                self._read = 0
-                self._chunks.clear()
 
 
 #: dask arrays made by :func:`from_store`, by name: :mod:`padlab.dask` reads their windows
@@ -310,7 +344,8 @@ def _read_parts(store: Any, nested: object, channel: int | None, dtype: np.dtype
     return part.astype(dtype, copy=False)
 
 
-def _from_store(func, windows, nested, channel, dtype, reads, static, block_static, extra):
+def _from_store(func, windows, block, nested, channel, dtype, reads, static, block_static, extra):
+    windows.begin(block)
     try:
         parts = _read_parts(windows, nested, channel, dtype)
     finally:
@@ -391,7 +426,7 @@ def build_array(
             AxisRead(r.touched, tuple((0, hi - lo) for lo, hi in r.ranges), r.idx, r.mask)
             for r in rs
         )
-        task = (_from_store, func, store_key, windows((), rs), store[1], store[2])
+        task = (_from_store, func, store_key, block, windows((), rs), store[1], store[2])
         dsk[(name, *block)] = (*task, read, static, bs, flag)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
     return da.Array(graph, name, chunks=out_chunks, dtype=dtype)
