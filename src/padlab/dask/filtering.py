@@ -519,8 +519,8 @@ _DOC = """
     the blocks), and the result is a lazy dask array whose chunks follow :func:`output_chunks`.
     From a store, every block reads its own window (halos included) straight from it, so the
     memory is bounded by the chunk size (the whole chunks a computation's blocks share are
-    kept while it runs, within 64 MiB or 9 chunks); from a dask array, blocks share the input
-    chunks.
+    kept while it runs, within 64 MiB or 9 chunks per graph); from a dask array, blocks share
+    the input chunks.
     ``.compute()`` gives ``padlab.{name}(image.compute(), kernel, ...)``, bitwise for
     ``method='direct'``, ``'separable'`` and ``'reference'``, within the FFT's tolerance for
     ``'fft'``; 'auto' picks the engine once for the whole image. Errors are raised here, with
