@@ -128,3 +128,24 @@ def test_a_failed_helper_process_leaves_its_dtype_to_this_process(monkeypatch):
         _threads.reset()
     assert compiled == [("float32",), ("float64",)]
     assert "kernels ready" in stream.getvalue()
+
+
+def test_the_commands_load_numba_without_scipys_blas():
+    """``padlab report``/``compare`` load numba's registries without scipy.linalg (16 MB: the
+    report's memory floor); afterwards scipy.linalg imports as usual and numba still compiles
+    np.dot with it."""
+    code = """
+import sys
+from padlab.ops.warmup import notice
+notice()
+loaded = "scipy.linalg" in sys.modules
+import numba, numpy as np
+import scipy.linalg
+dot = numba.njit(lambda a, b: np.dot(a, b))
+print(loaded, float(dot(np.ones((2, 3)), np.ones((3, 2))).sum()), scipy.linalg.norm([3.0, 4.0]))
+"""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "12.0", "5.0"], out.stdout + out.stderr

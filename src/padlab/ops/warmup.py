@@ -392,20 +392,42 @@ def ensure(stream: TextIO | None = None) -> bool:
 def notice(stream: TextIO | None = None) -> bool:
     """Compile the kernels now if they are not cached, saying so; True if it compiled.
 
-    The command line calls it early (also in a background thread while the image is decoded).
-    It also loads numba's typing and lowering registries now (about 1 s, imports included),
-    which numba otherwise does when the first compiled kernel is loaded from the cache.
+    The command line calls it early. It also loads numba's typing and lowering registries now
+    (about 1 s, imports included), which numba otherwise does when the first compiled kernel is
+    loaded from the cache, and loads them without SciPy's BLAS (see :func:`_without_scipy_blas`).
     """
     compiled = ensure(stream)
     try:
         from numba.core.compiler_lock import global_compiler_lock
         from numba.core.registry import cpu_target
 
-        with global_compiler_lock:  # as numba itself does before loading a kernel
+        # as numba itself does before loading a kernel
+        with global_compiler_lock, _without_scipy_blas():
             cpu_target.target_context.refresh()
     except Exception:  # pragma: no cover - numba internals changed: the first call does it
         pass
     return compiled
+
+
+@contextmanager
+def _without_scipy_blas() -> Iterator[None]:
+    """numba's registries import ``scipy.linalg`` (16 MB of resident memory: SciPy's BLAS and
+    LAPACK) to choose between BLAS and a plain loop for ``np.vdot`` and friends in compiled
+    code, which padlab's kernels never call; loaded within this block they take the loop for
+    those. A command owns its process, so ``padlab report`` and ``padlab compare`` load the
+    registries this way (a library call never does). Importing ``scipy.linalg`` afterwards
+    works as usual, and numba still imports it when it compiles ``np.dot`` or ``np.linalg``.
+    """
+    name = "scipy.linalg.cython_blas"
+    if "scipy.linalg" in sys.modules or name in sys.modules:
+        yield  # already loaded: nothing to save
+        return
+    sys.modules[name] = None  # type: ignore[assignment]  # "import scipy.linalg.cython_blas" fails
+    try:
+        yield
+    finally:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
 
 
 def _main(argv: list[str]) -> int:
