@@ -323,6 +323,10 @@ def test_ks_w1_large_samples_and_errors():
     assert ks == pytest.approx(stats.ks_2samp(x, y, method="asymp").statistic, abs=1e-12)
     assert w1 == pytest.approx(stats.wasserstein_distance(x, y), rel=1e-9)
     assert ks_w1(x, x) == (0.0, 0.0)
+    z = np.concatenate([np.zeros(200_000), rng.normal(size=1000)])  # a run longer than a block
+    ks, w1 = ks_w1(z, y)
+    assert ks == pytest.approx(stats.ks_2samp(z, y, method="asymp").statistic, abs=1e-12)
+    assert w1 == pytest.approx(stats.wasserstein_distance(z, y), rel=1e-9)
     assert np.isnan(ks_w1(np.array([np.nan, 1.0]), np.array([np.nan, 1.0]))).all()
     assert np.isnan(ks_w1(np.array([1.0, 2.0]), np.array([0.5, np.nan]))).all()
     with pytest.raises(padlab.PadlabValueError, match="sizes 0 and 3"):

@@ -331,22 +331,42 @@ def ks_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         raise PadlabValueError(f"need two non-empty samples, got sizes {a.size} and {b.size}")
     if np.isnan(a[-1]) or np.isnan(b[-1]):  # sorting puts NaN last; as scipy, NaN in, NaN out
         return float("nan"), float("nan")
-    # both distribution functions are steps at the pooled values: |F_a - F_b| evaluated at
-    # each pooled value (ties give steps of width 0) and weighted by the step to the next
-    # value. Done a block of values at a time: the memory is the pooled sample, not ten
-    # temporaries of its size (the report's peak).
-    values = np.concatenate([a, b])
-    values.sort(kind="stable")  # two sorted runs: a linear merge
-    ks, w1 = 0.0, 0.0
+    # merge the sorted samples (a before b among equal values): the smaller one's places come
+    # from a search in the larger, the larger fills the rest
+    n, na, nb = a.size + b.size, a.size, b.size
+    values = np.empty(n)
+    from_a = np.zeros(n, dtype=bool)
+    if na <= nb:
+        where = np.arange(na) + np.searchsorted(b, a, "left")
+        from_a[where] = True
+        values[where] = a
+        values[~from_a] = b
+    else:
+        where = np.arange(nb) + np.searchsorted(a, b, "right")
+        from_a[:] = True
+        from_a[where] = False
+        values[where] = b
+        values[from_a] = a
+    del where
+    # walk the merged values a block at a time (the memory is the pooled sample, not ten
+    # temporaries of its size): F_a and F_b at each value from running counts; within a run of
+    # equal values the counts are partial, but the step to the next value is 0 there, and the
+    # KS statistic is read at the last of each run only
+    ks, w1, count_a = 0.0, 0.0, 0
     with np.errstate(invalid="ignore"):  # inf - inf steps: NaN, as scipy's
-        for start in range(0, values.size - 1, _KS_BLOCK):
-            v = values[start : start + _KS_BLOCK + 1]
-            at = v[:-1]
-            gap = np.abs(
-                np.searchsorted(a, at, "right") / a.size - np.searchsorted(b, at, "right") / b.size
-            )
-            ks = max(ks, float(gap.max()))
-            w1 += float(np.dot(gap, np.diff(v)))
+        for start in range(0, n, _KS_BLOCK):
+            block = from_a[start : start + _KS_BLOCK]
+            seen_a = count_a + np.cumsum(block)
+            seen_b = np.arange(start + 1, start + block.size + 1) - seen_a
+            count_a = int(seen_a[-1])
+            gap = np.abs(seen_a / na - seen_b / nb)
+            v = values[start : start + block.size + 1]
+            steps = np.diff(v)
+            last = np.ones(block.size, dtype=bool)
+            last[: steps.size] = v[:-1] != v[1:]  # not the step: inf - inf is NaN
+            if last.any():  # a block inside one run of equal values has no last of a run
+                ks = max(ks, float(gap[last].max()))
+            w1 += float(np.dot(gap[: steps.size], steps))
     return ks, w1
 
 
