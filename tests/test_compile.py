@@ -71,10 +71,16 @@ def test_first_command_compiles_everything_once_and_later_ones_never(tmp_path):
             assert f"padlab:   {engine} engine, {dtype}: " in stderr, stderr
     assert any(name.endswith("_conv_tasks") for name in first["compiled"])
 
+    import tifffile
+
+    big = tmp_path / "big.tif"  # chunked filtering: the blocks reach the same compiled code
+    tifffile.imwrite(big, rng.random((70, 90)).astype(np.float32))
     for args in (
         ("filter", str(image), "-o", str(tmp_path / "f1.png")),
         ("compare", str(image)),
         ("filter", str(image), "-o", str(tmp_path / "f2.png"), "-m", "reflect", "-k", "blur"),
+        ("filter", str(big), "--chunks", "32", "-o", str(tmp_path / "c1.zarr")),
+        ("filter", str(big), "--chunks", "32", "-k", "blur", "-o", str(tmp_path / "c2.zarr")),
     ):
         record, stderr = _run(tmp_path, env, *args)
         assert record["compiled"] == [], (args, record["compiled"])

@@ -292,3 +292,21 @@ def check_sequence_length(values: Sequence[object], n: int, name: str, per: str)
         raise PadlabValueError(
             f"{name} has {len(values)} entries ({values!r}), but there are {n} {per}"
         )
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``.
+
+    The engines hand their compiled functions read-only inputs, whatever the caller passed, so
+    that numba compiles one signature per dtype and the compiled cache serves every call (a
+    writable and a read-only array are different types to numba).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> readonly(np.zeros(3)).flags.writeable
+    False
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -37,7 +37,7 @@ import numba as nb
 import numpy as np
 
 from padlab._threads import run_chunks, threads
-from padlab._validate import allocate
+from padlab._validate import allocate, readonly
 from padlab.engine.choose import per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
 from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
@@ -370,9 +370,11 @@ def bind_conv(
     tz, ty, tx, plan, out_shape, rows = direct_plan(geometry, tuple(codes), groups, n * o, alone)
     missing = 5 - len(x_shape)
     in5 = tuple(x_shape[:2]) + (1,) * missing + tuple(x_shape[2:])
-    w = np.ascontiguousarray(
-        weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:]), dtype=dtype
-    )
+    w = readonly(
+        np.ascontiguousarray(
+            weight.reshape(weight.shape[:2] + (1,) * missing + weight.shape[2:]), dtype=dtype
+        )
+    )  # read-only, as x below: one compiled signature per dtype, whatever the caller passed
     fill = dtype.type(value)
     out5 = (n, o, *out_shape)
     tasks = n * o * out_shape[0] * (-(-out_shape[1] // rows))
@@ -383,7 +385,7 @@ def bind_conv(
             out = allocate(out_full, dtype, "the output")
         x5 = x.reshape(in5)
         args = (
-            x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5),
+            readonly(x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5)),
             w, tz, ty, tx, plan, fill, out.reshape(out5),
         )  # fmt: skip
         # one chunk when alone: run_chunks then runs it in the calling thread

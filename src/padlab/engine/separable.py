@@ -22,7 +22,7 @@ import numba as nb
 import numpy as np
 
 from padlab._threads import run_chunks, threads
-from padlab._validate import allocate
+from padlab._validate import allocate, readonly
 from padlab.engine.choose import per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
 from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
@@ -145,8 +145,9 @@ def bind_separable(
     work = math.prod(out_shape) * (col.size + row.size)
     alone = serial(work)
     ty, tx, plan = _plan(g, tuple(problem.codes), batch, alone)
-    col = np.ascontiguousarray(col, dtype=dtype)
-    row = np.ascontiguousarray(row, dtype=dtype)
+    # read-only, as x below: one compiled signature per dtype, whatever the caller passed
+    col = readonly(np.ascontiguousarray(col, dtype=dtype))
+    row = readonly(np.ascontiguousarray(row, dtype=dtype))
     fill = dtype.type(problem.value)
     tasks = batch * (-(-g.out_shape[0] // int(plan[0]["rows_per_task"])))
     chunk = tasks if alone else per_chunk(tasks, work, threads())
@@ -154,7 +155,7 @@ def bind_separable(
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
             out = allocate(out_shape, dtype, "the output")
-        args = (np.ascontiguousarray(x), col, row, ty, tx, plan, fill, out)
+        args = (readonly(np.ascontiguousarray(x)), col, row, ty, tx, plan, fill, out)
         # one chunk when alone: run_chunks then runs it in the calling thread
         run_chunks(_separable, tasks, *args, per_chunk=chunk)
         return out

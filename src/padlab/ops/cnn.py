@@ -8,7 +8,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from padlab._validate import as_index, as_numeric_array
+from padlab._validate import as_index, as_numeric_array, readonly
 from padlab.errors import PadlabValueError
 from padlab.geometry import Convention, Geometry, Padding, partial_scale
 from padlab.modes.registry import Modes, check_rule_options, resolve_mode
@@ -18,7 +18,6 @@ from padlab.ops.filtering import (
     check_output,
     output_argument,
     prepare,
-    readonly,
     rules_per_axis,
     run_problem,
 )

@@ -18,6 +18,7 @@ from padlab._validate import (
     check_sequence_length,
     fill_value,
     normalize_axes,
+    readonly,
 )
 from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
@@ -545,7 +546,7 @@ def _fast_path(
     geometry, rules, out_shape = spec.geometry, spec.rules, spec.out_shape
 
     def fast(image: np.ndarray) -> np.ndarray:
-        result = call(readonly(image.reshape(batch_shape)), None)
+        result = call(image.reshape(batch_shape), None)  # the engine passes it read-only
         return scale_partial(result, geometry, rules).reshape(out_shape)
 
     return fast
@@ -874,21 +875,3 @@ def scale_partial(result: np.ndarray, geometry: Geometry, rules: tuple[Rule, ...
     if any(partial):
         result *= partial_scale(geometry, partial, result.dtype)
     return result
-
-
-def readonly(array: np.ndarray) -> np.ndarray:
-    """A read-only view of ``array``.
-
-    The engines always receive read-only inputs, whatever the caller passed, so that numba
-    compiles one signature per dtype and the compiled cache serves every call (a writable and
-    a read-only array are different types to numba).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> readonly(np.zeros(3)).flags.writeable
-    False
-    """
-    view = array.view()
-    view.flags.writeable = False
-    return view
