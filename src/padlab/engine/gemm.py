@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from padlab._validate import allocate
+from padlab._validate import allocate, readonly
 from padlab.engine.direct import direct_plan
 from padlab.geometry import Geometry
 
@@ -106,6 +106,7 @@ def conv_gemm(
     for i in range(n):
         for g in range(groups):
             source = np.ascontiguousarray(x4[i, g * cg : (g + 1) * cg])
-            _im2col(source, kshape, tz, ty, tx, plan, oshape, fill, cols)
+            # read-only: one compiled signature per dtype, whatever the caller passed
+            _im2col(readonly(source), kshape, tz, ty, tx, plan, oshape, fill, cols)
             np.matmul(w2[g], cols, out=flat[i, g * og : (g + 1) * og])
     return out

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from padlab._validate import as_index, as_numeric_array, readonly
+from padlab._validate import as_index, as_numeric_array
 from padlab.errors import PadlabValueError
 from padlab.geometry import Convention, Geometry, Padding, partial_scale
 from padlab.modes.registry import Modes, check_rule_options, resolve_mode
@@ -197,14 +197,12 @@ def conv_nd(
 
         flat = xs.reshape(n * c, *xs.shape[2:])
         problem = prepare(flat, weights[0, 0], geometry, plain, value=value)
-        px = readonly(problem.x.reshape(n, c, *problem.x.shape[1:]))
+        px = problem.x.reshape(n, c, *problem.x.shape[1:])
         chosen = (
             pick_conv(c // groups, o // groups, weights[0, 0].size) if method == "auto" else method
         )
         engine = conv_gemm if chosen == "gemm" else conv_direct
-        out = engine(
-            px, readonly(weights), groups, problem.geometry, problem.codes, problem.value, direct
-        )
+        out = engine(px, weights, groups, problem.geometry, problem.codes, problem.value, direct)
         if direct is not None and out.ctypes.data != direct.ctypes.data:
             direct[...] = out  # an engine that does not write into ``out`` yet
             out = direct

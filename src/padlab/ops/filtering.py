@@ -18,7 +18,6 @@ from padlab._validate import (
     check_sequence_length,
     fill_value,
     normalize_axes,
-    readonly,
 )
 from padlab.engine.plan import Problem
 from padlab.engine.reference import correlate_reference
@@ -40,7 +39,6 @@ __all__ = [
     "correlate",
     "output_argument",
     "prepare",
-    "readonly",
     "resolve_filter",
     "rules_per_axis",
     "run_problem",
@@ -535,10 +533,7 @@ def _fast_path(
         return None
     batch_shape = (-1, *spec.geometry.in_shape)
     problem = Problem(
-        readonly(x.reshape(batch_shape)),
-        readonly(np.ascontiguousarray(spec.weights)),
-        spec.geometry,
-        *virtual,
+        x.reshape(batch_shape), np.ascontiguousarray(spec.weights), spec.geometry, *virtual
     )
     call = choose.bind(problem, str(args.method))
     if call is None:
@@ -546,7 +541,7 @@ def _fast_path(
     geometry, rules, out_shape = spec.geometry, spec.rules, spec.out_shape
 
     def fast(image: np.ndarray) -> np.ndarray:
-        result = call(image.reshape(batch_shape), None)  # the engine passes it read-only
+        result = call(image.reshape(batch_shape), None)
         return scale_partial(result, geometry, rules).reshape(out_shape)
 
     return fast
@@ -846,18 +841,8 @@ def run_problem(
 
     ensure()  # the first call on a machine compiles every kernel, saying so
     problem = prepare(
-        readonly(batch),
-        readonly(weights),
-        geometry,
-        rules,
-        value=value,
-        stat_length=stat_length,
-        end_values=end_values,
+        batch, weights, geometry, rules, value=value, stat_length=stat_length, end_values=end_values
     )
-    if problem.x.flags.writeable:  # padded by prepare: a new array
-        problem = Problem(
-            readonly(problem.x), problem.kernel, problem.geometry, problem.codes, problem.value
-        )
     result = choose.run(problem, method, out)
     if out is not None and result.ctypes.data != out.ctypes.data:
         out[...] = result  # an engine that does not write into ``out`` yet

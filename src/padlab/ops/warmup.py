@@ -10,8 +10,8 @@ kernel on stderr, driven by numba's own compile events (``numba.core.event``, ev
 ``"numba:compile"``). After that, no command compiles again.
 
 For that promise to hold, the argument types reaching the kernels must not depend on the
-caller's arrays: :mod:`padlab.ops` hands the engines read-only C-contiguous views of the input
-and the kernel (see :func:`padlab.ops.filtering.run_problem`), whatever the caller passed.
+caller's arrays: the engines hand their compiled functions read-only C-contiguous views of the
+input and the kernel (:func:`padlab._validate.readonly`), whatever the caller passed.
 
 The check reads numba's index of cached signatures (a few small files) against a marker
 written after the last full compilation (``padlab-warm-<version>.json``, next to numba's cache
