@@ -84,18 +84,28 @@ def _split_phases(phases, slot, xf, base, nw, sx, nph, phase_len):  # pragma: no
 
 
 @nb.njit(cache=True, fastmath=FMA)
-def _border_value(xf, wo, tx, bases, wrows, nvalid, kw, start, step, value):  # pragma: no cover
-    """The taps of one edge column, from the column table (``start + kx * step``)."""
-    acc = value * 0
+def _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc):
+    """Edge columns ``c0 .. c1 - 1`` of one padded row, through the column table.
+
+    Kernel row ``i`` reads from ``bases[i]`` with the weights at ``wo[wrows[i]:]``. Column
+    ``c0 + j`` goes to ``acc[j]``: the products ``weight * sample`` (in the input's dtype),
+    summed in float64 over ``i``, then ``kx``, in that order from 0: every edge column, in every
+    phase, is summed so (:func:`_band_edges`).
+    """  # pragma: no cover - compiled
+    n = c1 - c0
+    x_out, x_tap = p.out_step[2], p.tap_step[2]
+    for j in range(n):
+        acc[j] = 0.0
     for i in range(nvalid):
         for kx in range(kw):
-            px = tx[start + kx * step]
             wv = wo[wrows[i] + kx]
-            if px < 0:
-                acc += wv * value
-            else:
-                acc += wv * xf[bases[i] + np.uint64(px)]
-    return acc
+            s = kx * x_tap
+            for j in range(n):
+                px = tx[(c0 + j) * x_out + s]
+                if px < 0:
+                    acc[j] += wv * value
+                else:
+                    acc[j] += wv * xf[bases[i] + np.uint64(px)]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -115,7 +125,14 @@ def _conv_tasks(first, last, x, w, tz, ty, tx, plan, value, out):  # pragma: no 
     phases = np.empty((n_ring + cg * kd * kh) * p.phases * p.phase_len, x.dtype)
     tags = np.full(n_ring, -1, np.int64)  # the source row (flat offset) each ring slot holds
     stamps = np.zeros(n_ring, np.int64)  # the output row that last used each slot
-    scratch = (bases, wrows, offs, wts, phases, tags, stamps)
+    # the edge columns' sums (float64, see _edge_columns) and their transposed sources
+    ow = out.shape[4]
+    edge = max(p.lo[2], ow - p.hi[2], 1)
+    rows = p.rows_per_task if p.flat_band else 1
+    acc = np.empty(edge * max(rows, 1), np.float64)
+    span = (edge - 1) * p.out_step[2] + (kw - 1) * p.tap_step[2] + 1
+    strip = np.empty(span * (rows + (kh - 1) * p.dilation[1]) if p.flat_band else 1, x.dtype)
+    scratch = (bases, wrows, offs, wts, phases, tags, stamps, acc, strip)
     for it in range(first, last):
         _task(it, x, w, tz, ty, tx, p, value, out, scratch)
 
@@ -150,7 +167,7 @@ def _task(it, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover - c
 def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, scratch):
     """Phase 1: rows ``r0 .. r1 - 1`` outside the band ``[a, c)``, row by row through the
     tables: the constant part, the interior columns vectorised, the edge columns looked up."""
-    bases, wrows, offs, wts = scratch[0], scratch[1], scratch[2], scratch[3]
+    bases, wrows, offs, wts, acc = scratch[0], scratch[1], scratch[2], scratch[3], scratch[7]
     o_, cg, kd, kh, kw = w.shape
     nw = x.shape[4]
     oh, ow = out.shape[3], out.shape[4]
@@ -160,7 +177,6 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
     plane = out[b, o, oz]
     bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
     lo, hi = p.lo[2], p.hi[2]
-    x_out, x_tap = p.out_step[2], p.tap_step[2]
     for oy in range(r0, r1):
         if a <= oy < c:
             continue
@@ -182,14 +198,10 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
         elif hi > lo and nvalid > 0:
             stamp = oy + 1 + it * oh  # unique per output row of this task
             _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch)
-        for ox in range(lo):
-            orow[ox] += _border_value(
-                xf, wo, tx, bases, wrows, nvalid, kw, ox * x_out, x_tap, value
-            )
-        for ox in range(hi, ow):
-            orow[ox] += _border_value(
-                xf, wo, tx, bases, wrows, nvalid, kw, ox * x_out, x_tap, value
-            )
+        for c0, c1 in ((0, lo), (hi, ow)):
+            _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc)
+            for ox in range(c0, c1):
+                orow[ox] += acc[ox - c0]
 
 
 @nb.njit(cache=True, fastmath=FMA)
@@ -203,7 +215,7 @@ def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch):  # prag
     reuse them; a row whose ring slot is taken by another row of the same output row (same
     ``stamp``) goes to a spill slot.
     """
-    bases, wrows, offs, wts, phases, tags, stamps = scratch
+    bases, wrows, offs, wts, phases, tags, stamps = scratch[:7]
     bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
     lo, hi = p.lo[2], p.hi[2]
     ring, nph, phase_len = p.ring, p.phases, p.phase_len
@@ -276,11 +288,14 @@ def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - com
 def _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover
     """Phase 3: the band's edge columns were computed from the wrong row: recompute them.
 
-    In the band every kernel row reads a real row (the constant part is 0), so the rows' source
-    offsets come straight from the geometry; the columns go through the column table, with the
-    taps summed in the same order as :func:`_padded_rows` sums them.
+    In the band every kernel row reads a real row (the constant part is 0) and the stride is 1.
+    Per input plane, the columns an edge reads (through the column table) are copied once,
+    transposed, into ``strip``: ``strip[t, r]`` is column ``t`` of the edge's table span in
+    source row ``a - before + r``. Every tap then adds a weighted run of ``strip`` to a run of
+    ``acc`` (one edge column of every band row), a vectorised loop; each output's taps are
+    still summed in :func:`_edge_columns`' order, so a column is the same in every phase.
     """
-    bases = scratch[0]
+    acc, strip = scratch[7], scratch[8]
     o_, cg, kd, kh, kw = w.shape
     c_, nd, nh, nw = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
     ow = out.shape[4]
@@ -289,43 +304,42 @@ def _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch):  # pr
     xf = x.ravel()
     plane = out[b, o, oz]
     bz, by = p.before[0], p.before[1]
-    sz, sy = p.stride[0], p.stride[1]
+    sz = p.stride[0]
     dz, dy = p.dilation[0], p.dilation[1]
     lo, hi = p.lo[2], p.hi[2]
     x_out, x_tap = p.out_step[2], p.tap_step[2]
-    nvalid = cg * kd * kh
+    rows = c - a
+    src_rows = rows + (kh - 1) * dy  # source rows a - by .. c - 1 + (kh - 1) * dy - by
     zero = value * 0
-    for oy in range(a, c):
-        i = 0
+    u0 = np.uint64(0)
+    for c0, c1 in ((0, lo), (hi, ow)):
+        n = c1 - c0
+        if n <= 0:
+            continue
+        span = (n - 1) * x_out + (kw - 1) * x_tap + 1  # table entries c0 * x_out + t
+        for q in range(n * rows):
+            acc[q] = 0.0
         for ci in range(cg):
             cc = g * cg + ci
             for kz in range(kd):
                 pz = oz * sz + kz * dz - bz
+                first = (((b * c_ + cc) * nd + pz) * nh + a - by) * nw
+                for r in range(src_rows):  # row by row: each source row's span is one read
+                    row = np.uint64(first + r * nw)
+                    for t in range(span):
+                        px = tx[c0 * x_out + t]
+                        strip[t * src_rows + r] = value if px < 0 else xf[row + np.uint64(px)]
                 for ky in range(kh):
-                    py = oy * sy + ky * dy - by
-                    bases[i] = np.uint64((((b * c_ + cc) * nd + pz) * nh + py) * nw)
-                    i += 1
-        orow = plane[oy]
-        for ox in range(lo):
-            orow[ox] = zero + _edge(xf, wo, tx, bases, nvalid, kw, ox * x_out, x_tap, value)
-        for ox in range(hi, ow):
-            orow[ox] = zero + _edge(xf, wo, tx, bases, nvalid, kw, ox * x_out, x_tap, value)
-
-
-@nb.njit(cache=True, inline="always", fastmath=FMA)
-def _edge(xf, wo, tx, bases, nvalid, kw, start, step, value):  # pragma: no cover - compiled
-    """One edge column of a band row: kernel row ``i`` reads from ``bases[i]``, its weights
-    are ``wo[i * kw:(i + 1) * kw]``; the same sum, in the same order, as :func:`_border_value`."""
-    acc = value * 0
-    for i in range(nvalid):
-        for kx in range(kw):
-            px = tx[start + kx * step]
-            wv = wo[i * kw + kx]
-            if px < 0:
-                acc += wv * value
-            else:
-                acc += wv * xf[bases[i] + np.uint64(px)]
-    return acc
+                    for kx in range(kw):
+                        wv = wo[((ci * kd + kz) * kh + ky) * kw + kx]
+                        for j in range(n):
+                            src = np.uint64((j * x_out + kx * x_tap) * src_rows + ky * dy)
+                            dst = np.uint64(j * rows)
+                            for r in range(u0, np.uint64(rows)):  # unsigned: vectorised
+                                acc[dst + r] += wv * strip[src + r]
+        for j in range(n):
+            for r in range(rows):
+                plane[a + r, c0 + j] = zero + acc[j * rows + r]
 
 
 def conv_direct(
