@@ -397,15 +397,23 @@ def build_array(
 
     bounds = [np.cumsum([0, *c]) for c in source.chunks]
 
-    def windows(prefix: tuple[slice, ...], rs: Sequence[AxisRead]) -> object:
+    def spans(axis: int, r: AxisRead) -> tuple[tuple[int, int], ...]:
+        """The store intervals an axis's window reads, runs that abut joined into one (a
+        halo and its chunk are one read, one copy; a wrap-around stays two)."""
+        joined: list[tuple[int, int]] = []
+        for t, (lo, hi) in zip(r.touched, r.ranges, strict=True):
+            start, stop = int(bounds[axis][t] + lo), int(bounds[axis][t] + hi)
+            if joined and joined[-1][1] == start:
+                joined[-1] = (joined[-1][0], stop)
+            else:
+                joined.append((start, stop))
+        return tuple(joined)
+
+    def windows(prefix: tuple[slice, ...], cuts: Sequence[tuple[tuple[int, int], ...]]) -> object:
         depth = len(prefix)
-        if depth == len(rs):
+        if depth == len(cuts):
             return prefix
-        r = rs[depth]
-        return [
-            windows((*prefix, slice(int(bounds[depth][t] + lo), int(bounds[depth][t] + hi))), rs)
-            for t, (lo, hi) in zip(r.touched, r.ranges, strict=True)
-        ]
+        return [windows((*prefix, slice(lo, hi)), cuts) for lo, hi in cuts[depth]]
 
     store_key = None
     if store is not None:
@@ -422,11 +430,12 @@ def build_array(
             dsk[(name, *block)] = (func, nested, rs, static, bs, flag)
             continue
         # the parts are read exactly: the ranges start at 0 in what was read
+        cuts = [spans(a, r) for a, r in enumerate(rs)]
         read = tuple(
-            AxisRead(r.touched, tuple((0, hi - lo) for lo, hi in r.ranges), r.idx, r.mask)
-            for r in rs
+            AxisRead(r.touched[: len(c)], tuple((0, hi - lo) for lo, hi in c), r.idx, r.mask)
+            for r, c in zip(rs, cuts, strict=True)
         )
-        task = (_from_store, func, store_key, block, windows((), rs), store[1], store[2])
+        task = (_from_store, func, store_key, block, windows((), cuts), store[1], store[2])
         dsk[(name, *block)] = (*task, read, static, bs, flag)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
     return da.Array(graph, name, chunks=out_chunks, dtype=dtype)
