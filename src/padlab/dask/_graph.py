@@ -246,25 +246,31 @@ class _Windows:
                 self._chunks.clear()
                 self._finished = 0
 
-    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+    def __getitem__(self, key: tuple[slice | tuple[slice, ...], ...]) -> np.ndarray:
+        """The window ``key``: per axis a slice, or a tuple of slices (runs joined in order,
+        such as a wrap-around), put together in one copy."""
         source = self.source
+        runs = [cut if isinstance(cut, tuple) else (cut,) for cut in key]
         if self._edges is None:
-            return source[key]  # not chunked (numpy, memory map): read as asked
+            return _joined(source, runs)  # not chunked (numpy, memory map): read as asked
         store = source.store
-        full = list(key)
         for axis in source.squeeze:
-            full.insert(axis, slice(None))
+            runs.insert(axis, (slice(None),))
         pieces: list[list[tuple[int, slice, slice]]] = []  # per axis: (chunk, in chunk, region)
-        for cut, edges, n in zip(full, self._edges, store.shape, strict=True):
-            start, stop, step = cut.indices(n)
-            if step != 1 or stop <= start:
-                return source[key]
-            first = int(np.searchsorted(edges, start, side="right")) - 1
-            last = int(np.searchsorted(edges, stop - 1, side="right")) - 1
+        for cuts, edges, n in zip(runs, self._edges, store.shape, strict=True):
             along = []
-            for i in range(first, last + 1):
-                lo, hi = int(edges[i]), int(edges[i + 1])
-                along.append((i, slice(max(start, lo) - lo, min(stop, hi) - lo), slice(lo, hi)))
+            for cut in cuts:
+                start, stop, step = cut.indices(n)
+                if step != 1 or stop <= start:
+                    return _joined(
+                        source, [r for a, r in enumerate(runs) if a not in source.squeeze]
+                    )
+                first = int(np.searchsorted(edges, start, side="right")) - 1
+                last = int(np.searchsorted(edges, stop - 1, side="right")) - 1
+                for i in range(first, last + 1):
+                    lo, hi = int(edges[i]), int(edges[i + 1])
+                    inner = slice(max(start, lo) - lo, min(stop, hi) - lo)
+                    along.append((i, inner, slice(lo, hi)))
             pieces.append(along)
 
         def gather(depth: int, index: tuple, inner: tuple, region: tuple) -> object:
@@ -299,6 +305,19 @@ class _Windows:
         return chunk
 
 
+def _joined(source: StoreSource, runs: Sequence[tuple[slice, ...]]) -> np.ndarray:
+    """``source`` read run by run (per axis, a tuple of slices), joined in order."""
+    if all(len(r) == 1 for r in runs):
+        return source[tuple(r[0] for r in runs)]
+
+    def nest(depth: int, key: tuple[slice, ...]) -> object:
+        if depth == len(runs):
+            return source[key]
+        return [nest(depth + 1, (*key, cut)) for cut in runs[depth]]
+
+    return np.block(nest(0, ()))  # type: ignore[call-overload]
+
+
 #: dask arrays made by :func:`from_store`, by name: :mod:`padlab.dask` reads their windows
 #: straight from the store (an array derived from them has another name and is read by chunks)
 _STORES: dict[str, StoreSource] = {}
@@ -329,28 +348,27 @@ def store_of(x: da.Array) -> StoreSource | None:
     return _STORES.get(x.name)
 
 
-def _read_parts(store: Any, nested: object, channel: int | None, dtype: np.dtype):
-    """The nested lists of windows read from ``store``, batch axis first (the store's
-    ``channel`` axis, or a new axis for None), in ``dtype``."""
-    if isinstance(nested, list):
-        return [_read_parts(store, item, channel, dtype) for item in nested]
-    batch_slices: tuple[slice, ...] = nested  # type: ignore[assignment]
+def _read_window(store: Any, key: tuple, channel: int | None, dtype: np.dtype) -> np.ndarray:
+    """The window ``key`` (batch axis first: the store's ``channel`` axis, or a new axis for
+    None) read from ``store`` in one piece, in ``dtype``."""
     if channel is None:
-        part = np.asarray(store[batch_slices[1:]])[None]
+        part = np.asarray(store[key[1:]])[None]
     else:
-        native = list(batch_slices[1:])
-        native.insert(channel, batch_slices[0])
+        native = list(key[1:])
+        native.insert(channel, key[0])
         part = np.moveaxis(np.asarray(store[tuple(native)]), channel, 0)
     return part.astype(dtype, copy=False)
 
 
-def _from_store(func, windows, block, nested, channel, dtype, reads, static, block_static, extra):
+def _from_store(func, windows, block, key, channel, dtype, reads, static, block_static, extra):
     windows.begin(block)
     try:
-        parts = _read_parts(windows, nested, channel, dtype)
+        part: object = _read_window(windows, key, channel, dtype)
     finally:
         windows.done()
-    return func(parts, reads, static, block_static, extra)
+    for _ in reads:  # one part: nested one level per axis, as the touched blocks would be
+        part = [part]
+    return func(part, reads, static, block_static, extra)
 
 
 def build_array(
@@ -372,7 +390,7 @@ def build_array(
     every task (it may be a dask key, e.g. a global flag computed once).
 
     ``store``: ``(store, channel axis, dtype)`` to read the needed part of every touched block
-    straight from the store (see :func:`_read_parts`) instead of depending on ``source``'s
+    straight from the store (see :func:`_read_window`) instead of depending on ``source``'s
     chunks, whose chunking then only describes the blocks.
     """
     import dask.array as da
@@ -409,12 +427,6 @@ def build_array(
                 joined.append((start, stop))
         return tuple(joined)
 
-    def windows(prefix: tuple[slice, ...], cuts: Sequence[tuple[tuple[int, int], ...]]) -> object:
-        depth = len(prefix)
-        if depth == len(cuts):
-            return prefix
-        return [windows((*prefix, slice(lo, hi)), cuts) for lo, hi in cuts[depth]]
-
     store_key = None
     if store is not None:
         deps = deps[1:]
@@ -429,13 +441,14 @@ def build_array(
             nested = keys((), [list(r.touched) for r in rs])
             dsk[(name, *block)] = (func, nested, rs, static, bs, flag)
             continue
-        # the parts are read exactly: the ranges start at 0 in what was read
+        # the window is read in one piece (its runs joined): one part, from 0 to its length
         cuts = [spans(a, r) for a, r in enumerate(rs)]
         read = tuple(
-            AxisRead(r.touched[: len(c)], tuple((0, hi - lo) for lo, hi in c), r.idx, r.mask)
+            AxisRead(r.touched[:1], ((0, sum(hi - lo for lo, hi in c)),), r.idx, r.mask)
             for r, c in zip(rs, cuts, strict=True)
         )
-        task = (_from_store, func, store_key, block, windows((), cuts), store[1], store[2])
+        key = tuple(tuple(slice(lo, hi) for lo, hi in c) for c in cuts)
+        task = (_from_store, func, store_key, block, key, store[1], store[2])
         dsk[(name, *block)] = (*task, read, static, bs, flag)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
     return da.Array(graph, name, chunks=out_chunks, dtype=dtype)

@@ -19,13 +19,11 @@ taps; a padded row of the constant is summed apart). So a block does not get a p
 it gets a *local problem* that the engine classifies exactly as it classifies the same outputs
 of the whole image:
 
-- along the last axis, the block's real samples with the same rule and local padding widths,
+- along every axis, the block's real samples with the same rule and local padding widths,
   plus the few samples the rule reads from elsewhere (the mirrored or wrapped-around samples),
-  placed where the same rule finds them; at a right border, a few extra outputs are computed
-  on the left and dropped, so that the border columns stay border columns;
-- along the other axes, rows are read through tables, so the window is gathered (padded rows
-  included) for the index rules, and the constant rules keep their padding virtual (a padded
-  row of the constant is summed apart, as in memory);
+  placed where the same rule finds them; at an end border, a few extra outputs are computed
+  at the start and dropped, so that the border rows and columns stay border rows and columns
+  (a padded row of the constant is summed apart, as in memory); no padded window is copied;
 - ``partial`` scales each block by :func:`padlab.geometry.partial_scale` of the *global*
   geometry, sliced to the block;
 - the arithmetic rules (odd reflections, ramps, statistics) are padded first, as in memory: a
@@ -173,10 +171,10 @@ def _periods(n: int, code: int) -> int:
     return {REFLECT: 2 * n - 2, SYMMETRIC: 2 * n, CIRCULAR: n}[code]
 
 
-def _last_axis_local(
+def _axis_local(
     table: np.ndarray, n: int, before: int, code: int, p0: int, p1: int, s: int
 ) -> tuple[np.ndarray, tuple[int, int], int]:
-    """Local input, pads and skipped outputs of a window ``[p0, p1)`` of the last axis."""
+    """Local input, pads and skipped outputs of a window ``[p0, p1)`` of one axis."""
     bl = max(before - p0, 0)
     al = max(p1 - (before + n), 0)
     r0 = max(p0 - before, 0)
@@ -229,7 +227,6 @@ def _axis_plan(
     d: int,
     out_chunks: Sequence[int],
     *,
-    last: bool,
     gather: bool,
 ) -> list[_Local]:
     before, after = pads
@@ -239,12 +236,10 @@ def _axis_plan(
     o0 = 0
     for count in out_chunks:
         p0, p1 = o0 * s, (o0 + count - 1) * s + span
-        if gather or (code != CONSTANT and not last):
+        if gather:
             src, local_pads, skip = np.asarray(table[p0:p1]), (0, 0), 0
-        elif code == CONSTANT and not last:
-            src, local_pads, skip = _last_axis_local(table, n, before, CONSTANT, p0, p1, s)
         else:
-            src, local_pads, skip = _last_axis_local(table, n, before, code, p0, p1, s)
+            src, local_pads, skip = _axis_local(table, n, before, code, p0, p1, s)
         plan.append(_Local(src, local_pads, skip, count, o0))
         o0 += count
     return plan
@@ -460,7 +455,6 @@ def _filter(image: object, kernel: npt.ArrayLike, args: FilterArgs, *, flip: boo
             g.strides[a],
             g.dilations[a],
             batch_out[a + 1],
-            last=a == ndim - 1,
             gather=gather,
         )
         for a in range(ndim)
@@ -468,10 +462,7 @@ def _filter(image: object, kernel: npt.ArrayLike, args: FilterArgs, *, flip: boo
     bounds = [np.cumsum([0, *c]) for c in source.chunks]
     reads = [[AxisRead((j,), ((0, c),), None, None) for j, c in enumerate(source.chunks[0])]]
     reads += [[axis_reads(p.src, bounds[a + 1]) for p in plans[a]] for a in range(ndim)]
-    local_codes = tuple(
-        CONSTANT if (gather or (c != CONSTANT and a != ndim - 1)) else c
-        for a, c in enumerate(codes)
-    )
+    local_codes = tuple(CONSTANT if gather else c for a, c in enumerate(codes))
     st = _Static(
         weights=np.ascontiguousarray(spec.weights),
         strides=g.strides,
