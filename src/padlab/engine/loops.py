@@ -14,9 +14,11 @@ __all__ = ["FMA", "SEGMENT", "accumulate"]
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
 # fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
 FMA = {"contract"}
-# Output samples per segment: 4096 float32 (16 KiB, half a common 32 KiB L1 data cache) stay in
-# L1 while all taps pass over them.
-SEGMENT = 4096
+# Output samples per segment: 2048 float32 (8 KiB, a quarter of a common 32 KiB L1 data cache)
+# stay in L1 while all taps pass over them, beside the input rows a pass reads (4096 left a
+# 2048-wide image's five input rows no room: 2048x2048 5x5 17-20 -> 17-21 GFMA/s, 4096x4096
+# 16 -> 19, single thread)
+SEGMENT = 2048
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
