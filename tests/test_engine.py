@@ -364,3 +364,29 @@ def test_conv_nd_engines_write_into_a_given_output(engine):
     out = np.full((2, 8, *g.out_shape), np.nan)
     assert fn(x, w, 1, g, (REFLECT, REFLECT), 0.0, out) is out
     np.testing.assert_array_equal(out, fn(x, w, 1, g, (REFLECT, REFLECT), 0.0))
+
+
+@pytest.mark.parametrize("shape", [(1,), (3, 1), (2, 9)])
+def test_edge_columns_fuse_each_tap_into_its_sum(shape):
+    """The direct engine's edge columns sum their taps in order, each float64 product fused
+    into the running sum (one rounding per tap), the constant's products too: a constant
+    product computed once and rounded apart moved these sums by one unit in the last place."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal((1,) * (len(shape) - 1) + (4,))
+    value = -1.373
+    got = padlab.correlate(x, k, mode="constant", value=value, method="direct")
+    g = Geometry.resolve(x.shape, k.shape, "same")
+    padded = np.pad(x, g.pads, constant_values=value)
+    lo, hi = g.interior()[-1]
+    edges = [col for col in range(shape[-1]) if not lo <= col < hi]
+    assert edges
+    for index in np.ndindex(*got.shape[:-1]):
+        row = padded[index]
+        for col in edges:
+            acc = Fraction(0)
+            for tap, w in enumerate(k.reshape(-1)):  # a fused multiply-add: one rounding
+                acc = Fraction(float(acc + Fraction(w) * Fraction(row[col + tap])))
+            assert got[(*index, col)] == float(acc)

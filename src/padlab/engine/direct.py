@@ -88,8 +88,9 @@ def _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc):
     """Edge columns ``c0 .. c1 - 1`` of one padded row, through the column table.
 
     Kernel row ``i`` reads from ``bases[i]`` with the weights at ``wo[wrows[i]:]``. Column
-    ``c0 + j`` goes to ``acc[j]``: the products ``weight * sample`` (in the input's dtype),
-    summed in float64 over ``i``, then ``kx``, in that order from 0: every edge column, in every
+    ``c0 + j`` goes to ``acc[j]``: a float64 sum from 0 over ``i``, then ``kx``, in that order,
+    each product ``weight * sample`` added by one multiply-add (a float32 product is rounded to
+    float32 first; a float64 one is fused, one rounding per tap): every edge column, in every
     phase, is summed so (:func:`_band_edges`).
     """  # pragma: no cover - compiled
     n = c1 - c0
@@ -102,10 +103,10 @@ def _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc):
             s = kx * x_tap
             for j in range(n):
                 px = tx[(c0 + j) * x_out + s]
-                if px < 0:
-                    acc[j] += wv * value
-                else:
-                    acc[j] += wv * xf[bases[i] + np.uint64(px)]
+                # one product per tap, never hoisted out of the loop: a hoisted ``wv * value``
+                # would be rounded on its own instead of fused into the sum's multiply-add
+                v = value if px < 0 else xf[bases[i] + np.uint64(max(px, 0))]
+                acc[j] += wv * v
 
 
 @nb.njit(cache=True, nogil=True)
