@@ -8,6 +8,7 @@ kernels larger than the axis, every rule, every geometry, strides and dilations.
 from __future__ import annotations
 
 import itertools
+import threading
 
 import dask
 import dask.array as da
@@ -366,6 +367,41 @@ def test_auto_decides_once_for_the_whole_image():
     expected = padlab.correlate(x, k, mode="reflect")
     np.testing.assert_array_equal(lazy.compute(), expected)
     np.testing.assert_array_equal(expected, padlab.correlate(x, k, mode="reflect", method="direct"))
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_blocks_run_in_dask_threads_alone(monkeypatch, method):
+    """With as many blocks as threads, dask's threads run the blocks side by side and a
+    block's engine uses no thread of padlab's pool (no second layer of threads); with one
+    block, the engine still spreads its work over the pool."""
+    import padlab._threads as threads_module
+
+    if threads_module.threads() < 2:
+        monkeypatch.setattr(threads_module, "threads", lambda: 2)
+        monkeypatch.setattr(pdd.filtering, "threads", lambda: 2)
+    submitted = []
+    real_pool = threads_module.pool
+
+    class Recording:
+        def submit(self, *args, **kwargs):
+            submitted.append(threading.get_ident())
+            return real_pool().submit(*args, **kwargs)
+
+    monkeypatch.setattr(threads_module, "pool", Recording)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1200, 1200)).astype(np.float32)  # work well above SERIAL_WORK
+    k = rng.standard_normal((31, 31) if method == "fft" else (5, 5)).astype(np.float32)
+    expected = padlab.correlate(x, k, mode="reflect", method=method)
+    submitted.clear()
+    with dask.config.set(scheduler="threads", num_workers=2):
+        lazy = pdd.correlate(da.from_array(x, chunks=600), k, mode="reflect", method=method)
+        got = lazy.compute()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    assert submitted == []
+    lazy = pdd.correlate(da.from_array(x, chunks=1200), k, mode="reflect", method=method)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        lazy.compute()
+    assert submitted  # one block: the engine's own threads
 
 
 def test_a_chunked_store_is_read_once_per_chunk_per_computation():

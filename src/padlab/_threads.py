@@ -28,8 +28,9 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ __all__ = [
     "pool",
     "reset",
     "run_chunks",
+    "serial_here",
     "thread_config",
     "threads",
 ]
@@ -308,11 +310,39 @@ _SERIAL_WORK = 300_000
 _BALANCED_WORK = 20_000_000
 
 
+_LOCAL = threading.local()
+
+
+@contextmanager
+def serial_here() -> Iterator[None]:
+    """Inside this block, :func:`run_chunks` works in the calling thread only.
+
+    For the tasks of a scheduler that already runs tasks side by side (dask's threads): a
+    task that also spread its work over padlab's pool would run more threads than cores.
+
+    Examples
+    --------
+    >>> import threading
+    >>> seen = set()
+    >>> with serial_here():
+    ...     run_chunks(lambda a, b: seen.add(threading.get_ident()), 100, per_chunk=1)
+    >>> seen == {threading.get_ident()}
+    True
+    """
+    before = getattr(_LOCAL, "serial", False)
+    _LOCAL.serial = True
+    try:
+        yield
+    finally:
+        _LOCAL.serial = before
+
+
 def run_chunks(fn: Callable[..., None], items: int, *args: object, per_chunk: int = 1) -> None:
     """Call ``fn(first, last, *args)`` over ``range(items)`` cut into chunks, on all threads.
 
     Chunks are handed out dynamically (a thread that finishes early takes the next one), so
-    uneven chunks, such as image borders, balance out. Small jobs run in the calling thread.
+    uneven chunks, such as image borders, balance out. Small jobs, and any job inside
+    :func:`serial_here`, run in the calling thread.
 
     Examples
     --------
@@ -321,8 +351,8 @@ def run_chunks(fn: Callable[..., None], items: int, *args: object, per_chunk: in
     >>> sorted(seen)
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
-    if items <= per_chunk:  # one chunk (a small image's call): no more bookkeeping
-        if items > 0:
+    if items <= per_chunk or getattr(_LOCAL, "serial", False):
+        if items > 0:  # one chunk (a small image's call, or serial_here): no bookkeeping
             fn(0, items, *args)
         return
     n_threads = threads()

@@ -287,8 +287,11 @@ def fft_module():
     return scipy.fft
 
 
-def fft_max_volume(input_samples: int, itemsize: int, batch: int) -> float:
-    """The largest FFT tile (in samples per batch item) whose scratch fits the budget.
+def fft_max_volume(
+    input_samples: int, itemsize: int, batch: int, share: float = FFT_SCRATCH_SHARE
+) -> float:
+    """The largest FFT tile (in samples per batch item) whose scratch fits the budget:
+    ``share`` of the input's size, at least :data:`FFT_MIN_SCRATCH` bytes.
 
     Examples
     --------
@@ -297,7 +300,7 @@ def fft_max_volume(input_samples: int, itemsize: int, batch: int) -> float:
     >>> abs(fft_max_volume(1024 * 1024, 4, 1) * thread_count() - 34952) < 50  # shared by threads
     True
     """
-    budget = max(FFT_SCRATCH_SHARE * input_samples * itemsize, FFT_MIN_SCRATCH)
+    budget = max(share * input_samples * itemsize, FFT_MIN_SCRATCH)
     return float(budget // (FFT_SCRATCH_ITEMS * itemsize * thread_count() * batch))
 
 

@@ -48,6 +48,9 @@ class Problem:
         Index-rule code per spatial axis (``CONSTANT`` for zeros/constant/partial).
     value : float
         The constant read outside the input on ``CONSTANT`` axes (0 unless mode='constant').
+    fft_scratch : float or None
+        The share of the input's size the FFT engine's tiles may hold at once (None: the
+        engine's default, :data:`padlab.engine.choose.FFT_SCRATCH_SHARE`).
     """
 
     x: np.ndarray
@@ -55,6 +58,7 @@ class Problem:
     geometry: Geometry
     codes: tuple[int, ...]
     value: float
+    fft_scratch: float | None = None
 
     @property
     def out_shape(self) -> tuple[int, ...]:
