@@ -6,6 +6,7 @@ Usage::
     python bench/dask.py --size 8192         # the issue's size (slower)
     python bench/dask.py --memory            # peak memory vs image size, 8192^2 -> 24576^2
     python bench/dask.py --graph             # graph construction time for 10,000 blocks
+    python bench/dask.py --single            # one thread: chunked job vs in-memory job
     python bench/dask.py --wrong             # what dask-image and dask.array.pad get wrong
 
 Every configuration runs in a fresh process (so peak RSS is its own) and is timed on its
@@ -18,6 +19,11 @@ same engine; dask-image: ``scipy.ndimage.correlate``). Two references for the ov
 ratio: the in-memory engine's CPU s/Mpixel (padlab.correlate on the whole array, same engine,
 median of 3), and the in-memory job (the zarr array read whole, filtered, written as zarr with
 the same chunks: the same work as the chunked runs, done in one piece).
+
+``--single`` isolates padlab.dask's own cost from what running two threads at once costs on
+the machine: in one process with one engine thread (``PADLAB_NUM_THREADS=1``), the chunked job
+on dask's synchronous scheduler and the in-memory job alternate, 6 rounds (the first
+untimed), and the medians of their CPU seconds are compared.
 
 padlab is given the zarr array itself (its blocks read their windows from the store, so its
 memory does not grow with the image); dask-image is given ``da.from_array`` of it, as its
@@ -337,6 +343,71 @@ def memory(folder: Path, sizes: list[int], chunk: int) -> None:
     print(f"# load average at end: {_load()}")
 
 
+def single_child(cfg: dict) -> dict:
+    """Chunked (synchronous scheduler) and in-memory jobs alternating in this process (run
+    with one engine thread): the median CPU seconds of each over 5 timed rounds."""
+    import statistics
+
+    import dask
+    import dask.array as da
+    import zarr
+
+    import padlab
+    import padlab.dask as pdd
+
+    src = zarr.open_array(cfg["input"], mode="r")
+    w = np.random.default_rng(1).standard_normal((cfg["k"], cfg["k"])).astype(np.float32)
+    target = cfg["output"]
+
+    def store_like(y):
+        return zarr.create_array(
+            target, shape=y.shape, chunks=src.chunks, dtype=y.dtype, compressors=None,
+            overwrite=True,
+        )  # fmt: skip
+
+    def chunked() -> None:
+        y = pdd.correlate(src, w, mode=cfg["rule"], method=cfg["method"])
+        with dask.config.set(scheduler="synchronous"):
+            da.store(y, store_like(y), lock=False)
+
+    def whole() -> None:
+        y = padlab.correlate(src[:], w, mode=cfg["rule"], method=cfg["method"])
+        store_like(y)[:] = y
+
+    times: dict[str, list[float]] = {"chunked": [], "job": []}
+    for i in range(6):
+        for name, fn in (("chunked", chunked), ("job", whole)):
+            cpu0 = _cpu()
+            fn()
+            if i:
+                times[name].append(_cpu() - cpu0)
+    shutil.rmtree(target, ignore_errors=True)
+    mpix = src.size / 1e6
+    return {k: statistics.median(v) / mpix for k, v in times.items()}
+
+
+def single(size: int, chunk: int, kernels: list[int], folder: Path) -> None:
+    path = make_input(folder, size, chunk)
+    print(f"# {size}x{size} float32, chunks {chunk}x{chunk}, zarr -> zarr, one engine thread, "
+          f"dask's synchronous scheduler; load average at start: {_load()}")  # fmt: skip
+    print("| kernel | rule | engine | padlab.dask CPU s/Mpix | in-memory job CPU s/Mpix | ratio |")
+    print("|---|---|---|---|---|---|")
+    env = {**os.environ, "PADLAB_NUM_THREADS": "1"}
+    for k in kernels:
+        method = "direct" if k <= 15 else "fft"
+        for rule in RULES:
+            cfg = dict(input=str(path), output=str(folder / "out-single.zarr"), k=k, rule=rule,
+                       method=method)  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, __file__, "--single-child", json.dumps(cfg)],
+                capture_output=True, text=True, check=True, env=env,
+            )  # fmt: skip
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"| {k}x{k} | {rule} | {method} | {r['chunked']:.4f} | {r['job']:.4f} | "
+                  f"{r['chunked'] / r['job']:.2f} |", flush=True)  # fmt: skip
+    print(f"# load average at end: {_load()}")
+
+
 def graph_time() -> None:
     import dask.array as da
 
@@ -446,7 +517,12 @@ def main() -> None:
     parser.add_argument("--graph", action="store_true")
     parser.add_argument("--wrong", action="store_true")
     parser.add_argument("--folder", default=None)
+    parser.add_argument("--single", action="store_true")
+    parser.add_argument("--single-child")
     args = parser.parse_args()
+    if args.single_child:
+        print(json.dumps(single_child(json.loads(args.single_child))))
+        return
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
@@ -466,6 +542,8 @@ def main() -> None:
     try:
         if args.memory:
             memory(folder, [int(s) for s in args.sizes.split(",")], 2048)
+        elif args.single:
+            single(args.size, args.chunk, [int(k) for k in args.kernels.split(",")], folder)
         else:
             table(args.size, args.chunk, [int(k) for k in args.kernels.split(",")], folder)
     finally:
