@@ -477,7 +477,7 @@ def _filter(image: object, kernel: npt.ArrayLike, args: FilterArgs, *, flip: boo
     bounds = [np.cumsum([0, *c]) for c in source.chunks]
     reads = [[AxisRead((j,), ((0, c),), None, None) for j, c in enumerate(source.chunks[0])]]
     reads += [[axis_reads(p.src, bounds[a + 1]) for p in plans[a]] for a in range(ndim)]
-    local_codes = tuple(CONSTANT if gather else c for a, c in enumerate(codes))
+    local_codes = tuple(CONSTANT if gather else c for c in codes)
     st = _Static(
         weights=np.ascontiguousarray(spec.weights),
         strides=g.strides,
