@@ -84,6 +84,27 @@ def _to_zarr(x, path: Path) -> None:
     da.store(x, store, lock=False)
 
 
+def _output_store(target: object, src: object, shape: tuple, dtype: object):
+    """An uncompressed zarr array at ``target`` with ``src``'s chunks (replacing any)."""
+    import zarr
+
+    return zarr.create_array(
+        str(target), shape=shape, chunks=src.chunks, dtype=dtype, compressors=None,
+        overwrite=True,
+    )  # fmt: skip
+
+
+def _in_memory_job(src: object, w: np.ndarray, rule: str, method: str, target: object) -> int:
+    """The chunked runs' work done in one piece: read the zarr array whole, filter it, write
+    it as zarr with the same chunks. Returns the samples filtered."""
+    import padlab
+
+    whole = src[:]
+    y = padlab.correlate(whole, w, mode=rule, method=method)
+    _output_store(target, src, y.shape, y.dtype)[:] = y
+    return whole.size
+
+
 def child(cfg: dict) -> dict:
     """One configuration, in this (fresh) process."""
     import dask
@@ -123,10 +144,7 @@ def child(cfg: dict) -> dict:
         y = ndfilters.correlate(x, k, mode=RULES[cfg["rule"]])
 
     def run(target: Path) -> None:
-        store = zarr.create_array(
-            str(target), shape=y.shape, chunks=src.chunks, dtype=y.dtype, compressors=None,
-            overwrite=True,
-        )  # fmt: skip
+        store = _output_store(target, src, y.shape, y.dtype)
         if client:
             da.store(y, store, lock=False, scheduler=client)
         else:
@@ -214,16 +232,10 @@ def in_memory_cpu(path: Path, k: int, rule: str, method: str, out: str) -> dict:
     del x
     for _ in range(2):  # timed the second time, as the chunked runs are
         cpu0, t0 = _cpu(), time.perf_counter()
-        whole = src[:]
-        y = padlab.correlate(whole, w, mode=rule, method=method)
-        store = zarr.create_array(
-            out, shape=y.shape, chunks=src.chunks, dtype=y.dtype, compressors=None, overwrite=True
-        )
-        store[:] = y
+        samples = _in_memory_job(src, w, rule, method, out)
         job_wall, job_cpu = time.perf_counter() - t0, _cpu() - cpu0
-        del y
         shutil.rmtree(out, ignore_errors=True)
-    mpix = whole.size / 1e6
+    mpix = samples / 1e6
     return {
         "cpu_s_per_mpix": statistics.median(engine) / mpix,
         "job_wall_s": job_wall,
@@ -352,27 +364,19 @@ def single_child(cfg: dict) -> dict:
     import dask.array as da
     import zarr
 
-    import padlab
     import padlab.dask as pdd
 
     src = zarr.open_array(cfg["input"], mode="r")
     w = np.random.default_rng(1).standard_normal((cfg["k"], cfg["k"])).astype(np.float32)
     target = cfg["output"]
 
-    def store_like(y):
-        return zarr.create_array(
-            target, shape=y.shape, chunks=src.chunks, dtype=y.dtype, compressors=None,
-            overwrite=True,
-        )  # fmt: skip
-
     def chunked() -> None:
         y = pdd.correlate(src, w, mode=cfg["rule"], method=cfg["method"])
         with dask.config.set(scheduler="synchronous"):
-            da.store(y, store_like(y), lock=False)
+            da.store(y, _output_store(target, src, y.shape, y.dtype), lock=False)
 
     def whole() -> None:
-        y = padlab.correlate(src[:], w, mode=cfg["rule"], method=cfg["method"])
-        store_like(y)[:] = y
+        _in_memory_job(src, w, cfg["rule"], cfg["method"], target)
 
     times: dict[str, list[float]] = {"chunked": [], "job": []}
     for i in range(6):
