@@ -288,10 +288,11 @@ def fft_module():
 
 
 def fft_max_volume(
-    input_samples: int, itemsize: int, batch: int, share: float = FFT_SCRATCH_SHARE
+    input_samples: int, itemsize: int, batch: int, share: float | None = None
 ) -> float:
     """The largest FFT tile (in samples per batch item) whose scratch fits the budget:
-    ``share`` of the input's size, at least :data:`FFT_MIN_SCRATCH` bytes.
+    ``share`` of the input's size (None: :data:`FFT_SCRATCH_SHARE`), at least
+    :data:`FFT_MIN_SCRATCH` bytes.
 
     Examples
     --------
@@ -300,6 +301,8 @@ def fft_max_volume(
     >>> abs(fft_max_volume(1024 * 1024, 4, 1) * thread_count() - 34952) < 50  # shared by threads
     True
     """
+    if share is None:
+        share = FFT_SCRATCH_SHARE
     budget = max(share * input_samples * itemsize, FFT_MIN_SCRATCH)
     return float(budget // (FFT_SCRATCH_ITEMS * itemsize * thread_count() * batch))
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from padlab._threads import run_chunks
 from padlab._validate import allocate
-from padlab.engine.choose import FFT_SCRATCH_SHARE, fft_max_volume, fft_module, tile_sizes
+from padlab.engine.choose import fft_max_volume, fft_module, tile_sizes
 from padlab.engine.plan import Problem
 from padlab.modes.index import source_index
 
@@ -82,8 +82,7 @@ def correlate_fft(problem: Problem, out: np.ndarray | None = None) -> np.ndarray
     spans = g.extents
     dilated = allocate(spans, dtype, "the dilated kernel")
     full = [(o - 1) * s + 1 for o, s in zip(g.out_shape, g.strides, strict=True)]  # stride-1 length
-    share = FFT_SCRATCH_SHARE if problem.fft_scratch is None else problem.fft_scratch
-    limit = fft_max_volume(x.size, x.itemsize, x.shape[0], share)
+    limit = fft_max_volume(x.size, x.itemsize, x.shape[0], problem.fft_scratch)
     sizes = list(tile_sizes(tuple(spans), tuple(full), limit))
     valid = [size - span + 1 for size, span in zip(sizes, spans, strict=True)]
     # tile lengths on the stride-1 grid, whole multiples of the stride so tiles align
