@@ -390,3 +390,32 @@ def test_edge_columns_fuse_each_tap_into_its_sum(shape):
             for tap, w in enumerate(k.reshape(-1)):  # a fused multiply-add: one rounding
                 acc = Fraction(float(acc + Fraction(w) * Fraction(row[col + tap])))
             assert got[(*index, col)] == float(acc)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accumulate_sets_its_range_from_init_without_reading_it(dtype):
+    """The shared multiply-add loop writes ``init + sum`` over [lo, hi) for every tap count
+    and stride, whatever the output held (NaN here), and nothing outside that range."""
+    from padlab._validate import readonly
+    from padlab.engine.loops import SEGMENT, accumulate
+
+    rng = np.random.default_rng(5)
+    width = SEGMENT + 37  # two segments, the second short
+    xf = readonly(rng.standard_normal(3 * width + 64).astype(dtype))
+    init = dtype(-1.25)
+    for n in (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 13, 17, 25):
+        offs = rng.integers(0, 64, n).astype(np.uint64)
+        wts = rng.standard_normal(n).astype(dtype)
+        for sx in (1, 2):
+            lo, hi = 3, width - 5
+            orow = np.full(width, np.nan, dtype)
+            accumulate(orow, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi),
+                       np.uint64(sx), init)  # fmt: skip
+            cols = np.arange(lo, hi)
+            want = init + sum(
+                wts[t].astype(float) * xf[offs[t].astype(np.int64) + cols * sx] for t in range(n)
+            )
+            np.testing.assert_allclose(
+                orow[lo:hi], want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5
+            )
+            assert np.isnan(orow[:lo]).all() and np.isnan(orow[hi:]).all()

@@ -183,22 +183,29 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
             continue
         nvalid, const = _row_taps(x.shape, w, b, o, g, oz, oy, tz, ty, p, value, bases, wrows)
         orow = plane[oy]
-        for ox in range(ow):
-            orow[ox] = const
-        n = 0
-        if sx == 1:
+        init = x.dtype.type(const)  # the constant part, rounded as if stored first
+        for ox in range(lo):
+            orow[ox] = init
+        for ox in range(max(hi, 0), ow):
+            orow[ox] = init
+        if hi <= lo:
+            pass
+        elif sx == 1:
+            n = 0
             for i in range(nvalid):
                 for kx in range(kw):
                     offs[n] = bases[i] + np.uint64(kx * dx) - np.uint64(bx)
                     wts[n] = wo[wrows[i] + kx]
                     n += 1
-            if hi > lo and n > 0:
-                accumulate(
-                    orow, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1)
-                )
-        elif hi > lo and nvalid > 0:
+            accumulate(
+                orow, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1), init
+            )
+        elif nvalid > 0:
             stamp = oy + 1 + it * oh  # unique per output row of this task
-            _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch)
+            _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, init, scratch)
+        else:
+            for ox in range(lo, hi):
+                orow[ox] = init
         for c0, c1 in ((0, lo), (hi, ow)):
             _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc)
             for ox in range(c0, c1):
@@ -206,7 +213,7 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
 
 
 @nb.njit(cache=True, fastmath=FMA)
-def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch):  # pragma: no cover
+def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, init, scratch):  # pragma: no cover
     """The interior columns of a row with a column stride ``sx``.
 
     They are read through a polyphase copy: each needed source row split into ``sx`` phases
@@ -214,7 +221,7 @@ def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch):  # prag
     only those are kept), so that every tap reads contiguously. The copies live in a ring of
     ``p.ring`` rows per input plane, tagged with the row they hold, so consecutive output rows
     reuse them; a row whose ring slot is taken by another row of the same output row (same
-    ``stamp``) goes to a spill slot.
+    ``stamp``) goes to a spill slot. The columns are set to ``init`` plus their sums.
     """
     bases, wrows, offs, wts, phases, tags, stamps = scratch[:7]
     bx, sx, dx = p.before[2], p.stride[2], p.dilation[2]
@@ -242,7 +249,9 @@ def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, scratch):  # prag
             offs[n] = np.uint64((slot * nph + ph) * phase_len) + np.uint64(q)
             wts[n] = wo[wrows[i] + kx]
             n += 1
-    accumulate(orow, phases, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1))
+    accumulate(
+        orow, phases, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1), init
+    )
 
 
 @nb.njit(cache=True, fastmath=FMA)
@@ -281,7 +290,7 @@ def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - com
         np.uint64(a * ow + lo),
         np.uint64((c - 1) * ow + hi),
         np.uint64(1),
-        True,  # the band's first and last edge columns are assigned in phase 3
+        x.dtype.type(0),  # assigned, from 0; the band's edge columns are set in phase 3
     )
 
 

@@ -53,6 +53,7 @@ def _separable(first, last, x, col, row, ty, tx, plan, value, out):  # pragma: n
     buf = np.empty(nw, x.dtype)
     offs = np.empty(max(kh, kw), np.uint64)
     wts = np.empty(max(kh, kw), x.dtype)
+    zero = x.dtype.type(0)
     hoffs = np.empty(kw, np.uint64)
     for kx in range(kw):
         hoffs[kx] = np.uint64(kx * dx) - np.uint64(bx)
@@ -71,17 +72,18 @@ def _separable(first, last, x, col, row, ty, tx, plan, value, out):  # pragma: n
                     offs[n] = np.uint64((b * nh + py) * nw)
                     wts[n] = col[ky]
                     n += 1
-            for i in range(nw):
-                buf[i] = const
-            accumulate(buf, xf, offs, wts, np.int64(n), np.uint64(0), np.uint64(nw), np.uint64(1))
+            # buf = const + the taps' sum (const rounded to the dtype, as if stored first)
+            start = x.dtype.type(const)
+            accumulate(
+                buf, xf, offs, wts, np.int64(n), np.uint64(0), np.uint64(nw), np.uint64(1), start
+            )
             # 2. horizontal pass from buf
             orow = out[b, oy]
-            for ox in range(lo, hi):
-                orow[ox] = 0
             if hi > lo:
                 accumulate(
-                    orow, buf, hoffs, row, np.int64(kw), np.uint64(lo), np.uint64(hi), np.uint64(sx)
-                )
+                    orow, buf, hoffs, row, np.int64(kw), np.uint64(lo), np.uint64(hi),
+                    np.uint64(sx), zero,
+                )  # fmt: skip
             for ox in range(lo):
                 orow[ox] = _border(buf, row, tx, ox * x_out, x_tap, edge)
             for ox in range(hi, ow):
