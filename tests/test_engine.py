@@ -58,7 +58,7 @@ AUTO_TABLE = [
     ((64, 3, True, 1, 1), "separable"),
     ((256, 3, False, 1, 1), "direct"),
     ((256, 5, True, 1, 1), "separable"),
-    ((512, 3, True, 1, 1), "direct"),
+    ((512, 3, True, 1, 1), "separable"),
     ((512, 9, True, 1, 1), "separable"),
     ((256, 15, False, 1, 1), "direct"),
     ((512, 15, False, 1, 1), "direct"),

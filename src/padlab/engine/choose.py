@@ -64,14 +64,17 @@ __all__ = [
 ]
 
 #: (a, b, c) per engine, in nanoseconds: time = a * work + b * rows + c (see bench/calibrate.py).
-#: For the FFT, "rows" are its tiles: 150 us each, read off bench/filters.py on an idle machine
-#: (30 Nov 2026: 100 to 290 us of per-tile work beyond the transforms' V log V, from 64x64 to
-#: 4096x4096 and 15x15 to 31x31; the earlier 10.4 us made 'auto' pick the FFT at 256x256 and
-#: 512x512 for 15x15 kernels, 1.3 to 2.3 times slower than the direct engine there).
+#: For the FFT, "rows" are its tiles. Refitted on 30 Nov 2026 after the direct engine's first
+#: pass began assigning its sums and the FFT's tiles grew (:data:`FFT_MIN_SCRATCH`), to 169
+#: timed cases (`python bench/calibrate.py --quick` plus 256-4096 with 11x11 to 45x45 kernels,
+#: strides 1 and 2), by a search for the constants that pick the fastest engine most often:
+#: 158 of 169 (was 146), worst pick 2.1x the fastest (was 2.44x; 17x17 at 512x512, where the
+#: FFT's time moved by a third between neighbouring cases), all 30 stride-1 cases from 512x512
+#: up right (was 25, the FFT picked for 15x15 at up to 1.96x the direct engine's time).
 COSTS = {
-    "direct": (0.036, 60.0, 40_000.0),
-    "separable": (0.060, 150.0, 20_000.0),
-    "fft": (0.25, 150_000.0, 150_000.0),
+    "direct": (0.026, 60.0, 70_000.0),
+    "separable": (0.040, 100.0, 0.0),
+    "fft": (0.2, 150_000.0, 100_000.0),
 }
 #: extra cost of an edge column's multiply-add (scalar, with table lookups), over an interior one
 BORDER_FACTOR = 7.0
@@ -101,11 +104,14 @@ L2_VOLUME = 256 * 256
 # The FFT's scratch memory: a tile in flight holds about FFT_SCRATCH_ITEMS samples of the
 # compute dtype per tile sample (the gathered tile, its half spectrum of complex numbers, the
 # inverse), one tile per thread. The tiles are kept to FFT_SCRATCH_SHARE of the input's size,
-# or FFT_MIN_SCRATCH bytes for small inputs: below about 1024x1024 float32, tiles that small
-# would make the FFT slower than summing taps, so there the scratch is a larger share.
+# or FFT_MIN_SCRATCH bytes for inputs below 15 MiB (2048x2048 float32 and larger keep the
+# tenth): tiles within a tenth of a small image are mostly overlap and per-tile work. 1.5 MiB
+# instead of 384 KiB (two threads, reflect, one process, 30 Nov 2026): 512x512 31x31 6.6-7.9 ->
+# 3.2 ms (cv2.filter2D 3.7-3.8), 512x512 15x15 6.0-6.5 -> 2.9 ms, 1024x1024 15x15 17-18 -> 7.9
+# ms, 256x256 31x31 2.3-2.4 -> 1.2 ms; 1 MiB got most of it at 256 and 512, not at 1024.
 FFT_SCRATCH_ITEMS = 3
 FFT_SCRATCH_SHARE = 0.1
-FFT_MIN_SCRATCH = 384 * 1024
+FFT_MIN_SCRATCH = 1536 * 1024
 
 
 def serial(work: float) -> bool:
@@ -298,7 +304,7 @@ def fft_max_volume(
     --------
     >>> fft_max_volume(2048 * 2048, 4, 1) >= 192 * 324   # 10% of a 16 MiB input
     True
-    >>> abs(fft_max_volume(1024 * 1024, 4, 1) * thread_count() - 34952) < 50  # shared by threads
+    >>> abs(fft_max_volume(4096 * 4096, 4, 1) * thread_count() - 559240) < 50  # shared by threads
     True
     """
     if share is None:

@@ -8,9 +8,9 @@ is ever made. A tile is transformed with
 ``scipy.fft.rfftn`` at a fast size ``F``, multiplied by the kernel's spectrum (computed once), and
 transformed back; its last ``F - span + 1`` samples per axis are the correlation. Tiles run in
 parallel threads (scipy.fft releases the GIL), so the scratch memory is a few tiles, not an image:
-the tile size is chosen within a budget of 10% of the input (at least 384 KiB, so that images
-below about 1024x1024 keep tiles large enough to be worth transforming; see
-:func:`padlab.engine.choose.fft_max_volume`).
+the tile size is chosen within a budget of 10% of the input, or 1.5 MiB for inputs below 15 MiB
+(tiles within a tenth of a small image are mostly overlap and per-tile work: 1.5 MiB instead of
+384 KiB made 512x512 31x31 twice as fast; see :func:`padlab.engine.choose.fft_max_volume`).
 
 Strides are taken by sampling the stride-1 result. Inputs with NaN or infinity spread them to
 their whole tile (a property of the FFT); the automatic method choice never uses this engine for
