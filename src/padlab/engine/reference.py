@@ -16,7 +16,7 @@ from padlab.geometry import Geometry
 from padlab.modes.padding import pad
 from padlab.modes.registry import Rule
 
-__all__ = ["correlate_reference"]
+__all__ = ["correlate_reference", "correlate_reference_batch"]
 
 
 def correlate_reference(
@@ -59,31 +59,76 @@ def correlate_reference(
     ...                     [resolve_mode("zeros")])
     array([ 8., 14., 20., 26., 14.])
     """
+    return correlate_reference_batch(
+        image[None],
+        kernel,
+        geometry,
+        rules,
+        value=value,
+        stat_length=stat_length,
+        end_values=end_values,
+    )[0]
+
+
+def correlate_reference_batch(
+    batch: np.ndarray,
+    kernel: np.ndarray,
+    geometry: Geometry,
+    rules: Sequence[Rule],
+    *,
+    value: float = 0.0,
+    stat_length: object = None,
+    end_values: object = 0,
+) -> np.ndarray:
+    """:func:`correlate_reference` for every array of ``batch`` (B, *spatial).
+
+    The batch is padded at once, as the fast engines pad it (and as ``numpy.pad`` pads a
+    stack with zero widths on its first axis): for the arithmetic rules numpy's results for a
+    stack can differ from its results for each array alone in the last bits (``linear_ramp``'s
+    ``linspace`` changes its formula for the whole stack when one ramp is flat), so padding
+    item by item would make the reference differ from the engines it checks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from padlab.modes import resolve_mode
+    >>> g = Geometry.resolve((3,), (3,), "same")
+    >>> correlate_reference_batch(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]]), np.ones(3), g,
+    ...                           [resolve_mode("reflect")])
+    array([[5., 6., 7.],
+           [0., 1., 1.]])
+    """
     partial = [rule.kind == "partial" for rule in rules]
     padded_rules = ["zeros" if p else rule.name for rule, p in zip(rules, partial, strict=True)]
     padded = pad(
-        image, geometry.pads, padded_rules, **_options(rules, value, stat_length, end_values)
+        batch,
+        geometry.pads,
+        padded_rules,
+        axes=tuple(range(1, batch.ndim)),
+        **_options(rules, value, stat_length, end_values),
     )
     # 1 where a sample is real along every partial axis, 0 on the padding of those axes
-    real = np.ones(padded.shape)
+    real = np.ones(padded.shape[1:])
     for axis, is_partial in enumerate(partial):
         if is_partial:
             before, after = geometry.pads[axis]
             real[(slice(None),) * axis + (slice(0, before),)] = 0
-            real[(slice(None),) * axis + (slice(padded.shape[axis] - after, None),)] = 0
+            real[(slice(None),) * axis + (slice(real.shape[axis] - after, None),)] = 0
 
-    out = allocate(geometry.out_shape, image.dtype, "the output")
-    for o in np.ndindex(*geometry.out_shape):
-        window = tuple(
-            slice(i * s, i * s + (k - 1) * d + 1, d)
-            for i, s, k, d in zip(
-                o, geometry.strides, geometry.kernel_shape, geometry.dilations, strict=True
+    out = allocate((batch.shape[0], *geometry.out_shape), batch.dtype, "the output")
+    for item in range(batch.shape[0]):
+        for o in np.ndindex(*geometry.out_shape):
+            window = tuple(
+                slice(i * s, i * s + (k - 1) * d + 1, d)
+                for i, s, k, d in zip(
+                    o, geometry.strides, geometry.kernel_shape, geometry.dilations, strict=True
+                )
             )
-        )
-        out[o] = np.sum(padded[window] * kernel)
-        if any(partial):
-            on_image = real[window].sum()
-            out[o] = out[o] * (kernel.size / on_image) if on_image else 0
+            at = (item, *o)
+            out[at] = np.sum(padded[item][window] * kernel)
+            if any(partial):
+                on_image = real[window].sum()
+                out[at] = out[at] * (kernel.size / on_image) if on_image else 0
     return out
 
 

@@ -20,7 +20,7 @@ from padlab._validate import (
     normalize_axes,
 )
 from padlab.engine.plan import Problem
-from padlab.engine.reference import correlate_reference
+from padlab.engine.reference import correlate_reference_batch
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.geometry import Convention, Geometry, Padding, cache_key, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
@@ -818,19 +818,14 @@ def run_problem(
     if method not in METHODS:
         raise PadlabValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     if method == "reference":
-        result = np.stack(
-            [
-                correlate_reference(
-                    item,
-                    weights,
-                    geometry,
-                    rules,
-                    value=value,
-                    stat_length=stat_length,
-                    end_values=end_values,
-                )
-                for item in batch
-            ]
+        result = correlate_reference_batch(
+            batch,
+            weights,
+            geometry,
+            rules,
+            value=value,
+            stat_length=stat_length,
+            end_values=end_values,
         )
         if out is None:
             return result
