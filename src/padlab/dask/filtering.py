@@ -268,7 +268,8 @@ class _Static:
 #: A block's FFT tiles may hold as much as the block itself (the in-memory engine keeps them to
 #: a tenth of its input): a tenth of a chunk makes small tiles, mostly overlap and per-tile
 #: Python (4096x4096 in 1024x1024 chunks, 31x31, threads: 0.043 -> 0.031 CPU s/Mpixel), and
-#: the memory stays bounded by the chunk size.
+#: the memory stays bounded by the chunk size (or the engine's floor,
+#: :data:`padlab.engine.choose.FFT_MIN_SCRATCH`, for chunks smaller than that).
 BLOCK_FFT_SCRATCH = 1.0
 
 

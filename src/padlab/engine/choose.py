@@ -67,13 +67,15 @@ __all__ = [
 #: For the FFT, "rows" are its tiles. Refitted on 30 Nov 2026 after the direct engine's first
 #: pass began assigning its sums and the FFT's tiles grew (:data:`FFT_MIN_SCRATCH`), to 169
 #: timed cases (`python bench/calibrate.py --quick` plus 256-4096 with 11x11 to 45x45 kernels,
-#: strides 1 and 2), by a search for the constants that pick the fastest engine most often:
-#: 158 of 169 (was 146), worst pick 2.1x the fastest (was 2.44x; 17x17 at 512x512, where the
-#: FFT's time moved by a third between neighbouring cases), all 30 stride-1 cases from 512x512
-#: up right (was 25, the FFT picked for 15x15 at up to 1.96x the direct engine's time).
+#: strides 1 and 2), searching the constants that pick the fastest engine most often with the
+#: fixed costs held at a call's measured overhead (about 15 us): 159 of 169 (was 146), 28 of
+#: the 30 stride-1 cases from 512x512 up (was 25; the FFT had been picked for 15x15 at up to
+#: 1.96 times the direct engine's time). The misses are near-ties that flip between runs (3x3
+#: rank-1 kernels at 512 and 1024, direct vs separable) and 17x17 to 25x25 at 256-1024
+#: (direct vs FFT).
 COSTS = {
-    "direct": (0.026, 60.0, 70_000.0),
-    "separable": (0.040, 100.0, 0.0),
+    "direct": (0.022, 60.0, 15_000.0),
+    "separable": (0.044, 60.0, 15_000.0),
     "fft": (0.2, 150_000.0, 100_000.0),
 }
 #: extra cost of an edge column's multiply-add (scalar, with table lookups), over an interior one

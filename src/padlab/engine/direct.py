@@ -183,10 +183,10 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
             continue
         nvalid, const = _row_taps(x.shape, w, b, o, g, oz, oy, tz, ty, p, value, bases, wrows)
         orow = plane[oy]
-        init = x.dtype.type(const)  # the constant part, rounded as if stored first
+        init = x.dtype.type(const)  # the constant part, in the output's dtype
         for ox in range(lo):
             orow[ox] = init
-        for ox in range(max(hi, 0), ow):
+        for ox in range(hi, ow):
             orow[ox] = init
         if hi <= lo:
             pass

@@ -22,55 +22,37 @@ SEGMENT = 2048
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass1(orow, xf, offs, wts, t, start, stop, init):  # pragma: no cover - compiled
+def _pass1(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
-    if init is None:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox]
-    else:
-        for ox in range(start, stop):
-            orow[ox] = init + (w0 * xf[o0 + ox])
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass2(orow, xf, offs, wts, t, start, stop, init):  # pragma: no cover - compiled
+def _pass2(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
-    if init is None:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
-    else:
-        for ox in range(start, stop):
-            orow[ox] = init + (w0 * xf[o0 + ox] + w1 * xf[o1 + ox])
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass3(orow, xf, offs, wts, t, start, stop, init):  # pragma: no cover - compiled
+def _pass3(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
-    if init is None:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
-    else:
-        for ox in range(start, stop):
-            orow[ox] = init + (w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox])
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
-def _pass4(orow, xf, offs, wts, t, start, stop, init):  # pragma: no cover - compiled
+def _pass4(orow, xf, offs, wts, t, start, stop):  # pragma: no cover - compiled
     o0, w0 = offs[t], wts[t]
     o1, w1 = offs[t + 1], wts[t + 1]
     o2, w2 = offs[t + 2], wts[t + 2]
     o3, w3 = offs[t + 3], wts[t + 3]
-    if init is None:
-        for ox in range(start, stop):
-            orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
-    else:
-        for ox in range(start, stop):
-            orow[ox] = init + (
-                w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
-            )
+    for ox in range(start, stop):
+        orow[ox] += w0 * xf[o0 + ox] + w1 * xf[o1 + ox] + w2 * xf[o2 + ox] + w3 * xf[o3 + ox]
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
@@ -131,7 +113,7 @@ def _passes(orow, xf, offs, wts, n, start, stop, t0):  # pragma: no cover - comp
         _pass8(orow, xf, offs, wts, t, start, stop, None)
         t += 8
     if n - t >= 5 and n - t <= 7:
-        _pass4(orow, xf, offs, wts, t, start, stop, None)
+        _pass4(orow, xf, offs, wts, t, start, stop)
         t += 4
     r = n - t
     if r == 9:
@@ -139,13 +121,13 @@ def _passes(orow, xf, offs, wts, n, start, stop, t0):  # pragma: no cover - comp
     elif r == 8:
         _pass8(orow, xf, offs, wts, t, start, stop, None)
     elif r == 4:
-        _pass4(orow, xf, offs, wts, t, start, stop, None)
+        _pass4(orow, xf, offs, wts, t, start, stop)
     elif r == 3:
-        _pass3(orow, xf, offs, wts, t, start, stop, None)
+        _pass3(orow, xf, offs, wts, t, start, stop)
     elif r == 2:
-        _pass2(orow, xf, offs, wts, t, start, stop, None)
+        _pass2(orow, xf, offs, wts, t, start, stop)
     elif r == 1:
-        _pass1(orow, xf, offs, wts, t, start, stop, None)
+        _pass1(orow, xf, offs, wts, t, start, stop)
 
 
 @nb.njit(cache=True, fastmath=FMA)
@@ -158,9 +140,9 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - 
     (k * k = 1 mod 8) ends without a short pass and a 3x3 kernel is a single pass. The first
     pass of 8 or 9 taps writes ``init + its sum`` without reading the output (2048x2048 3x3,
     one thread: 1.28 -> 1.65 Gpixel/s against setting the range to ``init`` first); with
-    fewer taps the segment is set to ``init`` first. Both give the same sums. Fewer pass shapes
-    would compile faster; these cover the common kernels (assigning passes of every shape
-    would quadruple the compile time).
+    fewer taps (or a stride) the segment is set to ``init`` first. Both give the same sums.
+    Only the 8- and 9-tap passes have an assigning form: one for every pass shape, and a
+    second compiled version of this function for adding, had doubled the engines' compile time.
     """
     for start in range(lo, hi, SEGMENT):
         stop = min(hi, start + SEGMENT)
