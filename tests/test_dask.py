@@ -494,3 +494,41 @@ def test_a_store_is_read_window_by_window(mode):
     # the dask array made from the store (and only that one) is read this way
     derived = pdd.correlate(from_store(store, (10, 10)) + 0, k, mode=mode, method="direct")
     assert any(isinstance(key, tuple) and "add" in key[0] for key in dict(derived.dask))
+
+
+def test_a_threads_window_buffer_is_reused_unless_the_result_shares_it():
+    """A block's window is put together in a buffer its thread reuses for the next window
+    (no fresh pages for every block), but never while a block's result is part of it."""
+    import zarr
+
+    from padlab.dask._graph import StoreSource, _from_store, _Windows
+
+    x = np.arange(36.0 * 40).reshape(36, 40)
+    store = zarr.create_array(zarr.storage.MemoryStore(), shape=x.shape, chunks=(12, 16),
+                              dtype=x.dtype)  # fmt: skip
+    store[:] = x
+    windows = _Windows(StoreSource(store), tasks=4)
+    # batch axis first; a wrap-around on the first spatial axis
+    key = (slice(None), (slice(0, 14), slice(30, 40)), (slice(2, 20),))
+    want = np.concatenate([x[0:14, 2:20], x[30:40, 2:20]])
+    kept = []
+
+    def block(part, reads, static, block_static, extra):
+        kept.append(part[0][0])  # the window, as a block sees it
+        return part[0][0] * 2  # a new array
+
+    def view(part, reads, static, block_static, extra):
+        return part[0][0][:, 1:]  # part of its window
+
+    args = ((None, None), None, None, None)  # reads (one per axis), static, block, extra
+    np.testing.assert_array_equal(
+        _from_store(block, windows, 0, key, None, x.dtype, *args)[0], 2 * want
+    )
+    _from_store(block, windows, 1, key, None, x.dtype, *args)
+    assert np.shares_memory(kept[0], kept[1])  # the same buffer, read again
+    np.testing.assert_array_equal(kept[1][0], want)
+    result = _from_store(view, windows, 2, key, None, x.dtype, *args)
+    _from_store(block, windows, 3, key, None, x.dtype, *args)
+    assert not np.shares_memory(kept[-1], result)  # the result kept its memory
+    np.testing.assert_array_equal(result[0], want[1:])
+    assert kept[-1].shape == (1, *want.shape)

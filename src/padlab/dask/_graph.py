@@ -181,6 +181,11 @@ class _Windows:
     read its window, and when a block starts reading a second time (a new computation, after
     a partial or interrupted one), so that computing the graph again reads the store again. A
     cluster's worker keeps its own (the object is sent without it), freed with the graph.
+
+    A window is put together in a buffer that its thread reuses for its next block's window
+    (:meth:`release`), unless the block's result shares memory with it: a new window of a few
+    MiB for every block made the system zero fresh pages for each (4096x4096 zarr array, 1024x1024
+    chunks, 3x3 circular, one thread: 10,500 -> 2,500 page faults, 0.165 -> 0.127 s of CPU).
     """
 
     def __init__(self, source: StoreSource, tasks: int) -> None:
@@ -196,6 +201,7 @@ class _Windows:
         self._lock = threading.Lock()
         self._seen: set[object] = set()  # blocks that started reading in this computation
         self._finished = 0
+        self._buffers: dict[int, np.ndarray] = {}  # per thread: the window buffer to reuse
         self._edges = self._bounds()
         self._limit = CHUNK_CACHE_BYTES
         if self._edges is not None:
@@ -234,6 +240,7 @@ class _Windows:
             if block in self._seen:
                 self._seen.clear()
                 self._chunks.clear()
+                self._buffers.clear()
                 self._finished = 0
             self._seen.add(block)
 
@@ -244,6 +251,7 @@ class _Windows:
             if self._finished >= self.tasks:
                 self._seen.clear()
                 self._chunks.clear()
+                self._buffers.clear()
                 self._finished = 0
 
     def __getitem__(self, key: tuple[slice | tuple[slice, ...], ...]) -> np.ndarray:
@@ -273,22 +281,47 @@ class _Windows:
                     along.append((i, inner, slice(lo, hi)))
             pieces.append(along)
 
-        def gather(depth: int, index: tuple, inner: tuple, region: tuple) -> object:
-            if depth == len(pieces):
-                return self._chunk(index, region)[inner]
-            return [
-                gather(depth + 1, (*index, i), (*inner, cut), (*region, whole))
-                for i, cut, whole in pieces[depth]
-            ]
-
-        nested = gather(0, (), (), ())
-        if all(len(along) == 1 for along in pieces):
-            for _ in pieces:
-                nested = nested[0]  # type: ignore[index]
-            part = np.array(nested)  # a copy: the caller may write into it, the chunk stays
-        else:
-            part = np.block(nested)  # type: ignore[call-overload]  # a new array
+        # a copy (the caller may write into it, the chunk stays), in this thread's buffer
+        lengths = [[cut.stop - cut.start for _, cut, _ in along] for along in pieces]
+        part = self._buffer(tuple(sum(n) for n in lengths), np.dtype(store.dtype))
+        starts = [np.cumsum([0, *n[:-1]]) for n in lengths]
+        for combo in itertools.product(*(range(len(along)) for along in pieces)):
+            index = tuple(pieces[a][j][0] for a, j in enumerate(combo))
+            inner = tuple(pieces[a][j][1] for a, j in enumerate(combo))
+            region = tuple(pieces[a][j][2] for a, j in enumerate(combo))
+            target = tuple(
+                slice(int(starts[a][j]), int(starts[a][j]) + lengths[a][j])
+                for a, j in enumerate(combo)
+            )
+            part[target] = self._chunk(index, region)[inner]
         return part.reshape(tuple(n for a, n in enumerate(part.shape) if a not in source.squeeze))
+
+    def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An array of ``shape`` for this thread's window: the last one, if it fits."""
+        import threading
+
+        thread = threading.get_ident()
+        with self._lock:
+            found = self._buffers.get(thread)
+            if found is not None and found.dtype == dtype and found.size >= math.prod(shape):
+                return found.ravel()[: math.prod(shape)].reshape(shape)
+        buffer = np.empty(shape, dtype)
+        with self._lock:
+            self._buffers[thread] = buffer
+        return buffer
+
+    def release(self, result: object) -> None:
+        """The calling thread's block is done with its window; a window whose memory the block's
+        ``result`` shares (a pad block returns part of its window) is not reused."""
+        import threading
+
+        thread = threading.get_ident()
+        with self._lock:
+            found = self._buffers.get(thread)
+            if found is not None and (
+                not isinstance(result, np.ndarray) or np.may_share_memory(result, found)
+            ):
+                del self._buffers[thread]
 
     def _chunk(self, index: tuple[int, ...], region: tuple[slice, ...]) -> np.ndarray:
         with self._lock:
@@ -368,7 +401,12 @@ def _from_store(func, windows, block, key, channel, dtype, reads, static, block_
         windows.done()
     for _ in reads:  # one part: nested one level per axis, as the touched blocks would be
         part = [part]
-    return func(part, reads, static, block_static, extra)
+    result = None
+    try:
+        result = func(part, reads, static, block_static, extra)
+    finally:
+        windows.release(result)  # after an error too: the window is not reused then
+    return result
 
 
 def build_array(
