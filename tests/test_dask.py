@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 
 import dask
 import dask.array as da
@@ -532,3 +533,24 @@ def test_a_threads_window_buffer_is_reused_unless_the_result_shares_it():
     assert not np.shares_memory(kept[-1], result)  # the result kept its memory
     np.testing.assert_array_equal(result[0], want[1:])
     assert kept[-1].shape == (1, *want.shape)
+
+
+def test_a_chunk_is_read_at_most_twice_when_its_neighbours_come_late(monkeypatch):
+    """With room for one whole chunk only, the halos a chunk's neighbours read come from its
+    kept edges: each chunk is read at most twice (for a neighbour's halo before its own block,
+    then for its own block), where each block read up to 9 chunks before."""
+    import padlab.dask._graph as graph
+
+    monkeypatch.setattr(graph, "CHUNK_CACHE_BYTES", 0)
+    monkeypatch.setattr(graph, "CHUNK_CACHE_MIN", 1)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((64, 80)).astype(np.float32)
+    k = rng.standard_normal((5, 3)).astype(np.float32)
+    for mode in ("reflect", "circular"):
+        store = Chunked(x, (16, 16))
+        lazy = pdd.correlate(from_store(store, (16, 16)), k, mode=mode, method="direct")
+        with dask.config.set(scheduler="synchronous"):
+            got = lazy.compute()
+        np.testing.assert_array_equal(got, padlab.correlate(x, k, mode=mode))
+        chunks = Counter((key[0].start, key[1].start) for key in store.reads)
+        assert len(chunks) == 20 and max(chunks.values()) <= 2, chunks
