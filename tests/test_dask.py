@@ -554,3 +554,8 @@ def test_a_chunk_is_read_at_most_twice_when_its_neighbours_come_late(monkeypatch
         np.testing.assert_array_equal(got, padlab.correlate(x, k, mode=mode))
         chunks = Counter((key[0].start, key[1].start) for key in store.reads)
         assert len(chunks) == 20 and max(chunks.values()) <= 2, chunks
+    # the kept edges own their memory: a view of a chunk would keep the whole chunk alive
+    windows = graph._Windows(graph.StoreSource(Chunked(x, (16, 16))), tasks=2)
+    windows[(slice(0, 18), slice(0, 18))]  # a 2-sample halo into three neighbours
+    windows[(slice(14, 34), slice(14, 34))]
+    assert windows._bands and all(band.base is None for band in windows._bands.values())

@@ -387,7 +387,9 @@ class _Windows:
                 if 0 < width and 4 * width <= n:
                     for side, cut in ((0, slice(0, width)), (1, slice(n - width, n))):
                         where = (slice(None),) * axis + (cut,)
-                        self._bands[(index, axis, side)] = np.ascontiguousarray(chunk[where])
+                        # a copy: a view (a low edge along the first axis is contiguous)
+                        # would keep the whole chunk alive past the chunk cache's bound
+                        self._bands[(index, axis, side)] = chunk[where].copy()
             total = sum(b.nbytes for b in self._bands.values())
             while total > BAND_CACHE_BYTES and self._bands:
                 total -= self._bands.popitem(last=False)[1].nbytes
