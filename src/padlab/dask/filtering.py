@@ -323,7 +323,7 @@ def _block_geometry(g: Geometry, spatial: Sequence[_Local]) -> Geometry:
 
 
 def _reference_block(x: np.ndarray, st: _Static, spatial: Sequence[_Local]) -> np.ndarray:
-    from padlab.engine.reference import correlate_reference_batch
+    from padlab.engine.reference import correlate_reference
 
     zeros = tuple(resolve_mode("zeros") for _ in spatial)
     g = Geometry(
@@ -334,7 +334,7 @@ def _reference_block(x: np.ndarray, st: _Static, spatial: Sequence[_Local]) -> n
         st.dilations,
         tuple(p.count for p in spatial),
     )
-    out = correlate_reference_batch(x, st.weights, g, zeros)
+    out = correlate_reference(x, st.weights, g, zeros)
     if any(st.partial):
         # as the reference does: out * (taps / taps on real samples) in float64, or 0
         bg = _block_geometry(st.geometry, spatial)

@@ -16,61 +16,10 @@ from padlab.geometry import Geometry
 from padlab.modes.padding import pad
 from padlab.modes.registry import Rule
 
-__all__ = ["correlate_reference", "correlate_reference_batch"]
+__all__ = ["correlate_reference"]
 
 
 def correlate_reference(
-    image: np.ndarray,
-    kernel: np.ndarray,
-    geometry: Geometry,
-    rules: Sequence[Rule],
-    *,
-    value: float = 0.0,
-    stat_length: object = None,
-    end_values: object = 0,
-) -> np.ndarray:
-    """Correlate one array (no channel or batch axis) with a kernel of the same ndim.
-
-    Parameters
-    ----------
-    image, kernel : ndarray
-        Same number of dimensions, already in the compute dtype.
-    geometry : Geometry
-        Pads, strides and dilations (see :class:`padlab.geometry.Geometry`).
-    rules : sequence of Rule
-        One padding rule per axis.
-    value, stat_length, end_values
-        Options of the rules, as in :func:`padlab.pad`.
-
-    Returns
-    -------
-    ndarray
-        ``out[o] = sum(window(o) * kernel)``, where ``window(o)`` starts at ``o * stride`` in the
-        padded image and takes every ``dilation``-th sample. With the ``partial`` rule, each
-        output is then multiplied by (taps in the window) / (taps on real samples), or set to 0
-        if no tap is on a real sample.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from padlab.modes import resolve_mode
-    >>> g = Geometry.resolve((5,), (3,), "same")
-    >>> correlate_reference(np.arange(1.0, 6.0), np.array([1.0, 2.0, 3.0]), g,
-    ...                     [resolve_mode("zeros")])
-    array([ 8., 14., 20., 26., 14.])
-    """
-    return correlate_reference_batch(
-        image[None],
-        kernel,
-        geometry,
-        rules,
-        value=value,
-        stat_length=stat_length,
-        end_values=end_values,
-    )[0]
-
-
-def correlate_reference_batch(
     batch: np.ndarray,
     kernel: np.ndarray,
     geometry: Geometry,
@@ -80,8 +29,30 @@ def correlate_reference_batch(
     stat_length: object = None,
     end_values: object = 0,
 ) -> np.ndarray:
-    """:func:`correlate_reference` for every array of ``batch`` (B, *spatial).
+    """Correlate every array of ``batch`` (B, *spatial) with a kernel of the spatial ndim.
 
+    Parameters
+    ----------
+    batch, kernel : ndarray
+        ``batch`` has one more axis than ``kernel`` (the first: images, channels), both already
+        in the compute dtype.
+    geometry : Geometry
+        Pads, strides and dilations (see :class:`padlab.geometry.Geometry`).
+    rules : sequence of Rule
+        One padding rule per spatial axis.
+    value, stat_length, end_values
+        Options of the rules, as in :func:`padlab.pad`.
+
+    Returns
+    -------
+    ndarray, shape (B, *geometry.out_shape)
+        ``out[b, o] = sum(window(o) * kernel)``, where ``window(o)`` starts at ``o * stride`` in
+        the padded array ``b`` and takes every ``dilation``-th sample. With the ``partial``
+        rule, each output is then multiplied by (taps in the window) / (taps on real samples),
+        or set to 0 if no tap is on a real sample.
+
+    Notes
+    -----
     The batch is padded at once, as the fast engines pad it (and as ``numpy.pad`` pads a
     stack with zero widths on its first axis): for the arithmetic rules numpy's results for a
     stack can differ from its results for each array alone in the last bits (``linear_ramp``'s
@@ -93,8 +64,8 @@ def correlate_reference_batch(
     >>> import numpy as np
     >>> from padlab.modes import resolve_mode
     >>> g = Geometry.resolve((3,), (3,), "same")
-    >>> correlate_reference_batch(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]]), np.ones(3), g,
-    ...                           [resolve_mode("reflect")])
+    >>> correlate_reference(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]]), np.ones(3), g,
+    ...                     [resolve_mode("reflect")])
     array([[5., 6., 7.],
            [0., 1., 1.]])
     """

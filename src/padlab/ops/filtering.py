@@ -20,7 +20,7 @@ from padlab._validate import (
     normalize_axes,
 )
 from padlab.engine.plan import Problem
-from padlab.engine.reference import correlate_reference_batch
+from padlab.engine.reference import correlate_reference
 from padlab.errors import PadlabTypeError, PadlabValueError
 from padlab.geometry import Convention, Geometry, Padding, cache_key, partial_scale
 from padlab.modes.index import CONSTANT, INDEX_CODES
@@ -818,7 +818,7 @@ def run_problem(
     if method not in METHODS:
         raise PadlabValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     if method == "reference":
-        result = correlate_reference_batch(
+        result = correlate_reference(
             batch,
             weights,
             geometry,
