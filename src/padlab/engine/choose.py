@@ -70,10 +70,10 @@ __all__ = [
 #: strides 1 and 2), searching the constants that pick the fastest engine most often with the
 #: fixed costs held at a call's measured overhead (about 15 us): 159 of 169 (was 146), 28 of
 #: the 30 stride-1 cases from 512x512 up (was 25; the FFT had been picked for 15x15 at up to
-#: 1.96 times the direct engine's time). The misses: direct vs separable for 3x3 rank-1
-#: kernels at 64, 512 and 1024 (1.04-1.38x, a near-tie whose winner flips between runs), direct
-#: vs FFT for 17x17 to 25x25 at 256-1024 and 15x15 at 4096 (1.01-2.1x), 64x64 31x31 stride 2
-#: (2.5x of 0.1 ms).
+#: 1.96 times the direct engine's time). The misses: direct vs separable for rank-1 kernels,
+#: 3x3 at 512 and 1024 and 5x5 at 64 (1.04-1.38x, near-ties whose winner flips between
+#: runs), direct vs FFT for 17x17 to 25x25 at 256-1024 and 15x15 at 4096 (1.01-2.1x), and
+#: 64x64 31x31 stride 2 (2.5x of 0.1 ms).
 COSTS = {
     "direct": (0.022, 60.0, 15_000.0),
     "separable": (0.044, 60.0, 15_000.0),
