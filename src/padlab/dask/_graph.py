@@ -302,13 +302,13 @@ class _Windows:
         starts = [np.cumsum([0, *n[:-1]]) for n in lengths]
         for combo in itertools.product(*(range(len(along)) for along in pieces)):
             index = tuple(pieces[a][j][0] for a, j in enumerate(combo))
-            inner = tuple(pieces[a][j][1] for a, j in enumerate(combo))
+            within = tuple(pieces[a][j][1] for a, j in enumerate(combo))
             region = tuple(pieces[a][j][2] for a, j in enumerate(combo))
             target = tuple(
                 slice(int(starts[a][j]), int(starts[a][j]) + lengths[a][j])
                 for a, j in enumerate(combo)
             )
-            part[target] = self._piece(index, region, inner)
+            part[target] = self._piece(index, region, within)
         return part.reshape(tuple(n for a, n in enumerate(part.shape) if a not in source.squeeze))
 
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
