@@ -559,3 +559,34 @@ def test_a_chunk_is_read_at_most_twice_when_its_neighbours_come_late(monkeypatch
     windows[(slice(0, 18), slice(0, 18))]  # a 2-sample halo into three neighbours
     windows[(slice(14, 34), slice(14, 34))]
     assert windows._bands and all(band.base is None for band in windows._bands.values())
+
+
+class _Failing(Chunked):
+    """A slow store whose ``fail_at``-th read fails (reads still running when it does)."""
+
+    fail_at = 0
+
+    def __getitem__(self, key):
+        import time
+
+        if len(self.reads) + 1 == self.fail_at:
+            self.reads.append(key)
+            raise RuntimeError("read failed")
+        time.sleep(0.005)
+        return super().__getitem__(key)
+
+
+def test_a_computation_after_an_interrupted_one_reads_the_store_again():
+    """Reads still running from a failed threaded computation neither count towards the next
+    computation nor fill its caches: each later computation reads the store as it is then."""
+    x = np.random.default_rng(0).standard_normal((64, 64))
+    k = np.ones((3, 3))
+    store = _Failing(x, (16, 16))
+    lazy = pdd.correlate(from_store(store, (16, 16)), k, mode="reflect", method="direct")
+    with dask.config.set(scheduler="threads", num_workers=2):
+        store.fail_at = 3
+        with pytest.raises(RuntimeError, match="read failed"):
+            lazy.compute()
+        for _ in range(3):
+            np.testing.assert_array_equal(lazy.compute(), padlab.correlate(x, k, mode="reflect"))
+            x += 1.0  # the store changes between computations

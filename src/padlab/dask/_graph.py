@@ -211,6 +211,9 @@ class _Windows:
         self._seen: set[object] = set()  # blocks that started reading in this computation
         self._finished = 0
         self._buffers: dict[int, np.ndarray] = {}  # per thread: the window buffer to reuse
+        self._generation = 0  # one per computation
+        self._readers: dict[int, int] = {}  # per thread: the generation of its read
+        self._chunk_bytes = self._band_bytes = 0  # what the caches hold
         # (chunk, axis, 0 for its low edge or 1 for its high edge) -> that edge of the chunk
         self._bands: OrderedDict[tuple[tuple[int, ...], int, int], np.ndarray] = OrderedDict()
         self._edges = self._bounds()
@@ -246,27 +249,37 @@ class _Windows:
             bounds.append(edges)
         return bounds
 
+    def _reset(self) -> None:
+        """A new computation (the lock held): empty caches, and a new generation, so that the
+        reads still running from an interrupted one neither count nor fill the caches."""
+        self._seen.clear()
+        self._chunks.clear()
+        self._buffers.clear()
+        self._bands.clear()
+        self._chunk_bytes = self._band_bytes = 0
+        self._finished = 0
+        self._generation += 1
+
     def begin(self, block: object) -> None:
         """``block`` starts reading its window (a block seen before: a new computation)."""
+        import threading
+
         with self._lock:
             if block in self._seen:
-                self._seen.clear()
-                self._chunks.clear()
-                self._buffers.clear()
-                self._bands.clear()
-                self._finished = 0
+                self._reset()
             self._seen.add(block)
+            self._readers[threading.get_ident()] = self._generation
 
     def done(self) -> None:
         """A block has read its window; after the graph's last, the cache is emptied."""
+        import threading
+
         with self._lock:
+            if self._readers.pop(threading.get_ident(), None) != self._generation:
+                return  # a read left over from an interrupted computation
             self._finished += 1
             if self._finished >= self.tasks:
-                self._seen.clear()
-                self._chunks.clear()
-                self._buffers.clear()
-                self._bands.clear()
-                self._finished = 0
+                self._reset()
 
     def __getitem__(self, key: tuple[slice | tuple[slice, ...], ...]) -> np.ndarray:
         """The window ``key``: per axis a slice, or a tuple of slices (runs joined in order,
@@ -381,23 +394,30 @@ class _Windows:
             if found is not None:
                 self._chunks.move_to_end(index)
                 return found
+        import threading
+
         chunk = np.asarray(self.source.store[region])
         with self._lock:
+            if self._readers.get(threading.get_ident(), self._generation) != self._generation:
+                return chunk  # read for an interrupted computation: not kept
             for axis, width in enumerate(self._widths):
                 n = chunk.shape[axis]
                 if 0 < width and 4 * width <= n:
                     for side, cut in ((0, slice(0, width)), (1, slice(n - width, n))):
                         where = (slice(None),) * axis + (cut,)
-                        # a copy: a view (a low edge along the first axis is contiguous)
-                        # would keep the whole chunk alive past the chunk cache's bound
-                        self._bands[(index, axis, side)] = chunk[where].copy()
-            total = sum(b.nbytes for b in self._bands.values())
-            while total > BAND_CACHE_BYTES and self._bands:
-                total -= self._bands.popitem(last=False)[1].nbytes
+                        # a copy: a view (an edge along the first axis is contiguous) would
+                        # keep the whole chunk alive past the chunk cache's bound
+                        band = chunk[where].copy()
+                        old = self._bands.pop((index, axis, side), None)
+                        self._band_bytes += band.nbytes - (0 if old is None else old.nbytes)
+                        self._bands[(index, axis, side)] = band
+            while self._band_bytes > BAND_CACHE_BYTES and self._bands:
+                self._band_bytes -= self._bands.popitem(last=False)[1].nbytes
+            old = self._chunks.pop(index, None)
+            self._chunk_bytes += chunk.nbytes - (0 if old is None else old.nbytes)
             self._chunks[index] = chunk
-            total = sum(c.nbytes for c in self._chunks.values())
-            while total > self._limit and len(self._chunks) > 1:
-                total -= self._chunks.popitem(last=False)[1].nbytes
+            while self._chunk_bytes > self._limit and len(self._chunks) > 1:
+                self._chunk_bytes -= self._chunks.popitem(last=False)[1].nbytes
         return chunk
 
 
