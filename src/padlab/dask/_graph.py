@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -203,7 +204,6 @@ class _Windows:
         self._start()
 
     def _start(self) -> None:
-        import threading
         from collections import OrderedDict
 
         self._chunks: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
@@ -262,8 +262,6 @@ class _Windows:
 
     def begin(self, block: object) -> None:
         """``block`` starts reading its window (a block seen before: a new computation)."""
-        import threading
-
         with self._lock:
             if block in self._seen:
                 self._reset()
@@ -272,8 +270,6 @@ class _Windows:
 
     def done(self) -> None:
         """A block has read its window; after the graph's last, the cache is emptied."""
-        import threading
-
         with self._lock:
             if self._readers.pop(threading.get_ident(), None) != self._generation:
                 return  # a read left over from an interrupted computation
@@ -326,8 +322,6 @@ class _Windows:
 
     def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An array of ``shape`` for this thread's window: the last one, if it fits."""
-        import threading
-
         thread = threading.get_ident()
         with self._lock:
             found = self._buffers.get(thread)
@@ -341,8 +335,6 @@ class _Windows:
     def release(self, result: object) -> None:
         """The calling thread's block is done with its window; a window whose memory the block's
         ``result`` shares (a pad block returns part of its window) is not reused."""
-        import threading
-
         thread = threading.get_ident()
         with self._lock:
             found = self._buffers.get(thread)
@@ -394,8 +386,6 @@ class _Windows:
             if found is not None:
                 self._chunks.move_to_end(index)
                 return found
-        import threading
-
         chunk = np.asarray(self.source.store[region])
         with self._lock:
             if self._readers.get(threading.get_ident(), self._generation) != self._generation:

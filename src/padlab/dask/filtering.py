@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -300,10 +301,8 @@ def _correlate_block(
         out_shape,
     )
     problem = Problem(x, st.weights, geometry, st.codes, st.value, BLOCK_FFT_SCRATCH)
-    if st.serial:  # dask runs the blocks side by side: no second layer of threads
-        with serial_here():
-            out = choose.run(problem, method)
-    else:
+    # dask runs the blocks side by side: no second layer of threads
+    with serial_here() if st.serial else nullcontext():
         out = choose.run(problem, method)
     out = out[(slice(None), *(slice(p.skip, None) for p in spatial))]
     if any(st.partial):
