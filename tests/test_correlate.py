@@ -327,6 +327,24 @@ def test_repeated_calls_remember_the_checks_but_not_the_data(rng):
     np.testing.assert_array_equal(y, padlab.correlate(x[::-1].copy(), w, mode="reflect"))
 
 
+def test_filter_arguments_are_built_in_the_order_of_the_signatures():
+    """correlate and convolve build their FilterArgs positionally: the order of their
+    keyword-only parameters must be the order of its fields."""
+    import inspect
+
+    from padlab.ops.filtering import FilterArgs
+
+    for function in (padlab.correlate, padlab.convolve):
+        keywords = [
+            name
+            for name, p in inspect.signature(function).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        assert tuple(keywords) == FilterArgs._fields
+    y = padlab.correlate(np.arange(5.0), [1.0, 2.0, 3.0], padding="valid", mode="reflect")
+    np.testing.assert_array_equal(y, [8.0, 14.0, 20.0])
+
+
 def test_every_argument_but_the_output_keys_the_remembered_checks(rng):
     """The remembered checks are keyed by the leading fields of the call's arguments: all but
     the output's (a field added after ``origin`` would silently leave the key)."""

@@ -408,12 +408,14 @@ def bind_conv(
         if out is None:
             out = allocate(out_full, dtype, "the output")
         x5 = x.reshape(in5)
-        args = (
-            readonly(x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5)),
-            w, tz, ty, tx, plan, fill, out.reshape(out5),
-        )  # fmt: skip
-        # one chunk when alone: run_chunks then runs it in the calling thread
-        run_chunks(_conv_tasks, tasks, *args, per_chunk=chunk)
+        x5 = readonly(x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5))
+        if alone:  # one task list, in the calling thread (what run_chunks would do with it)
+            _conv_tasks(0, tasks, x5, w, tz, ty, tx, plan, fill, out.reshape(out5))
+        else:
+            run_chunks(
+                _conv_tasks, tasks, x5, w, tz, ty, tx, plan, fill, out.reshape(out5),
+                per_chunk=chunk,
+            )  # fmt: skip
         return out
 
     return call
@@ -487,12 +489,12 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
         problem.value,
     )
     out_shape = problem.out_shape
-    dtype = problem.x.dtype
+    with_channel = (out_shape[0], 1, *out_shape[1:])
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            out = allocate(out_shape, dtype, f"the output for input {x.shape}")
-        conv(x, out.reshape((out_shape[0], 1, *out_shape[1:])))
+        if out is None:  # the engine's own output, seen without its channel axis
+            return conv(x).reshape(out_shape)
+        conv(x, out.reshape(with_channel))
         return out
 
     return call

@@ -199,23 +199,12 @@ def correlate(
     >>> result is buffer, buffer[0, 0, 0].tolist(), buffer[0, 5, 5].tolist()
     (True, [4.0, 4.0, 4.0], [9.0, 9.0, 9.0])
     """
+    # positional: in the order of the signature and of FilterArgs' fields (a test checks),
+    # in half a keyword call's time
     args = FilterArgs(
-        padding=padding,
-        mode=mode,
-        value=value,
-        stride=stride,
-        dilation=dilation,
-        convention=convention,
-        channel_axis=channel_axis,
-        method=method,
-        stat_length=stat_length,
-        end_values=end_values,
-        axes=axes,
-        origin=origin,
-        out=out,
-        output=output,
-        casting=casting,
-    )
+        padding, mode, value, stride, dilation, convention, channel_axis, method, stat_length,
+        end_values, axes, origin, out, output, casting,
+    )  # fmt: skip
     return _filter(image, kernel, args, flip=False)
 
 
@@ -266,23 +255,12 @@ def convolve(
     ...                 origin=-1)
     array([11., 14., 20., 30., 39.])
     """
+    # positional: in the order of the signature and of FilterArgs' fields (a test checks),
+    # in half a keyword call's time
     args = FilterArgs(
-        padding=padding,
-        mode=mode,
-        value=value,
-        stride=stride,
-        dilation=dilation,
-        convention=convention,
-        channel_axis=channel_axis,
-        method=method,
-        stat_length=stat_length,
-        end_values=end_values,
-        axes=axes,
-        origin=origin,
-        out=out,
-        output=output,
-        casting=casting,
-    )
+        padding, mode, value, stride, dilation, convention, channel_axis, method, stat_length,
+        end_values, axes, origin, out, output, casting,
+    )  # fmt: skip
     return _filter(image, kernel, args, flip=True)
 
 
@@ -418,10 +396,11 @@ def _filter(
     what = "convolve" if flip else "correlate"
     x = as_numeric_array(image, "image")
     target, cast = output_argument(what, args.out, args.output, args.casting)
-    spec, key = _resolve_repeated(x.shape, x.dtype, kernel, args, flip)
+    key = _repeat_key(x.shape, x.dtype, kernel, args, flip)
     plain = target is None and cast is None and x.flags.c_contiguous
     if key is not None and plain and (fast := _FAST.get(key)) is not None:
         return fast(x)
+    spec = _resolve_repeated(key, x.shape, x.dtype, kernel, args, flip)
     dtype, geometry, batched, filtered = spec.dtype, spec.geometry, spec.batched, spec.filtered
     order = batched + filtered
     in_order = order == tuple(range(x.ndim))
@@ -482,34 +461,42 @@ def _args_key(args: FilterArgs) -> tuple:
     return tuple(cache_key(v) for v in values)
 
 
-def _resolve_repeated(
+def _repeat_key(
     shape: tuple[int, ...], dtype: np.dtype, kernel: npt.ArrayLike, args: FilterArgs, flip: bool
-) -> tuple[FilterSpec, tuple | None]:
-    """:func:`resolve_filter`, remembered for repeated calls with a small numpy kernel; also
-    the key it is remembered by (None: not remembered).
+) -> tuple | None:
+    """The key a call's checked form is remembered by: everything :func:`resolve_filter`
+    reads, the bytes of a small numpy kernel included; None if the call is not remembered (a
+    larger or non-numpy kernel, or unhashable arguments)."""
+    if not (isinstance(kernel, np.ndarray) and kernel.size <= _REPEATED_KERNEL):
+        return None
+    try:
+        # cache_key (in _args_key) makes every value hashable or raises TypeError
+        return (shape, dtype, kernel.shape, kernel.dtype, kernel.tobytes(), flip, _args_key(args))
+    except TypeError:
+        return None
+
+
+def _resolve_repeated(
+    key: tuple | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    kernel: npt.ArrayLike,
+    args: FilterArgs,
+    flip: bool,
+) -> FilterSpec:
+    """:func:`resolve_filter`, remembered under ``key`` (from :func:`_repeat_key`; None: not
+    remembered).
 
     The remembered spec's weights are read-only, so no caller can change a later call's kernel.
     """
-    if not (isinstance(kernel, np.ndarray) and kernel.size <= _REPEATED_KERNEL):
-        return resolve_filter(shape, dtype, kernel, args, flip=flip), None
-    try:
-        key = (
-            shape,
-            dtype,
-            kernel.shape,
-            kernel.dtype,
-            kernel.tobytes(),
-            flip,
-            _args_key(args),
-        )
-    except TypeError:
-        return resolve_filter(shape, dtype, kernel, args, flip=flip), None
+    if key is None:
+        return resolve_filter(shape, dtype, kernel, args, flip=flip)
     spec = _REPEATED.get(key)
     if spec is None:
         spec = resolve_filter(shape, dtype, kernel, args, flip=flip)
         spec.weights.flags.writeable = False
         remember(_REPEATED, key, spec, _REPEATED_MAX)
-    return spec, key
+    return spec
 
 
 #: Repeated calls whose whole path is known (a C-contiguous image of the compute dtype, rules
@@ -539,12 +526,18 @@ def _fast_path(
     if call is None:
         return None
     geometry, rules, out_shape = spec.geometry, spec.rules, spec.out_shape
+    if not any(r.kind == "partial" for r in rules):
 
-    def fast(image: np.ndarray) -> np.ndarray:
+        def fast(image: np.ndarray) -> np.ndarray:
+            return call(image.reshape(batch_shape), None).reshape(out_shape)
+
+        return fast
+
+    def fast_partial(image: np.ndarray) -> np.ndarray:
         result = call(image.reshape(batch_shape), None)
         return scale_partial(result, geometry, rules).reshape(out_shape)
 
-    return fast
+    return fast_partial
 
 
 def _filtered_axes(
