@@ -386,7 +386,8 @@ def bind_conv(
 ) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """:func:`conv_direct` for inputs of shape ``x_shape`` and ``dtype``, prepared once: the
     returned ``call(x, out=None)`` only allocates the output and runs the compiled tasks
-    (repeated calls on same-sized images skip every other step)."""
+    (repeated calls on same-sized images skip every other step). ``x`` and ``out`` may have
+    any shapes of the bound sizes (C-contiguous ``out``); ``out`` is returned as given."""
     n, o = x_shape[0], weight.shape[0]
     out_full = (n, o, *geometry.out_shape)
     work = math.prod(out_full) * math.prod(weight.shape[1:])
@@ -477,7 +478,9 @@ def correlate_direct(problem: Problem, out: np.ndarray | None = None) -> np.ndar
 
 def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """:func:`correlate_direct` for inputs shaped like ``problem.x``, prepared once:
-    ``call(x, out=None)`` with ``x`` of shape (B, *spatial) returns (B, *out_spatial)."""
+    ``call(x, out=None)`` with ``x`` of shape (B, *spatial) returns (B, *out_spatial). ``x``
+    and ``out`` may also have any other shapes of those sizes (C-contiguous ``out``); a given
+    ``out`` is returned in its own shape."""
     x_shape = (problem.x.shape[0], 1, *problem.x.shape[1:])
     conv = bind_conv(
         x_shape,
@@ -489,12 +492,10 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
         problem.value,
     )
     out_shape = problem.out_shape
-    with_channel = (out_shape[0], 1, *out_shape[1:])
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:  # the engine's own output, seen without its channel axis
             return conv(x).reshape(out_shape)
-        conv(x, out.reshape(with_channel))
-        return out
+        return conv(x, out)  # conv reads x and writes out in its own shapes
 
     return call

@@ -138,7 +138,9 @@ def bind_separable(
     problem: Problem, factors: tuple[np.ndarray, np.ndarray]
 ) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """:func:`correlate_separable` for inputs shaped like ``problem.x``, prepared once:
-    ``call(x, out=None)`` only allocates the output and runs the compiled tasks."""
+    ``call(x, out=None)`` only allocates the output and runs the compiled tasks. ``x`` and
+    ``out`` may have any shapes of the bound input's and output's sizes (C-contiguous ``out``);
+    the output returned is the one written, in its own shape."""
     g = problem.geometry
     col, row = factors
     dtype = problem.x.dtype
@@ -154,12 +156,20 @@ def bind_separable(
     tasks = batch * (-(-g.out_shape[0] // int(plan[0]["rows_per_task"])))
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
+    in_shape = problem.x.shape
+
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
             out = allocate(out_shape, dtype, "the output")
-        args = (readonly(np.ascontiguousarray(x)), col, row, ty, tx, plan, fill, out)
-        # one chunk when alone: run_chunks then runs it in the calling thread
-        run_chunks(_separable, tasks, *args, per_chunk=chunk)
+        x3 = x.reshape(in_shape)
+        x3 = readonly(x3 if x3.flags.c_contiguous else np.ascontiguousarray(x3))
+        if alone:  # one task list, in the calling thread (what run_chunks would do with it)
+            _separable(0, tasks, x3, col, row, ty, tx, plan, fill, out.reshape(out_shape))
+        else:
+            run_chunks(
+                _separable, tasks, x3, col, row, ty, tx, plan, fill, out.reshape(out_shape),
+                per_chunk=chunk,
+            )  # fmt: skip
         return out
 
     return call
