@@ -7,6 +7,7 @@ Usage::
     python bench/dask.py --memory            # peak memory vs image size, 8192^2 -> 24576^2
     python bench/dask.py --graph             # graph construction time for 10,000 blocks
     python bench/dask.py --single            # one thread: chunked job vs in-memory job
+    python bench/dask.py --single --threads 2  # the same on two threads, alternating
     python bench/dask.py --wrong             # what dask-image and dask.array.pad get wrong
 
 Every configuration runs in a fresh process (so peak RSS is its own) and is timed on its
@@ -23,7 +24,11 @@ the same chunks: the same work as the chunked runs, done in one piece).
 ``--single`` isolates padlab.dask's own cost from what running two threads at once costs on
 the machine: in one process with one engine thread (``PADLAB_NUM_THREADS=1``), the chunked job
 on dask's synchronous scheduler and the in-memory job alternate, 6 rounds (the first
-untimed), and the medians of their CPU seconds are compared.
+untimed), and the medians of their CPU seconds are compared. ``--single --threads 2`` does the
+same on two threads, 11 rounds (a single round's ratio moves by +-30%): the chunked job on
+dask's threaded scheduler with two workers against the in-memory job on two engine threads,
+alternating in one process, so that both meet the same moments of a shared machine (the
+table's runs are single runs in separate processes).
 
 padlab is given the zarr array itself (its blocks read their windows from the store, so its
 memory does not grow with the image); dask-image is given ``da.from_array`` of it, as its
@@ -356,8 +361,10 @@ def memory(folder: Path, sizes: list[int], chunk: int) -> None:
 
 
 def single_child(cfg: dict) -> dict:
-    """Chunked (synchronous scheduler) and in-memory jobs alternating in this process (run
-    with one engine thread): the median CPU seconds of each over 5 timed rounds."""
+    """Chunked and in-memory jobs alternating in this process: the median CPU seconds of each
+    over ``cfg["rounds"]`` timed rounds (after an untimed one). One thread (``cfg["threads"]``
+    1, run with one engine thread): dask's synchronous scheduler; more: its threaded scheduler
+    with that many workers."""
     import statistics
 
     import dask
@@ -372,43 +379,61 @@ def single_child(cfg: dict) -> dict:
 
     def chunked() -> None:
         y = pdd.correlate(src, w, mode=cfg["rule"], method=cfg["method"])
-        with dask.config.set(scheduler="synchronous"):
+        threads = cfg.get("threads", 1)
+        where = {"scheduler": "synchronous"} if threads == 1 else {
+            "scheduler": "threads", "num_workers": threads}  # fmt: skip
+        with dask.config.set(where):
             da.store(y, _output_store(target, src, y.shape, y.dtype), lock=False)
 
     def whole() -> None:
         _in_memory_job(src, w, cfg["rule"], cfg["method"], target)
 
     times: dict[str, list[float]] = {"chunked": [], "job": []}
-    for i in range(6):
+    walls: dict[str, list[float]] = {"chunked": [], "job": []}
+    for i in range(cfg.get("rounds", 5) + 1):
         for name, fn in (("chunked", chunked), ("job", whole)):
-            cpu0 = _cpu()
+            cpu0, t0 = _cpu(), time.perf_counter()
             fn()
             if i:
                 times[name].append(_cpu() - cpu0)
+                walls[name].append(time.perf_counter() - t0)
     shutil.rmtree(target, ignore_errors=True)
     mpix = src.size / 1e6
-    return {k: statistics.median(v) / mpix for k, v in times.items()}
+    return {
+        **{k: statistics.median(v) / mpix for k, v in times.items()},
+        **{f"{k}_wall": statistics.median(v) for k, v in walls.items()},
+        "ratios": sorted(a / b for a, b in zip(times["chunked"], times["job"], strict=True)),
+    }
 
 
-def single(size: int, chunk: int, kernels: list[int], folder: Path) -> None:
+def single(size: int, chunk: int, kernels: list[int], folder: Path, threads: int = 1) -> None:
     path = make_input(folder, size, chunk)
-    print(f"# {size}x{size} float32, chunks {chunk}x{chunk}, zarr -> zarr, one engine thread, "
-          f"dask's synchronous scheduler; load average at start: {_load()}")  # fmt: skip
-    print("| kernel | rule | engine | padlab.dask CPU s/Mpix | in-memory job CPU s/Mpix | ratio |")
-    print("|---|---|---|---|---|---|")
-    env = {**os.environ, "PADLAB_NUM_THREADS": "1"}
+    where = (
+        "one engine thread, dask's synchronous scheduler"
+        if threads == 1
+        else f"dask's threaded scheduler with {threads} workers against {threads} engine threads"
+    )
+    print(f"# {size}x{size} float32, chunks {chunk}x{chunk}, zarr -> zarr, {where}, "
+          f"alternating; load average at start: {_load()}")  # fmt: skip
+    print("| kernel | rule | engine | padlab.dask CPU s/Mpix | in-memory job CPU s/Mpix | ratio "
+          "| ratio per round | wall s (chunked, job) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    env = {**os.environ, "PADLAB_NUM_THREADS": str(threads)}
     for k in kernels:
         method = "direct" if k <= 15 else "fft"
         for rule in RULES:
             cfg = dict(input=str(path), output=str(folder / "out-single.zarr"), k=k, rule=rule,
-                       method=method)  # fmt: skip
+                       method=method, threads=threads,
+                       rounds=5 if threads == 1 else 10)  # fmt: skip
             out = subprocess.run(
                 [sys.executable, __file__, "--single-child", json.dumps(cfg)],
                 capture_output=True, text=True, check=True, env=env,
             )  # fmt: skip
             r = json.loads(out.stdout.strip().splitlines()[-1])
+            rounds = ", ".join(f"{v:.2f}" for v in r["ratios"])
             print(f"| {k}x{k} | {rule} | {method} | {r['chunked']:.4f} | {r['job']:.4f} | "
-                  f"{r['chunked'] / r['job']:.2f} |", flush=True)  # fmt: skip
+                  f"{r['chunked'] / r['job']:.2f} | {rounds} | "
+                  f"{r['chunked_wall']:.2f}, {r['job_wall']:.2f} |", flush=True)  # fmt: skip
     print(f"# load average at end: {_load()}")
 
 
@@ -523,6 +548,7 @@ def main() -> None:
     parser.add_argument("--folder", default=None)
     parser.add_argument("--single", action="store_true")
     parser.add_argument("--single-child")
+    parser.add_argument("--threads", type=int, default=1, help="with --single")
     args = parser.parse_args()
     if args.single_child:
         print(json.dumps(single_child(json.loads(args.single_child))))
@@ -547,7 +573,8 @@ def main() -> None:
         if args.memory:
             memory(folder, [int(s) for s in args.sizes.split(",")], 2048)
         elif args.single:
-            single(args.size, args.chunk, [int(k) for k in args.kernels.split(",")], folder)
+            kernels = [int(k) for k in args.kernels.split(",")]
+            single(args.size, args.chunk, kernels, folder, args.threads)
         else:
             table(args.size, args.chunk, [int(k) for k in args.kernels.split(",")], folder)
     finally:
