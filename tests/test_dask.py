@@ -399,9 +399,15 @@ def test_blocks_run_in_dask_threads_alone(monkeypatch, method):
     real_pool = threads_module.pool
 
     class Recording:
-        def submit(self, *args, **kwargs):
+        """The pool's team, recording the threads that hand it a job."""
+
+        def __init__(self) -> None:
+            self.team = real_pool()
+            self.busy = self.team.busy
+
+        def run(self, job: object) -> None:
             submitted.append(threading.get_ident())
-            return real_pool().submit(*args, **kwargs)
+            self.team.run(job)
 
     monkeypatch.setattr(threads_module, "pool", Recording)
     rng = np.random.default_rng(8)

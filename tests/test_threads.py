@@ -114,6 +114,80 @@ def test_eight_threads_get_bit_identical_results():
         np.testing.assert_array_equal(r, expected)
 
 
+@pytest.fixture
+def two_threads(monkeypatch, fresh_threads):
+    """A team of one helper beside the calling thread, whatever this machine has."""
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "2")
+    _threads.reset()
+
+
+@pytest.mark.parametrize("spinning", [True, False])
+def test_a_helpers_error_reaches_the_caller_and_the_team_goes_on(two_threads, spinning):
+    """The calling thread takes the first chunk and holds it long enough for the helper to
+    take the second, which raises: the caller gets that error once its own chunk is done, and
+    the next job runs on both threads."""
+    import time
+
+    if spinning:
+        import padlab.engine.spin  # noqa: F401 - registers the compiled waits
+    else:
+        _threads._spinner, saved = None, _threads._spinner
+    try:
+        caller = threading.get_ident()
+        done = []
+
+        def chunk(first: int, last: int) -> None:
+            if threading.get_ident() == caller:
+                time.sleep(0.2)
+                done.append(first)
+            else:
+                raise ValueError(f"chunk {first} failed")
+
+        with pytest.raises(ValueError, match="chunk 1 failed"):
+            _threads.run_chunks(chunk, 2, per_chunk=1)
+        assert done == [0]
+        seen: set[int] = set()
+        lock = threading.Lock()
+
+        def record(first: int, last: int) -> None:
+            time.sleep(0.05)
+            with lock:
+                seen.add(threading.get_ident())
+
+        _threads.run_chunks(record, 4, per_chunk=1)
+        assert len(seen) == 2
+    finally:
+        if not spinning:
+            _threads._spinner = saved
+
+
+def test_the_team_lets_go_of_a_jobs_arrays(two_threads):
+    import gc
+    import weakref
+
+    data = np.ones(1000)
+    ref = weakref.ref(data)
+    _threads.run_chunks(lambda a, b, x: x[a:b].sum(), 8, data, per_chunk=1)
+    del data
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_nested_call_runs_in_its_own_thread(two_threads):
+    """A chunk that calls run_chunks itself (the team is busy with its job) runs that call
+    alone instead of waiting for the team."""
+    seen = []
+
+    def inner(first: int, last: int) -> None:
+        seen.extend(range(first, last))
+
+    def outer(first: int, last: int) -> None:
+        _threads.run_chunks(inner, 10, per_chunk=2)
+
+    _threads.run_chunks(outer, 4, per_chunk=1)
+    assert sorted(seen) == sorted(list(range(10)) * 4)
+
+
 def test_no_numba_threading_layer_is_started():
     """padlab parallelises with its own pool: numba's threading layer stays unloaded."""
     padlab.correlate(*_problem(), channel_axis=0)

@@ -23,13 +23,14 @@ child drops it (``os.register_at_fork``) and creates its own on first use. Under
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import math
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,7 @@ class _State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.config: ThreadConfig | None = None
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: Team | None = None
 
 
 _state = _State()
@@ -104,6 +105,13 @@ def reset() -> None:
 
 if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=reset)
+
+
+@atexit.register
+def _close() -> None:
+    team = _state.pool
+    if team is not None:
+        team.close()
 
 
 def _parse(name: str, text: str) -> int:
@@ -271,19 +279,186 @@ def threads() -> int:
     return thread_config().threads
 
 
-def pool() -> ThreadPoolExecutor:
-    """The shared pool (threads() - 1 workers: the calling thread works too)."""
+class _Job:
+    """One :func:`run_chunks` call: its chunks, handed out in order to whoever asks next."""
+
+    __slots__ = ("args", "chunks", "counter", "error", "fn", "stop")
+
+    def __init__(self, fn: Callable[..., None], chunks: list[tuple[int, int]], args: tuple) -> None:
+        self.fn, self.chunks, self.args = fn, chunks, args
+        self.counter = itertools.count()
+        self.error: BaseException | None = None
+        self.stop = False
+
+    def run(self) -> None:
+        chunks, fn, args = self.chunks, self.fn, self.args
+        while not self.stop and (k := next(self.counter)) < len(chunks):
+            fn(*chunks[k], *args)
+
+
+class Team:
+    """The helper threads that work beside the calling thread (``threads() - 1`` of them).
+
+    One job at a time (a second caller that finds the team busy does its work alone, in its
+    own thread). A job is announced by bumping ``flags[0]``; a helper marks ``flags[1 + h]``
+    while it takes part. Helpers and the caller wait in compiled code (see
+    :func:`set_spinner`) when the engines have registered it: a helper keeps watching for the
+    next job for :data:`SPIN_SECONDS` after each one before it sleeps on a condition, so that a
+    run of calls (a loop over images, tiles, a benchmark) hands work over without waking a
+    thread each time. Daemon threads: an idle team never keeps the interpreter alive.
+    """
+
+    def __init__(self, helpers: int) -> None:
+        import numpy as np
+
+        self.size = helpers
+        self.flags = np.zeros(1 + helpers, np.int64)
+        self.job: _Job | None = None
+        self.busy = threading.Lock()
+        self.cond = threading.Condition()
+        self.sleeping = 0
+        self.closed = False
+        self.threads = [
+            threading.Thread(target=self._serve, args=(h,), name=f"padlab-{h}", daemon=True)
+            for h in range(helpers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _serve(self, h: int) -> None:
+        flags, slot = self.flags, 1 + h
+        seen = int(flags[0])
+        while True:
+            spinner = _spinner
+            if spinner is None:
+                flags[slot] = 0
+                new = flags[0] != seen
+            else:  # clears the slot once this thread has let go of the GIL, then watches
+                new = spinner.wait_change(
+                    flags,
+                    0,
+                    seen,
+                    spinner.rounds(SPIN_SECONDS),
+                    spinner.rounds(SETTLE_SECONDS),
+                    slot,
+                )
+            if not new:
+                with self.cond:
+                    self.sleeping += 1
+                    while flags[0] == seen:
+                        self.cond.wait()
+                    self.sleeping -= 1
+            if self.closed:
+                return
+            seen = int(flags[0])
+            job = self.job
+            flags[slot] = 1
+            try:
+                if job is not None:
+                    job.run()
+            except BaseException as err:
+                job.error, job.stop = err, True  # type: ignore[union-attr]
+
+    def run(self, job: _Job) -> None:
+        """Run ``job`` on the calling thread and the helpers; returns once every chunk is done
+        (raising the first error of any thread)."""
+        flags = self.flags
+        self.job = job
+        flags[0] += 1
+        if self.sleeping:
+            with self.cond:
+                self.cond.notify_all()
+        try:
+            job.run()
+        except BaseException:
+            job.stop = True
+            raise
+        finally:
+            self._wait_idle()
+            self.job = None  # its arrays are the caller's again
+        if job.error is not None:
+            raise job.error
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Let the helpers return (at exit: none may still run compiled code while the
+        interpreter tears numba down)."""
+        self.closed = True
+        with self.cond:
+            self.flags[0] += 1
+            self.cond.notify_all()
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _wait_idle(self) -> None:
+        """Wait until no helper is in a job: spinning first, then in short sleeps."""
+        flags = self.flags
+        spinner = _spinner
+        if spinner is not None and spinner.wait_idle(flags, 1, spinner.rounds(SPIN_SECONDS)):
+            return
+        pause = 1e-5
+        while flags[1:].any():
+            time.sleep(pause)
+            pause = min(2 * pause, 1e-3)
+
+
+def pool() -> Team:
+    """The shared team (threads() - 1 helper threads: the calling thread works too)."""
     state = _state
-    executor = state.pool
-    if executor is None:
+    team = state.pool
+    if team is None:
         n = threads()
         with state.lock:
             if state.pool is None:
-                state.pool = ThreadPoolExecutor(
-                    max_workers=max(1, n - 1), thread_name_prefix="padlab"
-                )
-            executor = state.pool
-    return executor
+                state.pool = Team(max(1, n - 1))
+            team = state.pool
+    return team
+
+
+class _Spinner:
+    """Compiled waits (:mod:`padlab.engine.spin`) and how many of their rounds last a second
+    (measured on first use)."""
+
+    def __init__(
+        self,
+        wait_change: Callable[..., bool],
+        wait_idle: Callable[..., bool],
+        per_second: Callable[[], float],
+    ) -> None:
+        self.wait_change, self.wait_idle = wait_change, wait_idle
+        self._measure = per_second
+        self._per_second: float | None = None
+
+    def rounds(self, seconds: float) -> int:
+        if self._per_second is None:
+            self._per_second = self._measure()
+        return max(1, int(seconds * self._per_second))
+
+
+_spinner: _Spinner | None = None
+#: how long a helper watches for the next job after one, and the caller for its helpers, before
+#: they sleep
+SPIN_SECONDS = 5e-4
+#: how long a helper waits after seeing a new job before it takes the GIL (see
+#: :func:`padlab.engine.spin.wait_change`)
+SETTLE_SECONDS = 3e-6
+
+
+def set_spinner(
+    wait_change: Callable[..., bool],
+    wait_idle: Callable[..., bool],
+    per_second: Callable[[], float],
+) -> None:
+    """Let the pool's threads wait in compiled code, without the GIL or a system call.
+
+    ``wait_change(flags, index, old, rounds, settle, done)`` sets ``flags[done]`` to 0, then
+    waits until ``flags[index] != old``,
+    ``wait_idle(flags, first, rounds)`` until ``flags[first:]`` are all 0; both give up after
+    ``rounds`` spin rounds; ``per_second()`` measures how many last a second (called once, on
+    first use). Without them (before the engines are imported) the threads sleep on a
+    condition between jobs.
+    """
+    global _spinner
+    _spinner = _Spinner(wait_change, wait_idle, per_second)
 
 
 def chunk_size(items: int, work: float) -> int:
@@ -361,16 +536,15 @@ def run_chunks(fn: Callable[..., None], items: int, *args: object, per_chunk: in
         for first, last in chunks:
             fn(first, last, *args)
         return
-    counter = itertools.count()
-
-    def worker() -> None:
-        while (k := next(counter)) < len(chunks):
-            fn(*chunks[k], *args)
-
-    helpers = [pool().submit(worker) for _ in range(min(n_threads, len(chunks)) - 1)]
-    worker()
-    for future in helpers:
-        future.result()
+    team = pool()
+    job = _Job(fn, chunks, args)
+    if not team.busy.acquire(blocking=False):
+        job.run()  # the team works for another caller (or for this one: a nested call)
+        return
+    try:
+        team.run(job)
+    finally:
+        team.busy.release()
 
 
 #: glibc's mallopt parameter for the number of heaps ("arenas") that threads allocate from

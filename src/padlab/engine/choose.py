@@ -88,10 +88,12 @@ STRIDED_FACTOR = 2.0
 FFT_MIN_TAPS = 128
 #: dilated kernels larger than this (in samples) are never transformed
 FFT_MAX_KERNEL = 2**30
-#: below this many multiply-adds (about 0.3 ms on one core) the calling thread works alone:
-#: a hand-off to the pool gains little there, and on a busy machine a helper thread that the
-#: system deschedules mid-chunk makes the call wait for a whole time slice
-SERIAL_WORK = 4_000_000
+#: below this many multiply-adds (about 60 us on one core) the calling thread works alone. The
+#: pool's helpers watch for work without sleeping for a while after each job (see
+#: padlab.engine.spin), so a hand-off costs 5 to 10 us, not the 60 to 100 us of waking a
+#: sleeping thread on a virtual machine: measured in one process, alternating, hot helpers,
+#: 512x512 3x3 122 -> 80 us, 256x256 5x5 75 -> 55 us; 256x256 3x3 (0.6 M) ties at 35 us.
+SERIAL_WORK = 1_000_000
 #: parallel work is cut into chunks of at least this many multiply-adds, and into up to
 #: CHUNKS_PER_THREAD chunks per thread, so that a thread the system schedules late (a shared
 #: machine) leaves its chunks to the others instead of making them wait
@@ -122,7 +124,7 @@ def serial(work: float) -> bool:
 
     Examples
     --------
-    >>> serial(512 * 512 * 9), serial(2048 * 2048 * 9)
+    >>> serial(256 * 256 * 9), serial(512 * 512 * 9)
     (True, False)
     """
     return work < SERIAL_WORK

@@ -495,7 +495,7 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:  # the engine's own output, seen without its channel axis
-            return conv(x).reshape(out_shape)
+            return conv(x, None).reshape(out_shape)
         return conv(x, out)  # conv reads x and writes out in its own shapes
 
     return call

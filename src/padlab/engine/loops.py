@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numba as nb
 
+from padlab.engine import spin as _spin  # noqa: F401 - the pool's threads wait in it
+
 __all__ = ["FMA", "SEGMENT", "accumulate"]
 
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other

@@ -13,8 +13,8 @@ import numpy.typing as npt
 
 from padlab._memo import remember
 from padlab._validate import (
-    as_index,
     allocate,
+    as_index,
     as_numeric_array,
     check_sequence_length,
     fill_value,

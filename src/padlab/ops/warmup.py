@@ -171,9 +171,11 @@ def _warm_calls(dtypes: tuple[str, ...] = WARM_DTYPES) -> None:
             method="gemm",
         )
     if WARM_DTYPES[0] in dtypes:  # the decoder of 16-bit colour PNGs (padlab filter, report)
+        from padlab.engine.spin import warm_up
         from padlab.io.png import decode_png16, encode_png
 
         decode_png16(encode_png(np.zeros((2, 2, 3), np.uint16)))
+        warm_up()  # the thread pool's compiled waits
 
 
 class _Progress:
@@ -207,6 +209,8 @@ class _Progress:
         module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
         if module == "pngfilter":
             return "16-bit PNG decoder"
+        if module == "spin":
+            return "thread pool's waits"
         dtypes = (str(getattr(a, "dtype", "")) for a in data.get("args", ()))
         dtype = next((d for d in dtypes if d in WARM_DTYPES), "")
         return f"{module} engine, {dtype}" if dtype else f"{module} engine"
