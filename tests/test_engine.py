@@ -118,7 +118,8 @@ def test_conv_nd_engine_choice_is_pinned(channels, engine):
         (64 * 64 * 9, 2, 16, 16),  # serial: one chunk, the calling thread
         (256 * 256 * 9, 2, 16, 16),
         (512 * 512 * 9, 2, 16, 4),  # 5 chunks of about 0.5 M multiply-adds
-        (256 * 256 * 25, 2, 16, 4),
+        (256 * 256 * 25, 2, 16, 16),
+        (320 * 320 * 25, 2, 16, 3),  # 6 chunks
         (1024 * 1024 * 9, 2, 16, 1),
         (1024 * 1024 * 5, 2, 16, 2),
         (4096 * 4096 * 9, 2, 16, 1),

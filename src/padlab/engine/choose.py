@@ -88,12 +88,14 @@ STRIDED_FACTOR = 2.0
 FFT_MIN_TAPS = 128
 #: dilated kernels larger than this (in samples) are never transformed
 FFT_MAX_KERNEL = 2**30
-#: below this many multiply-adds (about 60 us on one core) the calling thread works alone. The
+#: below this many multiply-adds (about 0.1 ms on one core) the calling thread works alone. The
 #: pool's helpers watch for work without sleeping for a while after each job (see
 #: padlab.engine.spin), so a hand-off costs 5 to 10 us, not the 60 to 100 us of waking a
-#: sleeping thread on a virtual machine: measured in one process, alternating, hot helpers,
-#: 512x512 3x3 122 -> 80 us, 256x256 5x5 75 -> 55 us; 256x256 3x3 (0.6 M) ties at 35 us.
-SERIAL_WORK = 1_000_000
+#: sleeping thread on a virtual machine. Measured in one process, alternating with the calling
+#: thread alone (2 cores, shared): 512x512 3x3 (2.4 M) 111-122 -> 80-93 us, 320x320 5x5 (2.6 M)
+#: 133 -> 103 us, 256x256 9x9 227 -> 183 us; 256x256 5x5 (1.6 M) 71-75 us alone, 55-80 us on
+#: two threads, and 0.70x cv2 in bench/filters.py's matrix against 0.86x alone.
+SERIAL_WORK = 2_000_000
 #: parallel work is cut into chunks of at least this many multiply-adds, and into up to
 #: CHUNKS_PER_THREAD chunks per thread, so that a thread the system schedules late (a shared
 #: machine) leaves its chunks to the others instead of making them wait
