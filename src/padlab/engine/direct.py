@@ -36,11 +36,11 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from padlab._threads import run_chunks, threads
+from padlab._threads import threads
 from padlab._validate import allocate, readonly
 from padlab.engine.choose import per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
-from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
+from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
 
 __all__ = ["conv_direct", "correlate_direct", "direct_plan"]
@@ -405,21 +405,8 @@ def bind_conv(
     tasks = n * o * out_shape[0] * (-(-out_shape[1] // rows))
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
-    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            out = allocate(out_full, dtype, "the output")
-        x5 = x.reshape(in5)
-        x5 = readonly(x5 if x5.flags.c_contiguous else np.ascontiguousarray(x5))
-        if alone:  # one task list, in the calling thread (what run_chunks would do with it)
-            _conv_tasks(0, tasks, x5, w, tz, ty, tx, plan, fill, out.reshape(out5))
-        else:
-            run_chunks(
-                _conv_tasks, tasks, x5, w, tz, ty, tx, plan, fill, out.reshape(out5),
-                per_chunk=chunk,
-            )  # fmt: skip
-        return out
-
-    return call
+    constants = (w, tz, ty, tx, plan, fill)
+    return bind_tasks(_conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants, out_full)
 
 
 @lru_cache(maxsize=256)

@@ -14,11 +14,14 @@ scalar: numba reads its fields by name, and it is passed as cheaply as an array)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from padlab._threads import run_chunks
 from padlab._threads import threads as _thread_count
+from padlab._validate import allocate, readonly
 from padlab.geometry import Geometry, interior_range
 from padlab.modes.index import tap_table
 
@@ -27,6 +30,7 @@ __all__ = [
     "AxisReads",
     "Problem",
     "axis_reads",
+    "bind_tasks",
     "chunk_rows",
     "interior",
     "make_plan",
@@ -206,3 +210,49 @@ def chunk_rows(planes: int, rows: int, threads: int | None = None) -> int:
     if planes >= tasks:
         return rows
     return max(8, -(-rows * planes // tasks))
+
+
+def bind_tasks(
+    kernel: Callable[..., None],
+    tasks: int,
+    per_chunk: int,
+    alone: bool,
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    dtype: np.dtype,
+    constants: tuple[object, ...],
+    allocated: tuple[int, ...] | None = None,
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """An engine's prepared call: ``call(x, out=None)`` runs the compiled
+    ``kernel(first, last, x, *constants, out)`` over ``tasks`` tasks, on the calling thread
+    when ``alone`` (one task list: what :func:`~padlab._threads.run_chunks` would do with it),
+    else over the pool in chunks of ``per_chunk``.
+
+    ``x`` is read as ``in_shape``, C-contiguous and read-only (one compiled signature per
+    dtype, whatever the caller passed); ``out`` is written as ``out_shape`` and, if None,
+    allocated as ``allocated`` (default ``out_shape``). Both may have any shapes of those
+    sizes; ``out`` is returned as given.
+
+    Examples
+    --------
+    >>> def double(first, last, x, factor, out):
+    ...     out[first:last] = factor * x[first:last]
+    >>> call = bind_tasks(double, 4, 4, True, (4,), (4,), np.dtype(np.float64), (2.0,))
+    >>> call(np.arange(4.0).reshape(2, 2), None).tolist()
+    [0.0, 2.0, 4.0, 6.0]
+    """
+
+    new_shape = out_shape if allocated is None else allocated
+
+    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = allocate(new_shape, dtype, "the output")
+        view = x.reshape(in_shape)
+        view = readonly(view if view.flags.c_contiguous else np.ascontiguousarray(view))
+        if alone:
+            kernel(0, tasks, view, *constants, out.reshape(out_shape))
+        else:
+            run_chunks(kernel, tasks, view, *constants, out.reshape(out_shape), per_chunk=per_chunk)
+        return out
+
+    return call

@@ -21,11 +21,11 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from padlab._threads import run_chunks, threads
-from padlab._validate import allocate, readonly
+from padlab._threads import threads
+from padlab._validate import readonly
 from padlab.engine.choose import per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
-from padlab.engine.plan import Problem, axis_reads, chunk_rows, make_plan
+from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
 
 __all__ = ["correlate_separable"]
@@ -156,20 +156,5 @@ def bind_separable(
     tasks = batch * (-(-g.out_shape[0] // int(plan[0]["rows_per_task"])))
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
-    in_shape = problem.x.shape
-
-    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            out = allocate(out_shape, dtype, "the output")
-        x3 = x.reshape(in_shape)
-        x3 = readonly(x3 if x3.flags.c_contiguous else np.ascontiguousarray(x3))
-        if alone:  # one task list, in the calling thread (what run_chunks would do with it)
-            _separable(0, tasks, x3, col, row, ty, tx, plan, fill, out.reshape(out_shape))
-        else:
-            run_chunks(
-                _separable, tasks, x3, col, row, ty, tx, plan, fill, out.reshape(out_shape),
-                per_chunk=chunk,
-            )  # fmt: skip
-        return out
-
-    return call
+    constants = (col, row, ty, tx, plan, fill)
+    return bind_tasks(_separable, tasks, chunk, alone, problem.x.shape, out_shape, dtype, constants)

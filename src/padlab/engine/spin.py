@@ -45,35 +45,34 @@ def _relax_typed(typingctx: Any) -> Any:  # pragma: no cover - compiled
     return sig, codegen
 
 
+def _item(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    """The address of ``flags[index]`` (the compiled code of ``_read`` and ``_clear``)."""
+    array_type, index_type = signature.args
+    array = context.make_array(array_type)(context, builder, args[0])
+    where = context.cast(builder, args[1], index_type, types.intp)
+    return cgutils.get_item_pointer(context, builder, array_type, array, [where])
+
+
 def _read_typed(typingctx: Any, flags: Any, index: Any) -> Any:  # pragma: no cover
     """``flags[index]`` read from memory every time (an atomic load with acquire order: never
     hoisted out of a loop, and what the other thread wrote before it is seen after it)."""
-    sig = types.int64(flags, index)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        array_type, index_type = signature.args
-        array = context.make_array(array_type)(context, builder, args[0])
-        where = context.cast(builder, args[1], index_type, types.intp)
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [where])
-        return builder.load_atomic(pointer, "acquire", 8)
+        return builder.load_atomic(_item(context, builder, signature, args), "acquire", 8)
 
-    return sig, codegen
+    return types.int64(flags, index), codegen
 
 
 def _clear_typed(typingctx: Any, flags: Any, index: Any) -> Any:  # pragma: no cover
     """``flags[index] = 0`` (an atomic store with release order: what this thread wrote before
     it is seen by a thread that reads the 0)."""
-    sig = types.void(flags, index)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        array_type, index_type = signature.args
-        array = context.make_array(array_type)(context, builder, args[0])
-        where = context.cast(builder, args[1], index_type, types.intp)
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [where])
-        builder.store_atomic(ir.Constant(ir.IntType(64), 0), pointer, "release", 8)
+        zero = ir.Constant(ir.IntType(64), 0)
+        builder.store_atomic(zero, _item(context, builder, signature, args), "release", 8)
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(flags, index), codegen
 
 
 # numba's compiled-code builders, called from the compiled functions below (typed Any: what
