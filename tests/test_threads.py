@@ -162,15 +162,90 @@ def test_a_helpers_error_reaches_the_caller_and_the_team_goes_on(two_threads, sp
 
 
 def test_the_team_lets_go_of_a_jobs_arrays(two_threads):
+    """Once run_chunks returns, no thread of the team holds the job's function or arrays (a
+    warm team: its helper took part in the jobs before; it failed when a helper kept its last
+    job in a local variable)."""
     import gc
+    import time
     import weakref
 
-    data = np.ones(1000)
-    ref = weakref.ref(data)
-    _threads.run_chunks(lambda a, b, x: x[a:b].sum(), 8, data, per_chunk=1)
-    del data
-    gc.collect()
-    assert ref() is None
+    def job(first: int, last: int, x: np.ndarray) -> None:
+        time.sleep(0.002)
+        x[first:last].sum()
+
+    for _ in range(20):
+        _threads.run_chunks(job, 8, np.ones(100), per_chunk=1)  # the helper is awake
+    for _ in range(20):
+        data = np.ones(1000)
+        out = np.empty(8)
+
+        def closure(first: int, last: int, out: np.ndarray = out, data: np.ndarray = data) -> None:
+            time.sleep(0.002)
+            out[first:last] = data[first:last].sum()
+
+        refs = [weakref.ref(data), weakref.ref(out)]
+        _threads.run_chunks(closure, 8, per_chunk=1)
+        del data, out, closure
+        gc.collect()
+        assert [r() for r in refs] == [None, None]
+
+
+def test_a_reset_lets_the_old_teams_threads_return(two_threads):
+    old = []
+    for _ in range(5):
+        _threads.run_chunks(lambda a, b: None, 4, per_chunk=1)
+        old += _threads.pool().threads
+        _threads.reset()
+    for thread in old:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in old)
+
+
+def test_no_more_helpers_than_chunks_take_part(monkeypatch, fresh_threads):
+    import time
+
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "4")
+    _threads.reset()
+    seen: set[int] = set()
+
+    def chunk(first: int, last: int) -> None:
+        time.sleep(0.05)
+        seen.add(threading.get_ident())
+
+    for _ in range(3):
+        seen.clear()
+        _threads.run_chunks(chunk, 2, per_chunk=1)
+        assert len(seen) <= 2
+
+
+@pytest.mark.parametrize("policy", ["PADLAB_WAIT_POLICY", "OMP_WAIT_POLICY"])
+def test_a_passive_wait_policy_stops_the_spinning(monkeypatch, two_threads, policy):
+    import padlab.engine.spin  # noqa: F401 - registers the compiled waits
+
+    monkeypatch.setenv(policy, "PASSIVE")
+    _threads.reset()
+    seen = []
+    _threads.run_chunks(lambda a, b: seen.extend(range(a, b)), 16, per_chunk=2)
+    assert sorted(seen) == list(range(16))
+    assert _threads.pool().spins is False
+    monkeypatch.setenv(policy, "active")
+    _threads.reset()
+    assert _threads.pool().spins is True
+
+
+def test_compiled_waits_that_fail_leave_the_pool_working(monkeypatch, two_threads):
+    """Waits that cannot run (NUMBA_DISABLE_JIT=1 makes numba's intrinsics raise) are given up
+    for sleeping on conditions: no helper dies holding its slot, no call hangs."""
+
+    def broken(*args: object) -> bool:
+        raise NotImplementedError("intrinsics run in compiled code only")
+
+    monkeypatch.setattr(_threads, "_spinner", _threads._Spinner(broken, broken, lambda: 1e6))
+    for _ in range(5):
+        seen: list[int] = []
+        _threads.run_chunks(lambda a, b, seen=seen: seen.extend(range(a, b)), 16, per_chunk=2)
+        assert sorted(seen) == list(range(16))
+    assert _threads.pool().spins is False
 
 
 def test_a_nested_call_runs_in_its_own_thread(two_threads):

@@ -86,12 +86,8 @@ _state = _State()
 
 
 def reset() -> None:
-    """Forget the pool and the thread count (re-read on next use).
-
-    Runs in every forked child: the parent's worker threads do not exist there, so work handed
-    to the inherited pool would wait forever. The inherited pool is dropped, not shut down
-    (shutting down would wait for threads that are not there). Tests call it after changing
-    the environment variables.
+    """Forget the pool and the thread count (re-read on next use); the old pool's threads
+    return once idle. Tests call it after changing the environment variables.
 
     Examples
     --------
@@ -100,11 +96,21 @@ def reset() -> None:
     True
     """
     global _state
+    old, _state = _state, _State()
+    if old.pool is not None:
+        old.pool.close(timeout=0)
+
+
+def _forked() -> None:
+    """In a forked child: the parent's helper threads do not exist there, so work handed to
+    the inherited pool would wait forever. The inherited pool is dropped, not closed (its
+    locks may have been held by a thread of the parent at the fork)."""
+    global _state
     _state = _State()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=reset)
+    os.register_at_fork(after_in_child=_forked)
 
 
 @atexit.register
@@ -280,13 +286,15 @@ def threads() -> int:
 
 
 class _Job:
-    """One :func:`run_chunks` call: its chunks, handed out in order to whoever asks next."""
+    """One :func:`run_chunks` call: its chunks, handed out in order to whoever asks next, and
+    the seats for helpers (as many as there are chunks beyond the caller's first)."""
 
-    __slots__ = ("args", "chunks", "counter", "error", "fn", "stop")
+    __slots__ = ("args", "chunks", "counter", "error", "fn", "seats", "stop")
 
     def __init__(self, fn: Callable[..., None], chunks: list[tuple[int, int]], args: tuple) -> None:
         self.fn, self.chunks, self.args = fn, chunks, args
         self.counter = itertools.count()
+        self.seats = itertools.count()  # a helper takes part if its ticket < len(chunks) - 1
         self.error: BaseException | None = None
         self.stop = False
 
@@ -295,17 +303,25 @@ class _Job:
         while not self.stop and (k := next(self.counter)) < len(chunks):
             fn(*chunks[k], *args)
 
+    def fail(self, error: BaseException) -> None:
+        """A helper's error: the first one is raised by the caller, and no chunk starts after."""
+        if self.error is None:
+            self.error = error
+        self.stop = True
+
 
 class Team:
     """The helper threads that work beside the calling thread (``threads() - 1`` of them).
 
     One job at a time (a second caller that finds the team busy does its work alone, in its
     own thread). A job is announced by bumping ``flags[0]``; a helper marks ``flags[1 + h]``
-    while it takes part. Helpers and the caller wait in compiled code (see
-    :func:`set_spinner`) when the engines have registered it: a helper keeps watching for the
-    next job for :data:`SPIN_SECONDS` after each one before it sleeps on a condition, so that a
-    run of calls (a loop over images, tiles, a benchmark) hands work over without waking a
-    thread each time. Daemon threads: an idle team never keeps the interpreter alive.
+    while it takes part, and at most one helper per chunk beyond the caller's first takes part.
+    When the engines have registered compiled waits (see :func:`set_spinner`) and the team has
+    a core for each of its threads, a helper watches for the next job for
+    :data:`SPIN_SECONDS` after each one before it sleeps on a condition, so that a run of calls
+    (a loop over images, tiles, a benchmark) hands work over without waking a thread each
+    time; ``PADLAB_WAIT_POLICY=passive`` (or ``OMP_WAIT_POLICY=passive``) turns that off.
+    Daemon threads: an idle team never keeps the interpreter alive.
     """
 
     def __init__(self, helpers: int) -> None:
@@ -315,9 +331,12 @@ class Team:
         self.flags = np.zeros(1 + helpers, np.int64)
         self.job: _Job | None = None
         self.busy = threading.Lock()
-        self.cond = threading.Condition()
+        self.cond = threading.Condition()  # helpers sleep on it between jobs
+        self.done = threading.Condition()  # the caller sleeps on it while helpers finish
         self.sleeping = 0
+        self.waiting = False  # the caller sleeps on ``done``
         self.closed = False
+        self.spins = _may_spin(helpers + 1)
         self.threads = [
             threading.Thread(target=self._serve, args=(h,), name=f"padlab-{h}", daemon=True)
             for h in range(helpers)
@@ -325,24 +344,28 @@ class Team:
         for thread in self.threads:
             thread.start()
 
+    def _watch(self, seen: int, slot: int) -> bool:
+        """Clear this helper's slot and watch ``flags[0]`` for a new job, in compiled code
+        (the slot is cleared once this thread has let go of the GIL); False when the spin ended
+        without one, or without compiled waits."""
+        flags, spinner = self.flags, _spinner
+        if self.spins and spinner is not None and not self.waiting:
+            try:
+                spin, settle = spinner.rounds(SPIN_SECONDS), spinner.rounds(SETTLE_SECONDS)
+                return bool(spinner.wait_change(flags, 0, seen, spin, settle, slot))
+            except Exception:
+                self.spins = False
+        flags[slot] = 0
+        if self.waiting:
+            with self.done:
+                self.done.notify_all()
+        return bool(flags[0] != seen)
+
     def _serve(self, h: int) -> None:
         flags, slot = self.flags, 1 + h
         seen = int(flags[0])
         while True:
-            spinner = _spinner
-            if spinner is None:
-                flags[slot] = 0
-                new = flags[0] != seen
-            else:  # clears the slot once this thread has let go of the GIL, then watches
-                new = spinner.wait_change(
-                    flags,
-                    0,
-                    seen,
-                    spinner.rounds(SPIN_SECONDS),
-                    spinner.rounds(SETTLE_SECONDS),
-                    slot,
-                )
-            if not new:
+            if not self._watch(seen, slot):
                 with self.cond:
                     self.sleeping += 1
                     while flags[0] == seen:
@@ -352,23 +375,25 @@ class Team:
                 return
             seen = int(flags[0])
             job = self.job
+            if job is None or next(job.seats) >= len(job.chunks) - 1:
+                continue  # no job, or enough helpers on it
             flags[slot] = 1
             try:
-                if job is not None:
-                    job.run()
+                job.run()
             except BaseException as err:
-                job.error, job.stop = err, True  # type: ignore[union-attr]
+                job.fail(err)
+            job = None  # the caller's arrays are the caller's again
 
     def run(self, job: _Job) -> None:
         """Run ``job`` on the calling thread and the helpers; returns once every chunk is done
-        (raising the first error of any thread)."""
+        and no helper is in the job any more (raising the first error of any thread)."""
         flags = self.flags
         self.job = job
-        flags[0] += 1
-        if self.sleeping:
-            with self.cond:
-                self.cond.notify_all()
         try:
+            flags[0] += 1
+            if self.sleeping:
+                with self.cond:
+                    self.cond.notify(len(job.chunks) - 1)
             job.run()
         except BaseException:
             job.stop = True
@@ -380,25 +405,57 @@ class Team:
             raise job.error
 
     def close(self, timeout: float = 1.0) -> None:
-        """Let the helpers return (at exit: none may still run compiled code while the
-        interpreter tears numba down)."""
+        """Let the helpers return, waiting for them at most ``timeout`` seconds in all (at
+        exit: none may still run compiled code while the interpreter tears numba down)."""
         self.closed = True
         with self.cond:
             self.flags[0] += 1
             self.cond.notify_all()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _wait_idle(self) -> None:
-        """Wait until no helper is in a job: spinning first, then in short sleeps."""
-        flags = self.flags
-        spinner = _spinner
-        if spinner is not None and spinner.wait_idle(flags, 1, spinner.rounds(SPIN_SECONDS)):
-            return
-        pause = 1e-5
+        """Wait until no helper is in a job: spinning briefly, then asleep until the last
+        helper wakes this thread. An interrupt (Ctrl-C) waits too: a helper may still be
+        writing the caller's output."""
+        flags, spinner = self.flags, _spinner
+        interrupted = False
+        if self.spins and spinner is not None:
+            try:
+                if spinner.wait_idle(flags, 1, spinner.rounds(WAIT_SECONDS)):
+                    return
+            except KeyboardInterrupt:
+                interrupted = True
+            except Exception:
+                self.spins = False
         while flags[1:].any():
-            time.sleep(pause)
-            pause = min(2 * pause, 1e-3)
+            try:
+                with self.done:
+                    self.waiting = True
+                    if flags[1:].any():
+                        self.done.wait(1e-3)  # a helper that saw waiting=False too late
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                self.waiting = False
+        if interrupted:
+            raise KeyboardInterrupt
+
+
+def _may_spin(threads: int) -> bool:
+    """Whether a team of ``threads`` (the caller included) may spin: not when asked to be
+    passive (``PADLAB_WAIT_POLICY``, else ``OMP_WAIT_POLICY``), nor with more threads than the
+    CPUs this process may use (a spinning thread would hold a core another one needs)."""
+    for name in ("PADLAB_WAIT_POLICY", "OMP_WAIT_POLICY"):
+        policy = os.environ.get(name, "").strip().lower()
+        if policy:
+            return policy != "passive"
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return threads <= cpus
 
 
 def pool() -> Team:
@@ -435,9 +492,11 @@ class _Spinner:
 
 
 _spinner: _Spinner | None = None
-#: how long a helper watches for the next job after one, and the caller for its helpers, before
-#: they sleep
+#: how long a helper watches for the next job after one before it sleeps
 SPIN_SECONDS = 5e-4
+#: how long the caller watches for its helpers to finish before it sleeps (it holds a core
+#: meanwhile, which a helper may need on a busy machine)
+WAIT_SECONDS = 1e-4
 #: how long a helper waits after seeing a new job before it takes the GIL (see
 #: :func:`padlab.engine.spin.wait_change`)
 SETTLE_SECONDS = 3e-6

@@ -143,4 +143,5 @@ def _rounds_per_second() -> float:
 
 
 # measured on first use, not here: calling a compiled function loads numba's registries
-set_spinner(wait_change, wait_idle, _rounds_per_second)
+if not getattr(nb.config, "DISABLE_JIT", False):  # the intrinsics run in compiled code only
+    set_spinner(wait_change, wait_idle, _rounds_per_second)
