@@ -209,8 +209,8 @@ class _Progress:
         module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
         if module == "pngfilter":
             return "16-bit PNG decoder"
-        if module == "spin":
-            return "thread pool's waits"
+        if module == "spin":  # wait_change, wait_idle
+            return f"thread pool's {dispatcher.py_func.__name__.replace('_', ' ')}"
         dtypes = (str(getattr(a, "dtype", "")) for a in data.get("args", ()))
         dtype = next((d for d in dtypes if d in WARM_DTYPES), "")
         return f"{module} engine, {dtype}" if dtype else f"{module} engine"
