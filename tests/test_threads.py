@@ -228,9 +228,23 @@ def test_a_passive_wait_policy_stops_the_spinning(monkeypatch, two_threads, poli
     _threads.run_chunks(lambda a, b: seen.extend(range(a, b)), 16, per_chunk=2)
     assert sorted(seen) == list(range(16))
     assert _threads.pool().spins is False
+    assert _threads.thread_config().wait_source == f"{policy}=PASSIVE"
     monkeypatch.setenv(policy, "active")
     _threads.reset()
     assert _threads.pool().spins is True
+
+
+def test_more_threads_than_cpus_wait_passively(monkeypatch, fresh_threads):
+    monkeypatch.delenv("PADLAB_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    cpus = _threads._available_cpus().threads
+    monkeypatch.setenv("PADLAB_NUM_THREADS", str(cpus + 1))
+    _threads.reset()
+    config = _threads.thread_config()
+    assert (config.wait, config.wait_source) == ("passive", f"{cpus + 1} threads on {cpus} CPUs")
+    monkeypatch.setenv("PADLAB_NUM_THREADS", str(cpus))
+    _threads.reset()
+    assert _threads.thread_config().wait == "active"
 
 
 def test_compiled_waits_that_fail_leave_the_pool_working(monkeypatch, two_threads):
@@ -440,6 +454,20 @@ def test_a_bad_thread_variable_is_one_line_from_the_cli():
     assert warned.returncode == 0
     assert len(warned.stderr.strip().splitlines()) == 1
     assert "OMP_NUM_THREADS='-1'" in warned.stderr
+
+
+def test_a_bad_wait_policy_is_one_line_from_the_cli():
+    done = _cli("info", env_extra={"PADLAB_WAIT_POLICY": "lazy"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "padlab info: error: PADLAB_WAIT_POLICY='lazy' is not a wait policy; use active or "
+        "passive, or unset it"
+    ]
+    warned = _cli("info", env_extra={"OMP_WAIT_POLICY": "sometimes"})
+    assert warned.returncode == 0
+    assert len(warned.stderr.strip().splitlines()) == 1
+    assert "OMP_WAIT_POLICY='sometimes'" in warned.stderr
+    assert "  wait: active (default)" in warned.stdout.splitlines()
 
 
 def test_show_config_does_not_import_torch_or_dask():

@@ -71,7 +71,7 @@ def config(*, cache: bool = True) -> dict[str, object]:
     True
     """
     from padlab import __version__
-    from padlab._threads import THREAD_VARIABLES, thread_config
+    from padlab._threads import THREAD_VARIABLES, WAIT_VARIABLES, thread_config
 
     threads = thread_config()
     out: dict[str, object] = {
@@ -86,7 +86,10 @@ def config(*, cache: bool = True) -> dict[str, object]:
         "threads": {
             "count": threads.threads,
             "source": threads.source,
-            "variables": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+            "wait": f"{threads.wait} ({threads.wait_source})",
+            "variables": {
+                name: os.environ.get(name) for name in (*THREAD_VARIABLES, *WAIT_VARIABLES)
+            },
             "pool": "padlab's own thread pool (numba kernels run with nogil; numba's "
             "threading layer is not used)",
         },
@@ -135,7 +138,8 @@ def show_config(mode: str = "stdout") -> dict[str, object] | None:
     dict or None
         The configuration with ``mode='dicts'``: the padlab version and location, Python,
         the worker threads and where that number came from (``PADLAB_NUM_THREADS``,
-        ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``, the cgroup CPU quota or the CPU affinity),
+        ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``, the cgroup CPU quota or the CPU affinity)
+        and whether they wait for work actively (``PADLAB_WAIT_POLICY``, ``OMP_WAIT_POLICY``),
         the engines, numba's cache directory of the compiled kernels and whether all are
         compiled, and the versions of the dependencies (torch and dask are optional).
 

@@ -51,6 +51,8 @@ __all__ = [
 
 #: The variables read, in order of precedence.
 THREAD_VARIABLES = ("PADLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS")
+#: The variables that may make the pool's threads passive (sleep at once between jobs).
+WAIT_VARIABLES = ("PADLAB_WAIT_POLICY", "OMP_WAIT_POLICY")
 # the old, undocumented name: still honoured, after PADLAB_NUM_THREADS
 _LEGACY_VARIABLE = "PADLAB_THREADS"
 # a sanity bound on an explicit request (more threads than this is a typo, not a plan)
@@ -67,10 +69,18 @@ class ThreadConfig:
     source : str
         Where the number came from, e.g. ``"PADLAB_NUM_THREADS=4"``, ``"CPU affinity"`` or
         ``"cgroup v2 CPU quota (cpu.max: 150000 100000)"``.
+
+    wait : str
+        ``"active"``: the pool's threads watch for the next job for a while before they sleep;
+        ``"passive"``: they sleep at once.
+    wait_source : str
+        Why, e.g. ``"PADLAB_WAIT_POLICY=passive"`` or ``"8 threads on 2 CPUs"``.
     """
 
     threads: int
     source: str
+    wait: str = "active"
+    wait_source: str = "default"
 
 
 class _State:
@@ -233,6 +243,11 @@ def _available_cpus() -> ThreadConfig:
 
 
 def _resolve() -> ThreadConfig:
+    count = _thread_count()
+    return ThreadConfig(count.threads, count.source, *_wait_policy(count.threads))
+
+
+def _thread_count() -> ThreadConfig:
     environ = os.environ
     for name in ("PADLAB_NUM_THREADS", _LEGACY_VARIABLE):
         text = environ.get(name, "").strip()
@@ -245,9 +260,37 @@ def _resolve() -> ThreadConfig:
         try:
             return ThreadConfig(_parse(name, text), f"{name}={text}")
         except PadlabValueError as err:
-            # one line, whoever asked: no source line to quote
-            warnings.warn_explicit(f"padlab: ignoring {err}", RuntimeWarning, "<padlab>", 0)
+            _ignore(err)
     return _available_cpus()
+
+
+def _ignore(err: PadlabValueError) -> None:
+    """A one-line warning about a variable other libraries read too, skipped."""
+    # one line, whoever asked: no source line to quote
+    warnings.warn_explicit(f"padlab: ignoring {err}", RuntimeWarning, "<padlab>", 0)
+
+
+def _wait_policy(threads: int) -> tuple[str, str]:
+    """'active' or 'passive', and why: ``PADLAB_WAIT_POLICY`` (an invalid value is an error),
+    then ``OMP_WAIT_POLICY`` (a warning), then passive with more threads than the CPUs this
+    process may use (a thread that watches for work holds a core another one needs)."""
+    for name in WAIT_VARIABLES:
+        text = os.environ.get(name, "").strip()
+        if not text:
+            continue
+        if text.lower() in ("active", "passive"):
+            return text.lower(), f"{name}={text}"
+        err = PadlabValueError(
+            f"{name}={text!r} is not a wait policy; use active or passive, or unset it"
+        )
+        if name != WAIT_VARIABLES[0]:
+            _ignore(err)
+            continue
+        raise err
+    cpus = _available_cpus().threads
+    if threads > cpus:
+        return "passive", f"{threads} threads on {cpus} CPUs"
+    return "active", "default"
 
 
 def thread_config() -> ThreadConfig:
@@ -256,7 +299,8 @@ def thread_config() -> ThreadConfig:
     Raises
     ------
     PadlabValueError
-        ``PADLAB_NUM_THREADS`` is set but is not an integer from 1 to 4096.
+        ``PADLAB_NUM_THREADS`` is set but is not an integer from 1 to 4096, or
+        ``PADLAB_WAIT_POLICY`` is set but is neither ``active`` nor ``passive``.
 
     Examples
     --------
@@ -316,11 +360,11 @@ class Team:
     One job at a time (a second caller that finds the team busy does its work alone, in its
     own thread). A job is announced by bumping ``flags[0]``; a helper marks ``flags[1 + h]``
     while it takes part, and at most one helper per chunk beyond the caller's first takes part.
-    When the engines have registered compiled waits (see :func:`set_spinner`) and the team has
-    a core for each of its threads, a helper watches for the next job for
+    When the engines have registered compiled waits (see :func:`set_spinner`) and the wait
+    policy is active (see :class:`ThreadConfig`), a helper watches for the next job for
     :data:`SPIN_SECONDS` after each one before it sleeps on a condition, so that a run of calls
     (a loop over images, tiles, a benchmark) hands work over without waking a thread each
-    time; ``PADLAB_WAIT_POLICY=passive`` (or ``OMP_WAIT_POLICY=passive``) turns that off.
+    time.
     Daemon threads: an idle team never keeps the interpreter alive.
     """
 
@@ -336,7 +380,7 @@ class Team:
         self.sleeping = 0
         self.waiting = False  # the caller sleeps on ``done``
         self.closed = False
-        self.spins = _may_spin(helpers + 1)
+        self.spins = thread_config().wait == "active"
         self.threads = [
             threading.Thread(target=self._serve, args=(h,), name=f"padlab-{h}", daemon=True)
             for h in range(helpers)
@@ -441,21 +485,6 @@ class Team:
                 self.waiting = False
         if interrupted:
             raise KeyboardInterrupt
-
-
-def _may_spin(threads: int) -> bool:
-    """Whether a team of ``threads`` (the caller included) may spin: not when asked to be
-    passive (``PADLAB_WAIT_POLICY``, else ``OMP_WAIT_POLICY``), nor with more threads than the
-    CPUs this process may use (a spinning thread would hold a core another one needs)."""
-    for name in ("PADLAB_WAIT_POLICY", "OMP_WAIT_POLICY"):
-        policy = os.environ.get(name, "").strip().lower()
-        if policy:
-            return policy != "passive"
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return threads <= cpus
 
 
 def pool() -> Team:
