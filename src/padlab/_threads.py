@@ -371,7 +371,6 @@ class Team:
     def __init__(self, helpers: int) -> None:
         import numpy as np
 
-        self.size = helpers
         self.flags = np.zeros(1 + helpers, np.int64)
         self.job: _Job | None = None
         self.busy = threading.Lock()
