@@ -443,30 +443,35 @@ def test_padlab_info_text_lists_every_dependency():
     assert "count: " in done.stdout and "source: " in done.stdout
 
 
-def test_a_bad_thread_variable_is_one_line_from_the_cli():
-    done = _cli("info", env_extra={"PADLAB_NUM_THREADS": "many"})
+@pytest.mark.parametrize(
+    ("ours", "bad", "message", "theirs", "ignored"),
+    [
+        (
+            "PADLAB_NUM_THREADS",
+            "many",
+            "is not a number of threads; use an integer from 1 to 4096, or unset it",
+            "OMP_NUM_THREADS",
+            "-1",
+        ),
+        (
+            "PADLAB_WAIT_POLICY",
+            "lazy",
+            "is not a wait policy; use active or passive, or unset it",
+            "OMP_WAIT_POLICY",
+            "sometimes",
+        ),
+    ],
+)
+def test_a_bad_thread_variable_is_one_line_from_the_cli(ours, bad, message, theirs, ignored):
+    """padlab's own variable: a one-line error; the one other libraries read too: a one-line
+    warning, and skipped."""
+    done = _cli("info", env_extra={ours: bad})
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "padlab info: error: PADLAB_NUM_THREADS='many' is not a number of threads; use an "
-        "integer from 1 to 4096, or unset it"
-    ]
-    warned = _cli("info", env_extra={"OMP_NUM_THREADS": "-1"})
+    assert done.stderr.strip().splitlines() == [f"padlab info: error: {ours}={bad!r} {message}"]
+    warned = _cli("info", env_extra={theirs: ignored})
     assert warned.returncode == 0
     assert len(warned.stderr.strip().splitlines()) == 1
-    assert "OMP_NUM_THREADS='-1'" in warned.stderr
-
-
-def test_a_bad_wait_policy_is_one_line_from_the_cli():
-    done = _cli("info", env_extra={"PADLAB_WAIT_POLICY": "lazy"})
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "padlab info: error: PADLAB_WAIT_POLICY='lazy' is not a wait policy; use active or "
-        "passive, or unset it"
-    ]
-    warned = _cli("info", env_extra={"OMP_WAIT_POLICY": "sometimes"})
-    assert warned.returncode == 0
-    assert len(warned.stderr.strip().splitlines()) == 1
-    assert "OMP_WAIT_POLICY='sometimes'" in warned.stderr
+    assert f"{theirs}={ignored!r}" in warned.stderr
     assert "  wait: active (default)" in warned.stdout.splitlines()
 
 
