@@ -387,3 +387,50 @@ def test_the_prepared_repeat_call_gives_the_first_calls_result(rng, mode, method
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
     assert not np.shares_memory(again[0], again[1])  # a new output every call
+
+
+def test_a_prepared_call_reads_unaligned_and_read_only_images_without_compiling(rng):
+    """The prepared call runs the compiled engine directly, with the argument types it was
+    compiled for: an unaligned image (from a byte buffer at an odd offset) is copied aligned
+    first, a read-only one is read as it is. Neither compiles a new signature (numba would,
+    for an unaligned array, for about 20 s), and both give the aligned image's result."""
+    from padlab.engine import direct
+
+    x = rng.random((40, 24)).astype(np.float32)
+    w = rng.random((3, 3)).astype(np.float32)
+    expected = padlab.correlate(x, w, mode="reflect", method="direct")
+    signatures = len(direct._conv_tasks.signatures)
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(raw.data, np.float32, x.size, offset=1).reshape(x.shape)
+    assert not unaligned.flags.aligned
+    np.copyto(raw[1:].view(np.uint8), x.view(np.uint8).ravel())
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    for image in (unaligned, frozen, x):
+        for _ in range(2):  # the first call and the repeated one
+            np.testing.assert_array_equal(
+                padlab.correlate(image, w, mode="reflect", method="direct"), expected
+            )
+    assert len(direct._conv_tasks.signatures) == signatures
+    assert x.flags.writeable  # the read-only view the engine got left the image as it was
+
+
+def test_entry_point_is_the_compiled_function_or_the_function_itself():
+    """padlab.engine.plan.entry_point: numba's compiled function for the arguments' types, to
+    call without the dispatcher; a plain Python function is returned as it is."""
+    import numba
+
+    from padlab.engine.plan import entry_point
+
+    @numba.njit
+    def add(a, b):
+        return a + b
+
+    def plain(a, b):
+        return a + b
+
+    entry = entry_point(add, (np.arange(3.0), 2.0))
+    assert entry is not add
+    np.testing.assert_array_equal(entry(np.arange(3.0), 2.0), [2.0, 3.0, 4.0])
+    assert entry_point(plain, (1, 2)) is plain
+    assert entry_point(add, (object(), 1)) is add  # a type numba cannot compile for

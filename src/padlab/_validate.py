@@ -6,10 +6,11 @@ message names the bad value and what is allowed.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -284,6 +285,22 @@ def allocate(shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
         raise PadlabMemoryError(
             f"{what} would have shape {tuple(shape)} ({size}), which cannot be allocated: {err}"
         ) from None
+
+
+def allocator(shape: tuple[int, ...], dtype: np.dtype, what: str) -> Callable[[], np.ndarray]:
+    """:func:`allocate` for one shape and dtype, decided once: a prepared call that allocates
+    the same small output on every call (a 64x64 image's whole filter takes a few
+    microseconds) skips the size check each time.
+
+    Examples
+    --------
+    >>> new = allocator((2, 3), np.dtype(np.float32), "an output")
+    >>> new().shape, new() is new()
+    ((2, 3), False)
+    """
+    if math.prod(shape) * dtype.itemsize < _ALWAYS_AVAILABLE:
+        return functools.partial(np.empty, shape, dtype)
+    return functools.partial(allocate, shape, dtype, what)
 
 
 def check_sequence_length(values: Sequence[object], n: int, name: str, per: str) -> None:

@@ -383,11 +383,13 @@ def bind_conv(
     geometry: Geometry,
     codes: tuple[int, ...],
     value: float,
+    allocated: tuple[int, ...] | None = None,
 ) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """:func:`conv_direct` for inputs of shape ``x_shape`` and ``dtype``, prepared once: the
-    returned ``call(x, out=None)`` only allocates the output and runs the compiled tasks
-    (repeated calls on same-sized images skip every other step). ``x`` and ``out`` may have
-    any shapes of the bound sizes (C-contiguous ``out``); ``out`` is returned as given."""
+    returned ``call(x, out=None)`` only allocates the output (of shape ``allocated``, default
+    (N, O, *out_spatial)) and runs the compiled tasks (repeated calls on same-sized images
+    skip every other step). ``x`` and ``out`` may have any shapes of the bound sizes
+    (C-contiguous ``out``); ``out`` is returned as given."""
     n, o = x_shape[0], weight.shape[0]
     out_full = (n, o, *geometry.out_shape)
     work = math.prod(out_full) * math.prod(weight.shape[1:])
@@ -406,7 +408,8 @@ def bind_conv(
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
     constants = (w, tz, ty, tx, plan, fill)
-    return bind_tasks(_conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants, out_full)
+    new = out_full if allocated is None else allocated
+    return bind_tasks(_conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants, new)
 
 
 @lru_cache(maxsize=256)
@@ -469,7 +472,7 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
     and ``out`` may also have any other shapes of those sizes (C-contiguous ``out``); a given
     ``out`` is returned in its own shape."""
     x_shape = (problem.x.shape[0], 1, *problem.x.shape[1:])
-    conv = bind_conv(
+    return bind_conv(
         x_shape,
         problem.x.dtype,
         problem.kernel[None, None],
@@ -477,12 +480,5 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
         problem.geometry,
         problem.codes,
         problem.value,
+        problem.out_shape,  # the engine's own output, seen without its channel axis
     )
-    out_shape = problem.out_shape
-
-    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:  # the engine's own output, seen without its channel axis
-            return conv(x, None).reshape(out_shape)
-        return conv(x, out)  # conv reads x and writes out in its own shapes
-
-    return call

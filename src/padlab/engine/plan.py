@@ -21,7 +21,7 @@ import numpy as np
 
 from padlab._threads import run_chunks
 from padlab._threads import threads as _thread_count
-from padlab._validate import allocate, readonly
+from padlab._validate import allocator
 from padlab.geometry import Geometry, interior_range
 from padlab.modes.index import tap_table
 
@@ -32,6 +32,7 @@ __all__ = [
     "axis_reads",
     "bind_tasks",
     "chunk_rows",
+    "entry_point",
     "interior",
     "make_plan",
 ]
@@ -242,17 +243,60 @@ def bind_tasks(
     [0.0, 2.0, 4.0, 6.0]
     """
 
-    new_shape = out_shape if allocated is None else allocated
+    new = allocator(out_shape if allocated is None else allocated, dtype, "the output")
+    # numba's dispatcher resolves the type of each of the 10 or so arguments on every call
+    # (about 0.6 us; a read-only array, a record and a numpy scalar take its slow path). The
+    # compiled function it picks is looked up once, on the first call, and called directly
+    # while the arguments keep the types it was compiled for.
+    compiled: list[Callable[..., None]] = []
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
-            out = allocate(new_shape, dtype, "the output")
-        view = x.reshape(in_shape)
-        view = readonly(view if view.flags.c_contiguous else np.ascontiguousarray(view))
+            out = new()
+        view = x.reshape(in_shape)  # a new array object: its flag below leaves x as it was
+        flags = view.flags
+        if not (flags.c_contiguous and flags.aligned):  # (unaligned: a signature of its own)
+            view = np.array(view, order="C")
+        view.flags.writeable = False
+        target = out.reshape(out_shape)
+        usual = view.dtype == target.dtype == dtype and target.flags.aligned
+        if usual and compiled:
+            fn = compiled[0]
+        else:  # numba's dispatcher (it compiles for other types, as any numba function)
+            fn = kernel
+            if usual:
+                compiled.append(entry_point(kernel, (0, tasks, view, *constants, target)))
+                fn = compiled[0]
         if alone:
-            kernel(0, tasks, view, *constants, out.reshape(out_shape))
+            fn(0, tasks, view, *constants, target)
         else:
-            run_chunks(kernel, tasks, view, *constants, out.reshape(out_shape), per_chunk=per_chunk)
+            run_chunks(fn, tasks, view, *constants, target, per_chunk=per_chunk)
         return out
 
     return call
+
+
+def entry_point(kernel: Callable[..., None], args: tuple[object, ...]) -> Callable[..., None]:
+    """The compiled function numba's dispatcher ``kernel`` runs for ``args``, compiled now if
+    it is not yet, to be called directly with arguments of the same types; ``kernel`` itself
+    when it is a plain function (``NUMBA_DISABLE_JIT``) or the arguments' types are unknown to
+    numba.
+
+    Examples
+    --------
+    >>> def twice(x):
+    ...     return 2 * x
+    >>> entry_point(twice, (1,)) is twice
+    True
+    """
+    get_overload = getattr(kernel, "get_overload", None)
+    if get_overload is None:
+        return kernel
+    from numba import typeof
+
+    try:
+        types = tuple(typeof(a) for a in args)
+        kernel.compile(types)  # type: ignore[attr-defined]  # loaded from the cache if there
+        return get_overload(types)
+    except Exception:  # the dispatcher, called instead, reports a real error itself
+        return kernel

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from padlab._memo import remember
 from padlab._validate import (
-    allocate,
+    allocator,
     as_index,
     as_numeric_array,
     check_sequence_length,
@@ -454,14 +454,6 @@ _KEYED = FilterArgs._fields.index("origin") + 1
 _SIMPLE = frozenset({str, int, float, type(None)})
 
 
-def _args_key(args: FilterArgs) -> tuple:
-    values = args[:_KEYED]
-    types = tuple(map(type, values))
-    if _SIMPLE.issuperset(types):
-        return (types, values)
-    return tuple(cache_key(v) for v in values)
-
-
 def _repeat_key(
     shape: tuple[int, ...], dtype: np.dtype, kernel: npt.ArrayLike, args: FilterArgs, flip: bool
 ) -> tuple | None:
@@ -470,11 +462,14 @@ def _repeat_key(
     larger or non-numpy kernel, or unhashable arguments)."""
     if not (isinstance(kernel, np.ndarray) and kernel.size <= _REPEATED_KERNEL):
         return None
-    try:
-        # cache_key (in _args_key) makes every value hashable or raises TypeError
-        return (shape, dtype, kernel.shape, kernel.dtype, kernel.tobytes(), flip, _args_key(args))
-    except TypeError:
-        return None
+    values: tuple = args[:_KEYED]
+    types = tuple(map(type, values))  # 1, 1.0 and True are equal, and differ as arguments
+    if not _SIMPLE.issuperset(types):
+        try:  # cache_key makes every value hashable (types included) or raises TypeError
+            values, types = tuple(cache_key(v) for v in values), ()
+        except TypeError:
+            return None
+    return (shape, dtype, kernel.shape, kernel.dtype, kernel.tobytes(), flip, types, values)
 
 
 def _resolve_repeated(
@@ -528,11 +523,11 @@ def _fast_path(
         return None
     geometry, rules, out_shape = spec.geometry, spec.rules, spec.out_shape
     if not any(r.kind == "partial" for r in rules):
-        dtype = spec.dtype
+        new = allocator(out_shape, spec.dtype, "the output")
 
         def fast(image: np.ndarray) -> np.ndarray:
             # the bound engine reads the image and writes the output in their own shapes
-            return call(image, allocate(out_shape, dtype, "the output"))
+            return call(image, new())
 
         return fast
 
