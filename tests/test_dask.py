@@ -405,9 +405,9 @@ def test_blocks_run_in_dask_threads_alone(monkeypatch, method):
             self.team = real_pool()
             self.busy = self.team.busy
 
-        def run(self, job: object) -> None:
+        def run(self, job: object, brief: bool = False) -> None:
             submitted.append(threading.get_ident())
-            self.team.run(job)
+            self.team.run(job, brief)  # type: ignore[arg-type]
 
     monkeypatch.setattr(threads_module, "pool", Recording)
     rng = np.random.default_rng(8)

@@ -262,6 +262,41 @@ def test_compiled_waits_that_fail_leave_the_pool_working(monkeypatch, two_thread
     assert _threads.pool().spins is False
 
 
+def _all_asleep(team: _threads.Team) -> bool:
+    import time
+
+    deadline = time.monotonic() + 10
+    while team.sleeping < len(team.threads) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return team.sleeping == len(team.threads)
+
+
+def test_a_brief_job_does_not_wait_for_sleeping_helpers(monkeypatch, two_threads):
+    """A brief job that finds every helper asleep is done by the calling thread, and the
+    helpers are woken with no job (flags[0] moves on once); a job that is not brief is shared
+    with them, asleep or not."""
+    import time
+
+    monkeypatch.setenv("PADLAB_WAIT_POLICY", "passive")  # helpers sleep after every job
+    _threads.reset()
+    team = _threads.pool()
+    seen: set[int] = set()
+
+    def chunk(first: int, last: int) -> None:
+        time.sleep(0.02)
+        seen.add(threading.get_ident())
+
+    assert _all_asleep(team)
+    announced = int(team.flags[0])
+    _threads.run_chunks(chunk, 8, per_chunk=1, brief=True)
+    assert seen == {threading.get_ident()}
+    assert int(team.flags[0]) == announced + 1
+    assert _all_asleep(team)
+    seen.clear()
+    _threads.run_chunks(chunk, 8, per_chunk=1)
+    assert len(seen) == 2
+
+
 def test_a_nested_call_runs_in_its_own_thread(two_threads):
     """A chunk that calls run_chunks itself (the team is busy with its job) runs that call
     alone instead of waiting for the team."""

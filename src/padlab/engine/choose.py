@@ -25,7 +25,8 @@ on a table of problems):
   (:func:`fft_max_volume`).
 - :func:`serial` and :func:`per_chunk`: below a few million multiply-adds, handing work to
   another thread risks more than it saves, and the calling thread does it alone; above, the
-  work is cut into chunks small enough that a thread scheduled late holds nobody up for long.
+  work is cut into chunks small enough that a thread scheduled late holds nobody up for long;
+  :func:`brief` work does not wait for a sleeping helper to wake.
 
 The engines are imported only when :func:`run` needs them (they load numba).
 """
@@ -49,6 +50,7 @@ from padlab.kernels.rank import split_rank1
 __all__ = [
     "COSTS",
     "bind",
+    "brief",
     "estimate",
     "features",
     "fft_max_volume",
@@ -96,6 +98,14 @@ FFT_MAX_KERNEL = 2**30
 #: 133 -> 103 us, 256x256 9x9 227 -> 183 us; 256x256 5x5 (1.6 M) 71-75 us alone, 55-80 us on
 #: two threads, and 0.70x cv2 in bench/filters.py's matrix against 0.86x alone.
 SERIAL_WORK = 2_000_000
+#: below this many multiply-adds (about 0.4 ms on one core), a job that finds every helper
+#: asleep is done by the calling thread alone, and the helpers are woken for the next job. In a
+#: burst of calls after other work (a loop that decodes, filters and encodes; a benchmark that
+#: alternates libraries), the first call found them asleep and took longer than alone:
+#: measured in one process, alternating, each sample of calls after 3 ms of other work (2
+#: cores, shared), 512x512 3x3 198 -> 139 us per call (its first call 390 -> 291 us), 512x512
+#: 5x5 304 -> 263 us, 256x256 9x9 254 -> 233 us; 1024x1024 3x3 (9.4 M) 564 -> 802 us.
+BRIEF_WORK = 8_000_000
 #: parallel work is cut into chunks of at least this many multiply-adds, and into up to
 #: CHUNKS_PER_THREAD chunks per thread, so that a thread the system schedules late (a shared
 #: machine) leaves its chunks to the others instead of making them wait
@@ -130,6 +140,19 @@ def serial(work: float) -> bool:
     (True, False)
     """
     return work < SERIAL_WORK
+
+
+def brief(work: float) -> bool:
+    """True if ``work`` multiply-adds, shared between the threads, take less time than it
+    takes to wake a sleeping helper thread and profit from it: such a job runs on the
+    calling thread when every helper sleeps (:meth:`padlab._threads.Team.run`).
+
+    Examples
+    --------
+    >>> brief(512 * 512 * 9), brief(1024 * 1024 * 9)
+    (True, False)
+    """
+    return work < BRIEF_WORK
 
 
 def per_chunk(tasks: int, work: float, threads: int) -> int:

@@ -38,7 +38,7 @@ import numpy as np
 
 from padlab._threads import threads
 from padlab._validate import allocate, readonly
-from padlab.engine.choose import per_chunk, serial
+from padlab.engine.choose import brief, per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
 from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
@@ -409,7 +409,9 @@ def bind_conv(
 
     constants = (w, tz, ty, tx, plan, fill)
     new = out_full if allocated is None else allocated
-    return bind_tasks(_conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants, new)
+    return bind_tasks(
+        _conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants, new, brief(work)
+    )
 
 
 @lru_cache(maxsize=256)

@@ -223,11 +223,13 @@ def bind_tasks(
     dtype: np.dtype,
     constants: tuple[object, ...],
     allocated: tuple[int, ...] | None = None,
+    brief: bool = False,
 ) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """An engine's prepared call: ``call(x, out=None)`` runs the compiled
     ``kernel(first, last, x, *constants, out)`` over ``tasks`` tasks, on the calling thread
     when ``alone`` (one task list: what :func:`~padlab._threads.run_chunks` would do with it),
-    else over the pool in chunks of ``per_chunk``.
+    else over the pool in chunks of ``per_chunk`` (``brief``: as
+    :func:`~padlab._threads.run_chunks` says).
 
     ``x`` is read as ``in_shape``, C-contiguous and read-only (one compiled signature per
     dtype, whatever the caller passed); ``out`` is written as ``out_shape`` and, if None,
@@ -270,7 +272,7 @@ def bind_tasks(
         if alone:
             fn(0, tasks, view, *constants, target)
         else:
-            run_chunks(fn, tasks, view, *constants, target, per_chunk=per_chunk)
+            run_chunks(fn, tasks, view, *constants, target, per_chunk=per_chunk, brief=brief)
         return out
 
     return call

@@ -23,7 +23,7 @@ import numpy as np
 
 from padlab._threads import threads
 from padlab._validate import readonly
-from padlab.engine.choose import per_chunk, serial
+from padlab.engine.choose import brief, per_chunk, serial
 from padlab.engine.loops import FMA, accumulate
 from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
@@ -157,4 +157,7 @@ def bind_separable(
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
     constants = (col, row, ty, tx, plan, fill)
-    return bind_tasks(_separable, tasks, chunk, alone, problem.x.shape, out_shape, dtype, constants)
+    shape = problem.x.shape
+    return bind_tasks(
+        _separable, tasks, chunk, alone, shape, out_shape, dtype, constants, None, brief(work)
+    )
