@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -204,25 +204,22 @@ class _Windows:
         self._start()
 
     def _start(self) -> None:
-        from collections import OrderedDict
-
-        self._chunks: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._seen: set[object] = set()  # blocks that started reading in this computation
         self._finished = 0
         self._buffers: dict[int, np.ndarray] = {}  # per thread: the window buffer to reuse
         self._generation = 0  # one per computation
         self._readers: dict[int, int] = {}  # per thread: the generation of its read
-        self._chunk_bytes = self._band_bytes = 0  # what the caches hold
         # (chunk, axis, 0 for its low edge or 1 for its high edge) -> that edge of the chunk
-        self._bands: OrderedDict[tuple[tuple[int, ...], int, int], np.ndarray] = OrderedDict()
+        self._bands = _Cache(BAND_CACHE_BYTES, keep=0)
         self._edges = self._bounds()
         self._widths = [0] * len(self.source.store.shape)  # the halos seen, per store axis
-        self._limit = CHUNK_CACHE_BYTES
+        limit = CHUNK_CACHE_BYTES
         if self._edges is not None:
             largest = math.prod(int(np.diff(e).max(initial=0)) for e in self._edges)
             itemsize = np.dtype(self.source.store.dtype).itemsize
-            self._limit = max(CHUNK_CACHE_BYTES, CHUNK_CACHE_MIN * largest * itemsize)
+            limit = max(CHUNK_CACHE_BYTES, CHUNK_CACHE_MIN * largest * itemsize)
+        self._chunks = _Cache(limit, keep=1)  # chunk index -> the chunk
 
     def __getstate__(self) -> dict[str, object]:
         return {"source": self.source, "tasks": self.tasks}
@@ -256,7 +253,6 @@ class _Windows:
         self._chunks.clear()
         self._buffers.clear()
         self._bands.clear()
-        self._chunk_bytes = self._band_bytes = 0
         self._finished = 0
         self._generation += 1
 
@@ -361,7 +357,6 @@ class _Windows:
         with self._lock:
             found = self._chunks.get(index)
             if found is not None:
-                self._chunks.move_to_end(index)
                 return found[inner]
             for axis, (cut, whole) in enumerate(zip(inner, region, strict=True)):
                 n = whole.stop - whole.start
@@ -376,7 +371,6 @@ class _Windows:
                         local = slice(cut.start - (n - width), cut.stop - (n - width))
                     else:
                         continue
-                    self._bands.move_to_end((index, axis, side))
                     return band[(*inner[:axis], local, *inner[axis + 1 :])]
         return self._chunk(index, region)[inner]
 
@@ -384,7 +378,6 @@ class _Windows:
         with self._lock:
             found = self._chunks.get(index)
             if found is not None:
-                self._chunks.move_to_end(index)
                 return found
         chunk = np.asarray(self.source.store[region])
         with self._lock:
@@ -397,18 +390,53 @@ class _Windows:
                         where = (slice(None),) * axis + (cut,)
                         # a copy: a view (an edge along the first axis is contiguous) would
                         # keep the whole chunk alive past the chunk cache's bound
-                        band = chunk[where].copy()
-                        old = self._bands.pop((index, axis, side), None)
-                        self._band_bytes += band.nbytes - (0 if old is None else old.nbytes)
-                        self._bands[(index, axis, side)] = band
-            while self._band_bytes > BAND_CACHE_BYTES and self._bands:
-                self._band_bytes -= self._bands.popitem(last=False)[1].nbytes
-            old = self._chunks.pop(index, None)
-            self._chunk_bytes += chunk.nbytes - (0 if old is None else old.nbytes)
-            self._chunks[index] = chunk
-            while self._chunk_bytes > self._limit and len(self._chunks) > 1:
-                self._chunk_bytes -= self._chunks.popitem(last=False)[1].nbytes
+                        self._bands.put((index, axis, side), chunk[where].copy())
+            self._chunks.put(index, chunk)
         return chunk
+
+
+class _Cache:
+    """Arrays by key within ``limit`` bytes, the least recently used evicted first (but never
+    the last ``keep`` put). Not locked: its owner holds a lock.
+
+    Examples
+    --------
+    >>> cache = _Cache(100, keep=1)
+    >>> cache.put("a", np.zeros(10)); cache.put("b", np.zeros(10))  # 80 bytes each
+    >>> cache.get("a") is None, cache.get("b").size, cache.nbytes
+    (True, 10, 80)
+    """
+
+    def __init__(self, limit: float, keep: int) -> None:
+        from collections import OrderedDict
+
+        self.limit, self.keep = limit, keep
+        self.items: OrderedDict[object, np.ndarray] = OrderedDict()
+        self.nbytes = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def values(self) -> Iterable[np.ndarray]:
+        return self.items.values()
+
+    def get(self, key: object) -> np.ndarray | None:
+        """The array under ``key`` (now the most recently used), or None."""
+        found = self.items.get(key)
+        if found is not None:
+            self.items.move_to_end(key)
+        return found
+
+    def put(self, key: object, array: np.ndarray) -> None:
+        old = self.items.pop(key, None)
+        self.nbytes += array.nbytes - (0 if old is None else old.nbytes)
+        self.items[key] = array
+        while self.nbytes > self.limit and len(self.items) > self.keep:
+            self.nbytes -= self.items.popitem(last=False)[1].nbytes
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.nbytes = 0
 
 
 def _joined(source: StoreSource, runs: Sequence[tuple[slice, ...]]) -> np.ndarray:
