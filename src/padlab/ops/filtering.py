@@ -273,7 +273,7 @@ class FilterArgs(NamedTuple):
     """The keyword arguments of :func:`correlate` and :func:`convolve`, as the caller gave them.
 
     A named tuple: immutable, and made in a fraction of a frozen dataclass's time (every call
-    makes one; a 64x64 image's whole call takes about 9 us).
+    makes one; a 64x64 image's whole call takes about 8 us).
     """
 
     padding: Padding = "same"
