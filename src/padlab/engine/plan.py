@@ -21,7 +21,7 @@ import numpy as np
 
 from padlab._threads import run_chunks
 from padlab._threads import threads as _thread_count
-from padlab._validate import allocator
+from padlab._validate import allocator, readonly
 from padlab.geometry import Geometry, interior_range
 from padlab.modes.index import tap_table
 
@@ -255,11 +255,11 @@ def bind_tasks(
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
             out = new()
-        view = x.reshape(in_shape)  # a new array object: its flag below leaves x as it was
+        view = x.reshape(in_shape)  # a new array object (numpy's reshape): x keeps its flag
         flags = view.flags
         if not (flags.c_contiguous and flags.aligned):  # (unaligned: a signature of its own)
             view = np.array(view, order="C")
-        view.flags.writeable = False
+        view = readonly(view, fresh=True)
         target = out.reshape(out_shape)
         usual = view.dtype == target.dtype == dtype and target.flags.aligned
         if usual and compiled:
