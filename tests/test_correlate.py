@@ -407,7 +407,7 @@ def test_a_prepared_call_reads_unaligned_and_read_only_images_without_compiling(
     frozen = x.copy()
     frozen.flags.writeable = False
     for image in (unaligned, frozen, x):
-        for _ in range(2):  # the first call and the repeated one
+        for _ in range(3):  # the first call, and repeated ones (the compiled function direct)
             np.testing.assert_array_equal(
                 padlab.correlate(image, w, mode="reflect", method="direct"), expected
             )
@@ -434,3 +434,27 @@ def test_entry_point_is_the_compiled_function_or_the_function_itself():
     np.testing.assert_array_equal(entry(np.arange(3.0), 2.0), [2.0, 3.0, 4.0])
     assert entry_point(plain, (1, 2)) is plain
     assert entry_point(add, (object(), 1)) is add  # a type numba cannot compile for
+
+
+def test_a_prepared_call_made_once_leaves_the_lookup_to_numba(monkeypatch, rng):
+    """Finding the compiled function takes a fraction of a millisecond: a prepared call made
+    once (a padlab.dask block's) leaves it to numba's dispatcher, and a repeated call looks it
+    up once, on its second call."""
+    from padlab.engine import choose, plan
+    from padlab.engine.plan import Problem
+    from padlab.geometry import Geometry
+
+    looked_up = []
+    real = plan.entry_point
+    monkeypatch.setattr(
+        plan, "entry_point", lambda kernel, args: looked_up.append(1) or real(kernel, args)
+    )
+    x = rng.random((1, 30, 20)).astype(np.float32)
+    w = rng.random((3, 3)).astype(np.float32)
+    call = choose.bind(Problem(x, w, Geometry.resolve((30, 20), (3, 3)), (0, 0), 0.0), "direct")
+    assert call is not None
+    first = call(x, None)
+    assert looked_up == []
+    for _ in range(3):
+        np.testing.assert_array_equal(call(x, None), first)
+    assert looked_up == [1]
