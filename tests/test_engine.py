@@ -421,3 +421,32 @@ def test_accumulate_sets_its_range_from_init_without_reading_it(dtype):
                 orow[lo:hi], want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5
             )
             assert np.isnan(orow[:lo]).all() and np.isnan(orow[hi:]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_band_of_row_pairs_sums_as_the_plain_loop(dtype):
+    """accumulate_band computes a 3x3 kernel's band two rows at a time: every output bitwise as
+    accumulate sums it, for any start in a row, any number of rows (an odd last one) and any
+    width; other kernels and offsets that are not rows apart take accumulate itself."""
+    from padlab._validate import readonly
+    from padlab.engine.loops import accumulate, accumulate_band
+
+    rng = np.random.default_rng(6)
+    for width, rows, lo, dilation in ((7, 5, 0, 1), (33, 8, 3, 1), (2100, 3, 5, 1), (40, 6, 2, 2)):
+        xf = readonly(rng.standard_normal((rows + 5 * dilation) * width + 8).astype(dtype))
+        for n in (9, 8, 25):
+            k = {9: 3, 8: 3, 25: 5}[n]
+            offs = np.array(
+                [ky * dilation * width + kx for ky in range(k) for kx in range(k)][:n], np.uint64
+            )
+            wts = rng.standard_normal(n).astype(dtype)
+            init = dtype(0.5)
+            hi = rows * width - 1
+            pairs = np.full(rows * width, np.nan, dtype)
+            plain = np.full(rows * width, np.nan, dtype)
+            accumulate_band(pairs, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi),
+                            np.uint64(width), init)  # fmt: skip
+            accumulate(plain, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi),
+                       np.uint64(1), init)  # fmt: skip
+            np.testing.assert_array_equal(pairs, plain)
+            assert np.isnan(pairs[:lo]).all() and np.isnan(pairs[hi:]).all()

@@ -39,7 +39,7 @@ import numpy as np
 from padlab._threads import threads
 from padlab._validate import allocate, readonly
 from padlab.engine.choose import brief, per_chunk, serial
-from padlab.engine.loops import FMA, accumulate
+from padlab.engine.loops import FMA, accumulate, accumulate_band
 from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
 
@@ -281,7 +281,7 @@ def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - com
                     offs[n] = np.uint64(base + kx * dx)
                     wts[n] = wo[((ci * kd + kz) * kh + ky) * kw + kx]
                     n += 1
-    accumulate(
+    accumulate_band(
         pf,
         xf,
         offs,
@@ -289,7 +289,7 @@ def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - com
         np.int64(n),
         np.uint64(a * ow + lo),
         np.uint64((c - 1) * ow + hi),
-        np.uint64(1),
+        np.uint64(ow),
         x.dtype.type(0),  # assigned, from 0; the band's edge columns are set in phase 3
     )
 

