@@ -248,9 +248,9 @@ def bind_tasks(
     new = allocator(out_shape if allocated is None else allocated, dtype, "the output")
     # numba's dispatcher resolves the type of each of the 10 or so arguments on every call
     # (about 0.6 us; a read-only array, a record and a numpy scalar take its slow path). The
-    # compiled function it picks is looked up once, on the second call (the lookup takes 0.2 to
-    # 0.6 ms: a call made once, such as a padlab.dask block's, leaves it to the dispatcher), and
-    # called directly while the arguments keep the types it was compiled for.
+    # compiled function it picks is looked up once, on the second call (a call made once, such
+    # as a padlab.dask block's, leaves it to the dispatcher), and called directly while the
+    # arguments keep the types it was compiled for.
     compiled: list[Callable[..., None]] = []
     usual_calls = [0]
 
@@ -298,11 +298,28 @@ def entry_point(kernel: Callable[..., None], args: tuple[object, ...]) -> Callab
     get_overload = getattr(kernel, "get_overload", None)
     if get_overload is None:
         return kernel
-    from numba import typeof
-
     try:
-        types = tuple(typeof(a) for a in args)
+        types = tuple(_numba_type(a) for a in args)
         kernel.compile(types)  # type: ignore[attr-defined]  # loaded from the cache if there
         return get_overload(types)
     except Exception:  # the dispatcher, called instead, reports a real error itself
         return kernel
+
+
+#: numba's type of an array, by what numba's typeof reads of it (its dtype, dimensions,
+#: layout and writeable flag): typeof takes 0.1 ms for the engines' plan record
+_ARRAY_TYPES: dict[tuple[object, ...], object] = {}
+
+
+def _numba_type(value: object) -> object:
+    """``numba.typeof(value)``, remembered for arrays."""
+    from numba import typeof
+
+    if type(value) is not np.ndarray:
+        return typeof(value)
+    flags = value.flags
+    key = (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable)
+    found = _ARRAY_TYPES.get(key)
+    if found is None:
+        found = _ARRAY_TYPES[key] = typeof(value)
+    return found
