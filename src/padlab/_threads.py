@@ -243,11 +243,12 @@ def _available_cpus() -> ThreadConfig:
 
 
 def _resolve() -> ThreadConfig:
-    count = _thread_count()
-    return ThreadConfig(count.threads, count.source, *_wait_policy(count.threads))
+    cpus = _available_cpus()  # read once: both the count and the wait policy look at it
+    count = _thread_count(cpus)
+    return ThreadConfig(count.threads, count.source, *_wait_policy(count.threads, cpus.threads))
 
 
-def _thread_count() -> ThreadConfig:
+def _thread_count(cpus: ThreadConfig) -> ThreadConfig:
     environ = os.environ
     for name in ("PADLAB_NUM_THREADS", _LEGACY_VARIABLE):
         text = environ.get(name, "").strip()
@@ -261,7 +262,7 @@ def _thread_count() -> ThreadConfig:
             return ThreadConfig(_parse(name, text), f"{name}={text}")
         except PadlabValueError as err:
             _ignore(err)
-    return _available_cpus()
+    return cpus
 
 
 def _ignore(err: PadlabValueError) -> None:
@@ -270,7 +271,7 @@ def _ignore(err: PadlabValueError) -> None:
     warnings.warn_explicit(f"padlab: ignoring {err}", RuntimeWarning, "<padlab>", 0)
 
 
-def _wait_policy(threads: int) -> tuple[str, str]:
+def _wait_policy(threads: int, cpus: int) -> tuple[str, str]:
     """'active' or 'passive', and why: ``PADLAB_WAIT_POLICY`` (an invalid value is an error),
     then ``OMP_WAIT_POLICY`` (a warning), then passive with more threads than the CPUs this
     process may use (a thread that watches for work holds a core another one needs)."""
@@ -287,7 +288,6 @@ def _wait_policy(threads: int) -> tuple[str, str]:
             _ignore(err)
             continue
         raise err
-    cpus = _available_cpus().threads
     if threads > cpus:
         return "passive", f"{threads} threads on {cpus} CPUs"
     return "active", "default"
