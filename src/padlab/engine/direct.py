@@ -408,10 +408,10 @@ def bind_conv(
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
     constants = (w, tz, ty, tx, plan, fill)
-    new = out_full if allocated is None else allocated
     return bind_tasks(
-        _conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants, new, brief(work)
-    )
+        _conv_tasks, tasks, chunk, alone, in5, out5, dtype, constants,
+        allocated=out_full if allocated is None else allocated, brief=brief(work),
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=256)

@@ -157,7 +157,7 @@ def bind_separable(
     chunk = tasks if alone else per_chunk(tasks, work, threads())
 
     constants = (col, row, ty, tx, plan, fill)
-    shape = problem.x.shape
     return bind_tasks(
-        _separable, tasks, chunk, alone, shape, out_shape, dtype, constants, None, brief(work)
-    )
+        _separable, tasks, chunk, alone, problem.x.shape, out_shape, dtype, constants,
+        brief=brief(work),
+    )  # fmt: skip
