@@ -40,7 +40,6 @@ from padlab.errors import PadlabValueError
 __all__ = [
     "ThreadConfig",
     "cgroup_cpus",
-    "chunk_size",
     "pool",
     "reset",
     "run_chunks",
@@ -558,30 +557,6 @@ def set_spinner(
     """
     global _spinner
     _spinner = _Spinner(wait_change, wait_idle, per_second)
-
-
-def chunk_size(items: int, work: float) -> int:
-    """Items per chunk: one chunk per thread for small jobs, four per thread for large ones
-    (better balance), everything in the calling thread below ~50 us of work.
-
-    ``work`` is in multiply-adds (about 20 per nanosecond on two cores).
-
-    Examples
-    --------
-    >>> chunk_size(100, 1e3)
-    100
-    """
-    n_threads = threads()
-    if n_threads == 1 or work < _SERIAL_WORK:
-        return max(1, items)
-    per_thread = 4 if work > _BALANCED_WORK else 1
-    return max(1, -(-items // (per_thread * n_threads)))
-
-
-# below this many multiply-adds, waking a thread costs more than it saves
-_SERIAL_WORK = 300_000
-# above this, cut finer so that uneven chunks (image borders) balance out
-_BALANCED_WORK = 20_000_000
 
 
 _LOCAL = threading.local()
