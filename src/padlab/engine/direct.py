@@ -36,6 +36,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
+from padlab._compiled import stamp
 from padlab._threads import threads
 from padlab._validate import allocate, readonly
 from padlab.engine.choose import brief, per_chunk, serial
@@ -484,3 +485,6 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
         problem.value,
         problem.out_shape,  # the engine's own output, seen without its channel axis
     )
+
+
+stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from padlab._compiled import stamp
 from padlab._validate import allocate, readonly
 from padlab.engine.direct import direct_plan
 from padlab.geometry import Geometry
@@ -110,3 +111,6 @@ def conv_gemm(
             _im2col(readonly(source), kshape, tz, ty, tx, plan, oshape, fill, cols)
             np.matmul(w2[g], cols, out=flat[i, g * og : (g + 1) * og])
     return out
+
+
+stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

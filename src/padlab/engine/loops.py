@@ -10,6 +10,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from padlab._compiled import stamp
 from padlab.engine import spin as _spin  # noqa: F401 - the pool's threads wait in it
 
 __all__ = ["FMA", "SEGMENT", "accumulate", "accumulate_band"]
@@ -221,3 +222,6 @@ def accumulate_band(orow, xf, offs, wts, n, lo, hi, width, init):  # pragma: no 
         start += width + width
     if start < hi:
         accumulate(orow, xf, offs, wts, n, start, hi, np.uint64(1), init)
+
+
+stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
+from padlab._compiled import stamp
 from padlab._threads import threads
 from padlab._validate import readonly
 from padlab.engine.choose import brief, per_chunk, serial
@@ -161,3 +162,6 @@ def bind_separable(
         _separable, tasks, chunk, alone, problem.x.shape, out_shape, dtype, constants,
         brief=brief(work),
     )  # fmt: skip
+
+
+stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

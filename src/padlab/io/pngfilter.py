@@ -10,6 +10,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from padlab._compiled import stamp
+
 __all__ = ["unfilter"]
 
 
@@ -62,3 +64,6 @@ def unfilter(rows: np.ndarray, bpp: int) -> np.ndarray:
     out = np.empty((rows.shape[0], rows.shape[1] - 1), np.uint8)
     _unfilter(np.ascontiguousarray(rows), int(bpp), out)
     return out
+
+
+stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

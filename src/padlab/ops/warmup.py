@@ -16,7 +16,10 @@ input and the kernel (:func:`padlab._validate.readonly`), whatever the caller pa
 The check reads numba's index of cached signatures (a few small files) against a marker
 written after the last full compilation (``padlab-warm-<version>.json``, next to numba's cache
 files), so a cache emptied or made stale by a padlab or numba upgrade compiles again, with the
-notice. If numba cannot write a cache here, a one-line hint says to set ``NUMBA_CACHE_DIR``.
+notice. numba keys each cached kernel by all of padlab's compiled sources
+(:mod:`padlab._compiled`), not only by the file that defines it: a kernel never runs an old
+version of a loop it inlines from another file. If numba cannot write a cache here, a one-line
+hint says to set ``NUMBA_CACHE_DIR``.
 """
 
 from __future__ import annotations
