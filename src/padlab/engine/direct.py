@@ -335,11 +335,16 @@ def _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch):  # pr
             for kz in range(kd):
                 pz = oz * sz + kz * dz - bz
                 first = (((b * c_ + cc) * nd + pz) * nh + a - by) * nw
-                for r in range(src_rows):  # row by row: each source row's span is one read
-                    row = np.uint64(first + r * nw)
-                    for t in range(span):
-                        px = tx[c0 * x_out + t]
-                        strip[t * src_rows + r] = value if px < 0 else xf[row + np.uint64(px)]
+                for t in range(span):  # column by column: one table lookup per column
+                    px = tx[c0 * x_out + t]
+                    dst = t * src_rows
+                    if px < 0:
+                        for r in range(src_rows):
+                            strip[dst + r] = value
+                    else:
+                        src = np.uint64(first + px)
+                        for r in range(src_rows):
+                            strip[dst + r] = xf[src + np.uint64(r * nw)]
                 for ky in range(kh):
                     for kx in range(kw):
                         wv = wo[((ci * kd + kz) * kh + ky) * kw + kx]
