@@ -425,20 +425,29 @@ def test_accumulate_sets_its_range_from_init_without_reading_it(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_band_of_row_pairs_sums_as_the_plain_loop(dtype):
-    """accumulate_band computes a 3x3 kernel's band two rows at a time: every output bitwise as
-    accumulate sums it, for any start in a row, any number of rows (an odd last one) and any
-    width; other kernels and offsets that are not rows apart take accumulate itself."""
+    """accumulate_band computes a 3x3 kernel's band, and a band of kernels with rows of nine
+    (9x9, 2x9, 5x9), two rows at a time: every output bitwise as accumulate sums it, for any
+    start in a row, any number of rows (an odd last one), any width (wider than a segment
+    too); other kernels, and taps that are not rows apart (dilated rows, a second plane),
+    take accumulate itself."""
     from padlab._validate import readonly
     from padlab.engine.loops import accumulate, accumulate_band
 
     rng = np.random.default_rng(6)
-    for width, rows, lo, dilation in ((7, 5, 0, 1), (33, 8, 3, 1), (2100, 3, 5, 1), (40, 6, 2, 2)):
-        xf = readonly(rng.standard_normal((rows + 5 * dilation) * width + 8).astype(dtype))
-        for n in (9, 8, 25):
-            k = {9: 3, 8: 3, 25: 5}[n]
-            offs = np.array(
-                [ky * dilation * width + kx for ky in range(k) for kx in range(k)][:n], np.uint64
-            )
+    shapes = ((3, 3), (3, 3, 8), (5, 5), (9, 9), (2, 9), (5, 9), (9, 3), (2, 3, 3))
+    for width, rows, lo, dilation in ((9, 5, 0, 1), (33, 8, 3, 1), (2100, 3, 5, 1), (40, 6, 2, 2)):
+        plane = (rows + 9 * dilation) * width + 9
+        xf = readonly(rng.standard_normal(2 * plane).astype(dtype))
+        for shape in shapes:
+            if len(shape) == 3 and shape[2] == 8:  # a 3x3 kernel's first 8 taps
+                taps = [(0, ky, kx) for ky in range(3) for kx in range(3)][:8]
+            elif len(shape) == 3:  # 3x3 over two planes: rows of nine that are not rows apart
+                taps = [(p, ky, kx) for p in range(2) for ky in range(3) for kx in range(3)]
+            else:
+                taps = [(0, ky, kx) for ky in range(shape[0]) for kx in range(shape[1])]
+            offs = np.array([p * plane + ky * dilation * width + kx for p, ky, kx in taps],
+                            np.uint64)  # fmt: skip
+            n = len(taps)
             wts = rng.standard_normal(n).astype(dtype)
             init = dtype(0.5)
             hi = rows * width - 1
@@ -448,5 +457,9 @@ def test_a_band_of_row_pairs_sums_as_the_plain_loop(dtype):
                             np.uint64(width), init)  # fmt: skip
             accumulate(plain, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi),
                        np.uint64(1), init)  # fmt: skip
-            np.testing.assert_array_equal(pairs, plain)
+            np.testing.assert_array_equal(pairs, plain, err_msg=f"{shape} {width} {dilation}")
             assert np.isnan(pairs[:lo]).all() and np.isnan(pairs[hi:]).all()
+            # and each output is its taps' sum (the order aside)
+            q = np.arange(lo, hi, dtype=np.uint64)
+            expected = init + (wts[:, None] * np.asarray(xf)[offs[:, None] + q]).sum(axis=0)
+            np.testing.assert_allclose(plain[lo:hi], expected, rtol=1e-4, atol=1e-4)

@@ -40,7 +40,7 @@ from padlab._compiled import stamp
 from padlab._threads import threads
 from padlab._validate import allocate, readonly
 from padlab.engine.choose import brief, per_chunk, serial
-from padlab.engine.loops import FMA, accumulate, accumulate_band
+from padlab.engine.loops import FMA, accumulate, accumulate_band, readonly_view
 from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
 
@@ -198,9 +198,8 @@ def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, sc
                     offs[n] = bases[i] + np.uint64(kx * dx) - np.uint64(bx)
                     wts[n] = wo[wrows[i] + kx]
                     n += 1
-            accumulate(
-                orow, xf, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1), init
-            )
+            accumulate(orow, xf, offs, readonly_view(wts), np.int64(n), np.uint64(lo),
+                       np.uint64(hi), np.uint64(1), init)  # fmt: skip
         elif nvalid > 0:
             stamp = oy + 1 + it * oh  # unique per output row of this task
             _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, init, scratch)
@@ -250,9 +249,8 @@ def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, init, scratch):  
             offs[n] = np.uint64((slot * nph + ph) * phase_len) + np.uint64(q)
             wts[n] = wo[wrows[i] + kx]
             n += 1
-    accumulate(
-        orow, phases, offs, wts, np.int64(n), np.uint64(lo), np.uint64(hi), np.uint64(1), init
-    )
+    accumulate(orow, readonly_view(phases), offs, readonly_view(wts), np.int64(n),
+               np.uint64(lo), np.uint64(hi), np.uint64(1), init)  # fmt: skip
 
 
 @nb.njit(cache=True, fastmath=FMA)

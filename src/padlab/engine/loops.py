@@ -2,18 +2,23 @@
 
 :func:`accumulate` adds weighted, shifted copies of a source row into an output row: the one
 vectorised multiply-add loop of padlab. Its passes take 1 to 9 taps at once, so the output
-segment is loaded and stored once per group of taps.
+segment is loaded and stored once per group of taps. :func:`accumulate_band` computes a band
+of output rows two at a time where their taps read the same input rows, each sum in
+:func:`accumulate`'s order.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.core import types
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
 
 from padlab._compiled import stamp
 from padlab.engine import spin as _spin  # noqa: F401 - the pool's threads wait in it
 
-__all__ = ["FMA", "SEGMENT", "accumulate", "accumulate_band"]
+__all__ = ["FMA", "SEGMENT", "accumulate", "accumulate_band", "readonly_view"]
 
 # Let LLVM fuse a * b + c into one FMA instruction (one rounding instead of two); no other
 # fast-math liberties, so NaN and infinities keep IEEE semantics and sums keep their order.
@@ -23,6 +28,25 @@ FMA = {"contract"}
 # 2048-wide image's five input rows no room: 2048x2048 5x5 17-20 -> 17-21 GFMA/s, 4096x4096
 # 16 -> 19, single thread)
 SEGMENT = 2048
+
+
+@intrinsic
+def readonly_view(typingctx, array):  # pragma: no cover - compiled
+    """``array`` in compiled code, typed read-only (the same array: numba gives read-only and
+    writable arrays one data layout).
+
+    numba compiles a function once per type of its arguments, and a read-only array is
+    another type than a writable one. The engines pass :func:`accumulate` their scratch rows
+    and weights through this, so that it is compiled once per dtype, for the read-only input
+    and scratch alike (it was compiled three times per dtype, about 2 s each).
+    """
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return impl_ret_borrowed(context, builder, signature.return_type, args[0])
+
+    return array.copy(readonly=True)(array), codegen
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
@@ -111,18 +135,21 @@ def _pass9(orow, xf, offs, wts, t, start, stop, init):  # pragma: no cover - com
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)
 def _passes(orow, xf, offs, wts, n, start, stop, t0):  # pragma: no cover - compiled
-    """Taps ``t0 .. n - 1`` over one segment: 8 per pass, the last 9 (or 4 + the rest) fused."""
+    """Taps ``t0 .. n - 1`` over one segment: 9 per pass if they come in nines, else 8 per
+    pass and the last 9 (or 4 + the rest) fused."""
     t = t0
-    while n - t > 9:
-        _pass8(orow, xf, offs, wts, t, start, stop, None)
-        t += 8
-    if n - t >= 5 and n - t <= 7:
-        _pass4(orow, xf, offs, wts, t, start, stop)
-        t += 4
-    r = n - t
-    if r == 9:
+    if n % 9 != 0:
+        while n - t > 9:
+            _pass8(orow, xf, offs, wts, t, start, stop, None)
+            t += 8
+        if n - t >= 5 and n - t <= 7:
+            _pass4(orow, xf, offs, wts, t, start, stop)
+            t += 4
+    while n - t >= 9:  # every pass of taps in nines, else the last (one compiled loop for both)
         _pass9(orow, xf, offs, wts, t, start, stop, None)
-    elif r == 8:
+        t += 9
+    r = n - t
+    if r == 8:
         _pass8(orow, xf, offs, wts, t, start, stop, None)
     elif r == 4:
         _pass4(orow, xf, offs, wts, t, start, stop)
@@ -141,7 +168,10 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - 
     ``init`` is a scalar of the output's dtype. The range is cut into segments that stay in L1
     cache while the taps pass over them, 8 taps per pass (one load and store of the output for
     8 multiply-adds); the last 9 taps go in one fused pass, so every odd square kernel
-    (k * k = 1 mod 8) ends without a short pass and a 3x3 kernel is a single pass. The first
+    (k * k = 1 mod 8) ends without a short pass and a 3x3 kernel is a single pass. Taps that
+    come in nines (``n`` a multiple of 9: a 9x9 kernel, or a 3x3 one over several channels or
+    planes) go nine per pass, a kernel row (or plane) at a time, which lets
+    :func:`accumulate_band` share a row's loads between two output rows. The first
     pass of 8 or 9 taps writes ``init + its sum`` without reading the output (2048x2048 3x3,
     one thread: 1.28 -> 1.65 Gpixel/s against setting the range to ``init`` first); with
     fewer taps (or a stride) the segment is set to ``init`` first. Both give the same sums.
@@ -151,7 +181,7 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - 
     for start in range(lo, hi, SEGMENT):
         stop = min(hi, start + SEGMENT)
         t0 = 0
-        if sx == 1 and n == 9:
+        if sx == 1 and n >= 9 and n % 9 == 0:
             _pass9(orow, xf, offs, wts, 0, start, stop, init)
             t0 = 9
         elif sx == 1 and n >= 8:
@@ -198,30 +228,95 @@ def _pair9(orow, xf, offs, wts, start, stop, width, init):  # pragma: no cover -
         )
 
 
+@nb.njit(cache=True, inline="always", fastmath=FMA)
+def _shared9(orow, xf, offs, wts, t, start, stop, width):  # pragma: no cover - compiled
+    """Adds taps ``t .. t + 8`` (one kernel row of nine) to ``orow[start:stop]``, and taps
+    ``t - 9 .. t - 1`` (the row above) to the same samples one row down, ``width`` further:
+    both read the same input samples, loaded once. Each output's pass is :func:`_pass9`'s
+    adding sum, bitwise.
+
+    The loads are interleaved with their multiply-adds: loaded all first, the nine samples
+    and eighteen weights left LLVM too few vector registers, and it spilled the weights.
+    """
+    o0, o1, o2, o3, o4 = offs[t], offs[t + 1], offs[t + 2], offs[t + 3], offs[t + 4]
+    o5, o6, o7, o8 = offs[t + 5], offs[t + 6], offs[t + 7], offs[t + 8]
+    a0, a1, a2, a3, a4 = wts[t], wts[t + 1], wts[t + 2], wts[t + 3], wts[t + 4]
+    a5, a6, a7, a8 = wts[t + 5], wts[t + 6], wts[t + 7], wts[t + 8]
+    b0, b1, b2, b3, b4 = wts[t - 9], wts[t - 8], wts[t - 7], wts[t - 6], wts[t - 5]
+    b5, b6, b7, b8 = wts[t - 4], wts[t - 3], wts[t - 2], wts[t - 1]
+    for ox in range(start, stop):
+        s = xf[o0 + ox]
+        u1, l1 = a0 * s, b0 * s
+        s = xf[o4 + ox]
+        u2, l2 = a4 * s, b4 * s
+        s = xf[o1 + ox]
+        u1, l1 = u1 + a1 * s, l1 + b1 * s
+        s = xf[o5 + ox]
+        u2, l2 = u2 + a5 * s, l2 + b5 * s
+        s = xf[o2 + ox]
+        u1, l1 = u1 + a2 * s, l1 + b2 * s
+        s = xf[o6 + ox]
+        u2, l2 = u2 + a6 * s, l2 + b6 * s
+        s = xf[o3 + ox]
+        u1, l1 = u1 + a3 * s, l1 + b3 * s
+        s = xf[o7 + ox]
+        u2, l2 = u2 + a7 * s, l2 + b7 * s
+        s = xf[o8 + ox]
+        orow[ox] += (u1 + u2) + (a8 * s)
+        orow[ox + width] += (l1 + l2) + (b8 * s)
+
+
+@nb.njit(cache=True, inline="always", fastmath=FMA)
+def _pair_rows9(orow, xf, offs, wts, n, first, width, init):  # pragma: no cover - compiled
+    """``orow[first:first + width]`` and the same samples one row down, for taps in kernel
+    rows of nine ``width`` apart, each output as :func:`accumulate` sums it (nine per pass,
+    row after row): the upper output's row ``j`` and the lower one's row ``j - 1`` read the
+    same input row once."""
+    last = first + width
+    segment = np.uint64(SEGMENT)  # unsigned throughout (uint64 + int64 is a float64 in numba)
+    for start in range(first, last, segment):
+        stop = min(last, start + segment)
+        accumulate(orow, xf, offs, readonly_view(wts), np.int64(9), start, stop, np.uint64(1), init)
+        for ox in range(start + width, stop + width):  # init + its first sum, as _pass9 makes it
+            orow[ox] = init
+        for t in range(9, n, 9):
+            _shared9(orow, xf, offs, wts, t, start, stop, width)
+        _pass9(orow, xf, offs, wts, n - 9, start + width, stop + width, None)
+
+
 @nb.njit(cache=True, fastmath=FMA)
 def accumulate_band(orow, xf, offs, wts, n, lo, hi, width, init):  # pragma: no cover - compiled
     """:func:`accumulate` with stride 1 over a band of output rows ``width`` samples apart.
 
-    A 3x3 kernel whose rows are ``width`` apart in ``xf`` too (``offs[t + 3] == offs[t] +
-    width``: a stride-1, undilated 'same' band) computes two output rows at once, each sum as
-    :func:`accumulate` makes it: the taps of the lower row read the rows the upper one reads,
-    one row down, so a pair of rows loads four input rows instead of six (the band loop alone,
-    512x512 3x3, one thread: 75 -> 56 us; 2048x2048 2.37 -> 1.99 ms).
+    Where the kernel's rows are ``width`` apart in ``xf`` too (a stride-1 'same' band, not
+    dilated across rows), two output rows are computed at once, each sum as :func:`accumulate`
+    makes it: the taps of the lower row read the rows the upper one reads, one row down.
+
+    - A 3x3 kernel (``offs[t + 3] == offs[t] + width``): a pair of rows loads four input rows
+      instead of six (the band loop alone, 512x512 3x3, one thread: 75 -> 56 us; 2048x2048
+      2.37 -> 1.99 ms).
+    - Kernel rows of nine taps (``offs[t + 9] == offs[t] + width``: 9x9 and any Kx9 kernel),
+      summed nine taps per pass: each input row is loaded once for both outputs.
     """
-    pair = n == 9 and hi - lo >= width + width
+    step = 3 if n == 9 else 9
+    pair = (n == 9 or (n >= 18 and n % 9 == 0)) and hi - lo >= width + width
     if pair:
-        for t in range(6):
-            if offs[t + 3] != offs[t] + width:
+        for t in range(n - step):
+            if offs[t + step] != offs[t] + width:
                 pair = False
+                break
     if not pair:
-        accumulate(orow, xf, offs, wts, n, lo, hi, np.uint64(1), init)
+        accumulate(orow, xf, offs, readonly_view(wts), n, lo, hi, np.uint64(1), init)
         return
     start = lo
     while start + width + width <= hi:
-        _pair9(orow, xf, offs, wts, start, start + width, width, init)
+        if n == 9:
+            _pair9(orow, xf, offs, wts, start, start + width, width, init)
+        else:
+            _pair_rows9(orow, xf, offs, wts, n, start, width, init)
         start += width + width
     if start < hi:
-        accumulate(orow, xf, offs, wts, n, start, hi, np.uint64(1), init)
+        accumulate(orow, xf, offs, readonly_view(wts), n, start, hi, np.uint64(1), init)
 
 
 stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

@@ -25,7 +25,7 @@ from padlab._compiled import stamp
 from padlab._threads import threads
 from padlab._validate import readonly
 from padlab.engine.choose import brief, per_chunk, serial
-from padlab.engine.loops import FMA, accumulate
+from padlab.engine.loops import FMA, accumulate, readonly_view
 from padlab.engine.plan import Problem, axis_reads, bind_tasks, chunk_rows, make_plan
 from padlab.geometry import Geometry
 
@@ -75,15 +75,14 @@ def _separable(first, last, x, col, row, ty, tx, plan, value, out):  # pragma: n
                     n += 1
             # buf = const + the taps' sum (const rounded to the dtype, as if stored first)
             start = x.dtype.type(const)
-            accumulate(
-                buf, xf, offs, wts, np.int64(n), np.uint64(0), np.uint64(nw), np.uint64(1), start
-            )
+            accumulate(buf, xf, offs, readonly_view(wts), np.int64(n), np.uint64(0),
+                       np.uint64(nw), np.uint64(1), start)  # fmt: skip
             # 2. horizontal pass from buf
             orow = out[b, oy]
             if hi > lo:
                 accumulate(
-                    orow, buf, hoffs, row, np.int64(kw), np.uint64(lo), np.uint64(hi),
-                    np.uint64(sx), zero,
+                    orow, readonly_view(buf), hoffs, row, np.int64(kw), np.uint64(lo),
+                    np.uint64(hi), np.uint64(sx), zero,
                 )  # fmt: skip
             for ox in range(lo):
                 orow[ox] = _border(buf, row, tx, ox * x_out, x_tap, edge)
