@@ -389,6 +389,23 @@ def test_the_prepared_repeat_call_gives_the_first_calls_result(rng, mode, method
     assert not np.shares_memory(again[0], again[1])  # a new output every call
 
 
+def test_a_prepared_call_still_checks_what_its_key_leaves_out(rng):
+    """A repeated call is looked up before anything else is made; the output arguments are not
+    in its key, so a call that gives them (or a bad casting) goes the whole way."""
+    x = rng.random((24, 24)).astype(np.float32)
+    w = rng.random((3, 3)).astype(np.float32)
+    first = padlab.correlate(x, w, mode="reflect")
+    assert padlab.correlate(x, w, mode="reflect").shape == (24, 24)  # prepared from here on
+    with pytest.raises(padlab.PadlabValueError, match="casting='sideways'"):
+        padlab.correlate(x, w, mode="reflect", casting="sideways")
+    out = np.empty((24, 24), np.float64)
+    assert padlab.correlate(x, w, mode="reflect", out=out) is out
+    np.testing.assert_array_equal(out, first)
+    assert padlab.correlate(x, w, mode="reflect", output=np.float64).dtype == np.float64
+    as_convolution = padlab.convolve(x, w[::-1, ::-1].copy(), mode="reflect")
+    np.testing.assert_allclose(as_convolution, first, rtol=1e-6)
+
+
 def test_a_prepared_call_reads_unaligned_and_read_only_images_without_compiling(rng):
     """The prepared call runs the compiled engine directly, with the argument types it was
     compiled for: an unaligned image (from a byte buffer at an odd offset) is copied aligned

@@ -445,10 +445,11 @@ def run(problem: Problem, method: str = "auto", out: np.ndarray | None = None) -
 
 
 def bind(
-    problem: Problem, method: str = "auto"
+    problem: Problem, method: str = "auto", allocated: tuple[int, ...] | None = None
 ) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None:
     """The engine for problems like ``problem`` (the same geometry, rules, kernel and input
-    shape and dtype), prepared once: ``call(x, out=None)`` runs it on such an input.
+    shape and dtype), prepared once: ``call(x, out=None)`` runs it on such an input, into a
+    new output of shape ``allocated`` (default ``problem.out_shape``) or into ``out``.
 
     None for the FFT ('auto' picking it included): its choice depends on the data (no NaN or
     infinity), so every call goes through :func:`run`.
@@ -473,7 +474,7 @@ def bind(
     if method == "direct":
         from padlab.engine.direct import bind_direct
 
-        return bind_direct(problem)
+        return bind_direct(problem, allocated)
     if method == "separable":
         if factors is None:
             raise PadlabValueError(
@@ -482,5 +483,5 @@ def bind(
             )
         from padlab.engine.separable import bind_separable
 
-        return bind_separable(problem, factors)
+        return bind_separable(problem, factors, allocated)
     return None

@@ -472,11 +472,14 @@ def correlate_direct(problem: Problem, out: np.ndarray | None = None) -> np.ndar
     return bind_direct(problem)(problem.x, out)
 
 
-def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+def bind_direct(
+    problem: Problem, allocated: tuple[int, ...] | None = None
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """:func:`correlate_direct` for inputs shaped like ``problem.x``, prepared once:
-    ``call(x, out=None)`` with ``x`` of shape (B, *spatial) returns (B, *out_spatial). ``x``
-    and ``out`` may also have any other shapes of those sizes (C-contiguous ``out``); a given
-    ``out`` is returned in its own shape."""
+    ``call(x, out=None)`` with ``x`` of shape (B, *spatial) returns (B, *out_spatial), or an
+    output of shape ``allocated`` (of that size). ``x`` and ``out`` may also have any other
+    shapes of those sizes (C-contiguous ``out``); a given ``out`` is returned in its own
+    shape."""
     x_shape = (problem.x.shape[0], 1, *problem.x.shape[1:])
     return bind_conv(
         x_shape,
@@ -486,7 +489,7 @@ def bind_direct(problem: Problem) -> Callable[[np.ndarray, np.ndarray | None], n
         problem.geometry,
         problem.codes,
         problem.value,
-        problem.out_shape,  # the engine's own output, seen without its channel axis
+        problem.out_shape if allocated is None else allocated,  # without the channel axis
     )
 
 

@@ -9,6 +9,9 @@ of output rows two at a time where their taps read the same input rows, each sum
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numba as nb
 import numpy as np
 from numba.core import types
@@ -31,7 +34,7 @@ SEGMENT = 2048
 
 
 @intrinsic
-def readonly_view(typingctx, array):  # pragma: no cover - compiled
+def _readonly_view(typingctx, array):  # pragma: no cover - compiled
     """``array`` in compiled code, typed read-only (the same array: numba gives read-only and
     writable arrays one data layout).
 
@@ -47,6 +50,10 @@ def readonly_view(typingctx, array):  # pragma: no cover - compiled
         return impl_ret_borrowed(context, builder, signature.return_type, args[0])
 
     return array.copy(readonly=True)(array), codegen
+
+
+# as the compiled code calls it (mypy reads the intrinsic's typing signature)
+readonly_view = cast("Callable[[np.ndarray], np.ndarray]", _readonly_view)
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)

@@ -255,15 +255,18 @@ def bind_tasks(
     usual_calls = [0]
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            out = new()
         view = x.reshape(in_shape)  # a new array object (numpy's reshape): x keeps its flag
         flags = view.flags
         if not (flags.c_contiguous and flags.aligned):  # (unaligned: a signature of its own)
             view = np.array(view, order="C")
         view = readonly(view, fresh=True)
-        target = out.reshape(out_shape)
-        usual = view.dtype == target.dtype == dtype and target.flags.aligned
+        if out is None:  # of the dtype, aligned
+            out = new()
+            target = out.reshape(out_shape)
+            usual = view.dtype == dtype
+        else:
+            target = out.reshape(out_shape)
+            usual = view.dtype == target.dtype == dtype and target.flags.aligned
         if usual and compiled:
             fn = compiled[0]
         else:  # numba's dispatcher (it compiles for other types, as any numba function)

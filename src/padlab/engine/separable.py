@@ -135,12 +135,15 @@ def correlate_separable(
 
 
 def bind_separable(
-    problem: Problem, factors: tuple[np.ndarray, np.ndarray]
+    problem: Problem,
+    factors: tuple[np.ndarray, np.ndarray],
+    allocated: tuple[int, ...] | None = None,
 ) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """:func:`correlate_separable` for inputs shaped like ``problem.x``, prepared once:
-    ``call(x, out=None)`` only allocates the output and runs the compiled tasks. ``x`` and
-    ``out`` may have any shapes of the bound input's and output's sizes (C-contiguous ``out``);
-    the output returned is the one written, in its own shape."""
+    ``call(x, out=None)`` only allocates the output (of shape ``allocated``, default the
+    problem's) and runs the compiled tasks. ``x`` and ``out`` may have any shapes of the bound
+    input's and output's sizes (C-contiguous ``out``); the output returned is the one written,
+    in its own shape."""
     g = problem.geometry
     col, row = factors
     dtype = problem.x.dtype
@@ -159,7 +162,7 @@ def bind_separable(
     constants = (col, row, ty, tx, plan, fill)
     return bind_tasks(
         _separable, tasks, chunk, alone, problem.x.shape, out_shape, dtype, constants,
-        brief=brief(work),
+        allocated=allocated, brief=brief(work),
     )  # fmt: skip
 
 
