@@ -161,15 +161,16 @@ def test_direct_bitwise(case, func, store):
     )
 
 
-@pytest.mark.parametrize("ksize", [(9, 9), (2, 9), (5, 9), (9, 3)])
+@pytest.mark.parametrize("ksize", [(3, 3), (9, 9), (2, 9), (5, 9), (9, 3)])
 @pytest.mark.parametrize("padding", ["same", "valid", ((3, 5), (4, 4))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_direct_bitwise_with_rows_of_nine(ksize, padding, dtype):
-    """Kernels with rows of nine taps: the in-memory band computes two rows at a time, a block
-    of another height pairs other rows; every output is the same."""
-    x, k = _data((41, 38), ksize, dtype, seed=sum(ksize))
+def test_direct_bitwise_with_row_pairs(ksize, padding, dtype):
+    """3x3 kernels and kernels with rows of nine taps: the in-memory band computes two rows
+    at a time where rows are wide enough, a block of another height pairs other rows, a
+    narrow one none; every output is the same."""
+    x, k = _data((31, 420), ksize, dtype, seed=sum(ksize))
     expected = padlab.correlate(x, k, padding=padding, mode="reflect", method="direct")
-    for chunks in (((7, 13, 21), (10, 28)), ((41,), (38,)), ((1, 40), (19, 19))):
+    for chunks in (((7, 11, 13), (150, 270)), ((31,), (420,)), ((1, 30), (40, 380))):
         got = pdd.correlate(
             da.from_array(x, chunks=chunks), k, padding=padding, mode="reflect", method="direct"
         )

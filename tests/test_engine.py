@@ -426,16 +426,17 @@ def test_accumulate_sets_its_range_from_init_without_reading_it(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_band_of_row_pairs_sums_as_the_plain_loop(dtype):
     """accumulate_band computes a 3x3 kernel's band, and a band of kernels with rows of nine
-    (9x9, 2x9, 5x9), two rows at a time: every output bitwise as accumulate sums it, for any
-    start in a row, any number of rows (an odd last one), any width (wider than a segment
-    too); other kernels, and taps that are not rows apart (dilated rows, a second plane),
-    take accumulate itself."""
+    (9x9, 2x9, 5x9), two rows at a time where rows are wide enough: every output bitwise as
+    accumulate sums it, for any start in a row, any number of rows (an odd last one), any
+    width (wider than a segment too); other kernels, and taps that are not rows apart
+    (dilated rows, a second plane), take accumulate itself."""
     from padlab._validate import readonly
     from padlab.engine.loops import accumulate, accumulate_band
 
     rng = np.random.default_rng(6)
     shapes = ((3, 3), (3, 3, 8), (5, 5), (9, 9), (2, 9), (5, 9), (9, 3), (2, 3, 3))
-    for width, rows, lo, dilation in ((9, 5, 0, 1), (33, 8, 3, 1), (2100, 3, 5, 1), (40, 6, 2, 2)):
+    cases = ((9, 5, 0, 1), (70, 8, 3, 1), (401, 5, 7, 1), (2100, 3, 5, 1), (64, 6, 2, 2))
+    for width, rows, lo, dilation in cases:  # narrow (one band), 3x3 pairs, all pairs, dilated
         plane = (rows + 9 * dilation) * width + 9
         xf = readonly(rng.standard_normal(2 * plane).astype(dtype))
         for shape in shapes:

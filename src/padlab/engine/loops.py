@@ -31,6 +31,13 @@ FMA = {"contract"}
 # 2048-wide image's five input rows no room: 2048x2048 5x5 17-20 -> 17-21 GFMA/s, 4096x4096
 # 16 -> 19, single thread)
 SEGMENT = 2048
+# Narrowest rows computed in pairs by accumulate_band, for a 3x3 kernel and for rows of nine:
+# a pair runs its loops over one row's width, the plain band over a whole segment, so below
+# these widths the loops' set-up costs more than the shared loads save (band loop alone, one
+# thread, pairs / plain: 3x3 at width 40 1.32, 48 0.98, 64 0.93, 128 0.75; 9x9 at 64 1.83,
+# 256 1.11, 320 0.98, 384 0.94, 1024 0.87)
+PAIR_MIN_WIDTH_3X3 = 64
+PAIR_MIN_WIDTH_ROWS9 = 384
 
 
 @intrinsic
@@ -304,9 +311,13 @@ def accumulate_band(orow, xf, offs, wts, n, lo, hi, width, init):  # pragma: no 
       2.37 -> 1.99 ms).
     - Kernel rows of nine taps (``offs[t + 9] == offs[t] + width``: 9x9 and any Kx9 kernel),
       summed nine taps per pass: each input row is loaded once for both outputs.
+
+    Rows narrower than :data:`PAIR_MIN_WIDTH_3X3` or :data:`PAIR_MIN_WIDTH_ROWS9` go as one
+    band (the same sums).
     """
     step = 3 if n == 9 else 9
     pair = (n == 9 or (n >= 18 and n % 9 == 0)) and hi - lo >= width + width
+    pair = pair and width >= (PAIR_MIN_WIDTH_3X3 if n == 9 else PAIR_MIN_WIDTH_ROWS9)
     if pair:
         for t in range(n - step):
             if offs[t + step] != offs[t] + width:
