@@ -273,8 +273,9 @@ convolve.__doc__ = (convolve.__doc__ or "").replace("{shared}", _SHARED_DOC)
 class FilterArgs(NamedTuple):
     """The keyword arguments of :func:`correlate` and :func:`convolve`, as the caller gave them.
 
-    A named tuple: immutable, and made in a fraction of a frozen dataclass's time (every call
-    makes one; a 64x64 image's whole call takes about 8 us).
+    A named tuple: immutable, and made in a fraction of a frozen dataclass's time. A repeated
+    call that its prepared engine call serves makes none (:func:`_prepared`; a 64x64 image's
+    whole call takes about 7 us).
     """
 
     padding: Padding = "same"
