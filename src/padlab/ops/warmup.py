@@ -385,7 +385,7 @@ def ensure(stream: TextIO | None = None) -> bool:
         if not cached():
             print(
                 "padlab: compiling its kernels for this machine, once for every command "
-                f"({' and '.join(WARM_DTYPES)}; about 30 s, up to a few minutes on a busy "
+                f"({' and '.join(WARM_DTYPES)}; about 20 s, up to a few minutes on a busy "
                 "machine)...",
                 file=stream or sys.stderr,
                 flush=True,
