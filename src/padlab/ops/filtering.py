@@ -202,11 +202,7 @@ def correlate(
     # positional: in the order of the signature and of FilterArgs' fields (a test checks)
     keyed = (padding, mode, value, stride, dilation, convention, channel_axis, method,
              stat_length, end_values, axes, origin)  # fmt: skip
-    if out is None and output is None and casting == "same_kind":
-        result = _prepared(image, kernel, keyed, False)
-        if result is not None:
-            return result
-    return _filter(image, kernel, FilterArgs(*keyed, out, output, casting), flip=False)
+    return _call(image, kernel, keyed, out, output, casting, False)
 
 
 def convolve(
@@ -259,11 +255,7 @@ def convolve(
     # positional: in the order of the signature and of FilterArgs' fields (a test checks)
     keyed = (padding, mode, value, stride, dilation, convention, channel_axis, method,
              stat_length, end_values, axes, origin)  # fmt: skip
-    if out is None and output is None and casting == "same_kind":
-        result = _prepared(image, kernel, keyed, True)
-        if result is not None:
-            return result
-    return _filter(image, kernel, FilterArgs(*keyed, out, output, casting), flip=True)
+    return _call(image, kernel, keyed, out, output, casting, True)
 
 
 correlate.__doc__ = (correlate.__doc__ or "").replace("{shared}", _SHARED_DOC)
@@ -393,6 +385,25 @@ def resolve_filter(
     return FilterSpec(out_dtype, weights, geometry, rules, filtered, batched, tuple(out_shape))
 
 
+def _call(
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    keyed: tuple,
+    out: np.ndarray | None,
+    output: np.ndarray | npt.DTypeLike | None,
+    casting: Casting,
+    flip: bool,
+) -> np.ndarray:
+    """:func:`correlate` or :func:`convolve` (``flip``), with ``keyed`` their arguments up to
+    ``origin``: a repeated call through its prepared engine call (:func:`_prepared`, when it
+    writes no ``out`` and casts to no ``output``), else the whole way (:func:`_filter`)."""
+    if out is None and output is None and casting == "same_kind":
+        result = _prepared(image, kernel, keyed, flip)
+        if result is not None:
+            return result
+    return _filter(image, kernel, FilterArgs._make((*keyed, out, output, casting)), flip=flip)
+
+
 def _filter(
     image: npt.ArrayLike, kernel: npt.ArrayLike, args: FilterArgs, *, flip: bool
 ) -> np.ndarray:
@@ -512,7 +523,7 @@ _FAST_MAX = 1 << 22  # samples of the image and of the result
 def _prepared(image: object, kernel: object, keyed: tuple, flip: bool) -> np.ndarray | None:
     """A repeated call's result from its prepared engine call (``_FAST``), before anything
     else is made; None if there is none (yet): the call goes the whole way. The caller has
-    checked that it writes no ``out`` and casts to no ``output``."""
+    checked that it writes no ``out`` and casts to no ``output`` (:func:`_call`)."""
     if type(image) is not np.ndarray or not image.flags.c_contiguous:
         return None
     key = _repeat_key(image.shape, image.dtype, kernel, keyed, flip)
