@@ -23,7 +23,11 @@ def test_sources_are_every_module_that_defines_numba_functions():
     defining = {
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
-        if re.search(r"@(nb|numba)\.(njit|jit)\b", path.read_text())
+        if re.search(
+            r"^@(nb\.|numba\.)?(njit|jit|cfunc|vectorize|guvectorize|intrinsic|overload\w*)\b",
+            path.read_text(),
+            re.MULTILINE,
+        )
     }
     assert defining == set(_compiled.SOURCES)
 
@@ -76,7 +80,7 @@ def test_a_change_in_an_inlined_helper_file_compiles_the_kernel_again(tmp_path):
             """
             import os
             import numba as nb
-            from padlab._compiled import stamp
+            from padlab._compiled import stamp_kernels
             from helper import value
 
             @nb.njit(cache=True)
@@ -84,7 +88,7 @@ def test_a_change_in_an_inlined_helper_file_compiles_the_kernel_again(tmp_path):
                 return value()
 
             here = os.path.dirname(os.path.abspath(__file__))
-            stamp(globals(), (os.path.join(here, "helper.py"), os.path.join(here, "root.py")))
+            stamp_kernels(globals(), (os.path.join(here, "helper.py"), os.path.join(here, "root.py")))
             """
         )
     )

@@ -5,9 +5,9 @@ not by the files of the functions it calls or inlines: its documented limitation
 invalidation fails to recognize changes in functions defined in a different file"). padlab's
 engines inline the loops of :mod:`padlab.engine.loops`, so after a change to those loops alone,
 or a padlab upgrade that changed only them, the engines would go on running the old loops from
-the cache. Every compiled module of padlab therefore ends with ``stamp(globals())``: its cached
-functions are keyed by a hash of all of :data:`SOURCES` at once, and any change to any of them
-compiles every kernel again (with :mod:`padlab.ops.warmup`'s notice).
+the cache. Every compiled module of padlab therefore ends with ``stamp_kernels(globals())``:
+its cached functions are keyed by a hash of all of :data:`SOURCES` at once, and any change to
+any of them compiles every kernel again (with :mod:`padlab.ops.warmup`'s notice).
 
 This module imports no numba: it only sets an attribute of the dispatchers it is given.
 """
@@ -18,7 +18,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-__all__ = ["SOURCES", "source_stamp", "stamp"]
+__all__ = ["SOURCES", "source_stamp", "stamp_kernels"]
 
 #: Every padlab module that defines numba functions, relative to the package directory.
 SOURCES = (
@@ -32,37 +32,41 @@ SOURCES = (
 
 
 def source_stamp(files: tuple[str, ...] | None = None) -> bytes | None:
-    """A SHA-256 digest of ``files`` (default: :data:`SOURCES` in this package), names and
-    contents; None if one cannot be read (a frozen or zipped install: numba's own stamp
-    stays). Each compiled module asks for it: it is read once per state of the files (their
-    modification times and sizes).
+    """A SHA-256 digest of ``files``, names and contents; None if one cannot be read (a
+    frozen or zipped install: numba's own stamp stays).
+
+    Without ``files``: of :data:`SOURCES` in this package, read once per process. The engine
+    modules are imported one by one as they are first used; the ones imported later are
+    compiled against the loops already imported, so they must carry the same stamp, even if
+    the files changed on disk in between (an upgrade under a running process).
 
     Examples
     --------
     >>> len(source_stamp())
     32
     """
+    if files is None:
+        return _package_stamp()
+    return _digest([Path(f) for f in files])
+
+
+@functools.cache
+def _package_stamp() -> bytes | None:
     root = Path(__file__).resolve().parent
-    paths = [root / f for f in SOURCES] if files is None else [Path(f) for f in files]
-    try:
-        states = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
-    except OSError:
-        return None
-    return _digest(states)
+    return _digest([root / f for f in SOURCES])
 
 
-@functools.lru_cache(maxsize=8)
-def _digest(states: tuple[tuple[str, int, int], ...]) -> bytes | None:
+def _digest(paths: list[Path]) -> bytes | None:
     digest = hashlib.sha256()
     try:
-        for path, _, _ in states:
-            digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+        for path in paths:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     except OSError:
         return None
     return digest.digest()
 
 
-def stamp(namespace: dict[str, object], files: tuple[str, ...] | None = None) -> int:
+def stamp_kernels(namespace: dict[str, object], files: tuple[str, ...] | None = None) -> int:
     """Key the disk cache of every cached numba function in ``namespace`` by
     :func:`source_stamp` of ``files``; returns how many were keyed.
 
@@ -72,7 +76,7 @@ def stamp(namespace: dict[str, object], files: tuple[str, ...] | None = None) ->
 
     Examples
     --------
-    >>> stamp({"not_a_kernel": len})
+    >>> stamp_kernels({"not_a_kernel": len})
     0
     """
     digest = source_stamp(files)

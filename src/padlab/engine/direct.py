@@ -36,7 +36,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from padlab._compiled import stamp
+from padlab._compiled import stamp_kernels
 from padlab._threads import threads
 from padlab._validate import allocate, readonly
 from padlab.engine.choose import brief, per_chunk, serial
@@ -493,4 +493,4 @@ def bind_direct(
     )
 
 
-stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
+stamp_kernels(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from padlab._compiled import stamp
+from padlab._compiled import stamp_kernels
 from padlab._validate import allocate, readonly
 from padlab.engine.direct import direct_plan
 from padlab.geometry import Geometry
@@ -113,4 +113,4 @@ def conv_gemm(
     return out
 
 
-stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
+stamp_kernels(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

@@ -18,7 +18,7 @@ from numba.core import types
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
-from padlab._compiled import stamp
+from padlab._compiled import stamp_kernels
 from padlab.engine import spin as _spin  # noqa: F401 - the pool's threads wait in it
 
 __all__ = ["FMA", "SEGMENT", "accumulate", "accumulate_band", "readonly_view"]
@@ -183,9 +183,9 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - 
     cache while the taps pass over them, 8 taps per pass (one load and store of the output for
     8 multiply-adds); the last 9 taps go in one fused pass, so every odd square kernel
     (k * k = 1 mod 8) ends without a short pass and a 3x3 kernel is a single pass. Taps that
-    come in nines (``n`` a multiple of 9: a 9x9 kernel, or a 3x3 one over several channels or
-    planes) go nine per pass, a kernel row (or plane) at a time, which lets
-    :func:`accumulate_band` share a row's loads between two output rows. The first
+    come in nines (``n`` a multiple of 9: 9x9, 15x15, a 3x3 kernel over several channels or
+    planes) go nine per pass, in tap order (for a 9x9 kernel, a kernel row per pass, which lets
+    :func:`accumulate_band` share a row's loads between two output rows). The first
     pass of 8 or 9 taps writes ``init + its sum`` without reading the output (2048x2048 3x3,
     one thread: 1.28 -> 1.65 Gpixel/s against setting the range to ``init`` first); with
     fewer taps (or a stride) the segment is set to ``init`` first. Both give the same sums.
@@ -337,4 +337,4 @@ def accumulate_band(orow, xf, offs, wts, n, lo, hi, width, init):  # pragma: no 
         accumulate(orow, xf, offs, readonly_view(wts), n, start, hi, np.uint64(1), init)
 
 
-stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
+stamp_kernels(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

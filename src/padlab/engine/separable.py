@@ -21,7 +21,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from padlab._compiled import stamp
+from padlab._compiled import stamp_kernels
 from padlab._threads import threads
 from padlab._validate import readonly
 from padlab.engine.choose import brief, per_chunk, serial
@@ -166,4 +166,4 @@ def bind_separable(
     )  # fmt: skip
 
 
-stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
+stamp_kernels(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)

@@ -21,7 +21,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from padlab._compiled import stamp
+from padlab._compiled import stamp_kernels
 from padlab._threads import set_spinner
 
 __all__ = ["wait_change", "wait_idle", "warm_up"]
@@ -143,7 +143,7 @@ def _rounds_per_second() -> float:
     return 20_000 / max(best, 1e-6)
 
 
-stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
+stamp_kernels(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
 
 # measured on first use, not here: calling a compiled function loads numba's registries
 if not getattr(nb.config, "DISABLE_JIT", False):  # the intrinsics run in compiled code only

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from padlab._compiled import stamp
+from padlab._compiled import stamp_kernels
 
 __all__ = ["unfilter"]
 
@@ -66,4 +66,4 @@ def unfilter(rows: np.ndarray, bpp: int) -> np.ndarray:
     return out
 
 
-stamp(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
+stamp_kernels(globals())  # cached by all of padlab's compiled sources (see padlab._compiled)
