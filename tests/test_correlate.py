@@ -398,12 +398,46 @@ def test_a_prepared_call_still_checks_what_its_key_leaves_out(rng):
     assert padlab.correlate(x, w, mode="reflect").shape == (24, 24)  # prepared from here on
     with pytest.raises(padlab.PadlabValueError, match="casting='sideways'"):
         padlab.correlate(x, w, mode="reflect", casting="sideways")
+    with pytest.raises(padlab.PadlabValueError, match="casting="):
+        padlab.correlate(x, w, mode="reflect", casting=np.array(["same_kind", "safe"]))
     out = np.empty((24, 24), np.float64)
     assert padlab.correlate(x, w, mode="reflect", out=out) is out
     np.testing.assert_array_equal(out, first)
     assert padlab.correlate(x, w, mode="reflect", output=np.float64).dtype == np.float64
     as_convolution = padlab.convolve(x, w[::-1, ::-1].copy(), mode="reflect")
     np.testing.assert_allclose(as_convolution, first, rtol=1e-6)
+
+
+def test_a_repeated_call_runs_its_prepared_engine_call(monkeypatch, rng):
+    """From the second call on, a repeated call never goes the whole way (_filter)."""
+    from padlab.ops import filtering
+
+    x = rng.random((20, 30)).astype(np.float32)
+    w = rng.random((3, 3)).astype(np.float32)
+    expected = [padlab.correlate(x, w, mode="reflect"), padlab.convolve(x, w, mode="reflect")]
+
+    def whole_way(*args, **kwargs):
+        raise AssertionError("the whole way, for a repeated call")
+
+    monkeypatch.setattr(filtering, "_filter", whole_way)
+    np.testing.assert_array_equal(padlab.correlate(x, w, mode="reflect"), expected[0])
+    np.testing.assert_array_equal(padlab.convolve(x, w, mode="reflect"), expected[1])
+
+
+def test_correlate_and_convolve_hand_every_argument_to_its_field(monkeypatch):
+    """The arguments reach FilterArgs' fields of the same names (the call builds them
+    positionally), also on the way past the prepared lookup."""
+    from padlab.ops import filtering
+    from padlab.ops.filtering import FilterArgs
+
+    seen = []
+    monkeypatch.setattr(filtering, "_filter", lambda image, kernel, args, flip: seen.append(args))
+    given = {name: object() for name in FilterArgs._fields}
+    given["casting"] = "unsafe"  # past the prepared lookup; every other value is unique
+    for function in (padlab.correlate, padlab.convolve):
+        seen.clear()
+        function(np.ones((4, 4)), np.ones((3, 3)), **given)
+        assert seen and seen[0]._asdict() == given
 
 
 def test_a_prepared_call_reads_unaligned_and_read_only_images_without_compiling(rng):

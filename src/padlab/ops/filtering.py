@@ -397,7 +397,7 @@ def _call(
     """:func:`correlate` or :func:`convolve` (``flip``), with ``keyed`` their arguments up to
     ``origin``: a repeated call through its prepared engine call (:func:`_prepared`, when it
     writes no ``out`` and casts to no ``output``), else the whole way (:func:`_filter`)."""
-    if out is None and output is None and casting == "same_kind":
+    if out is None and output is None and type(casting) is str and casting == "same_kind":
         result = _prepared(image, kernel, keyed, flip)
         if result is not None:
             return result
@@ -665,7 +665,7 @@ def output_argument(
     what: str, out: np.ndarray | None, output: np.ndarray | npt.DTypeLike | None, casting: str
 ) -> tuple[np.ndarray | None, np.dtype | None]:
     """``out``/``output`` as (array to write into, dtype to cast to); one of them or neither."""
-    if casting not in _CASTING:
+    if not isinstance(casting, str) or casting not in _CASTING:
         raise PadlabValueError(
             f"{what}: casting={casting!r}; allowed: {', '.join(map(repr, _CASTING))}"
         )
