@@ -166,11 +166,18 @@ def test_direct_bitwise(case, func, store):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_direct_bitwise_with_row_pairs(ksize, padding, dtype):
     """3x3 kernels and kernels with rows of nine taps: the in-memory band computes two rows
-    at a time where rows are wide enough, a block of another height pairs other rows, a
-    narrow one none; every output is the same."""
+    at a time where rows are wide enough; a full-width block whose rows start at an odd row
+    pairs the rows the other way (row 6 alone in a block of 7, paired with row 7 in memory),
+    a narrow block pairs none; every output is the same."""
     x, k = _data((31, 420), ksize, dtype, seed=sum(ksize))
     expected = padlab.correlate(x, k, padding=padding, mode="reflect", method="direct")
-    for chunks in (((7, 11, 13), (150, 270)), ((31,), (420,)), ((1, 30), (40, 380))):
+    chunkings = (
+        ((7, 11, 13), (150, 270)),
+        ((31,), (420,)),
+        ((7, 11, 13), (420,)),
+        ((6, 25), (420,)),
+    )
+    for chunks in (*chunkings, ((1, 30), (40, 380))):  # full-width blocks pair other rows
         got = pdd.correlate(
             da.from_array(x, chunks=chunks), k, padding=padding, mode="reflect", method="direct"
         )

@@ -424,6 +424,34 @@ def test_accumulate_sets_its_range_from_init_without_reading_it(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_pair_loops_sum_as_the_plain_loop(dtype):
+    """The two pair loops themselves, at any width (accumulate_band gives them only wide
+    rows): both rows bitwise as accumulate sums them, nothing written outside them."""
+    from padlab._validate import readonly
+    from padlab.engine.loops import _pair9, _pair_rows9, accumulate
+
+    rng = np.random.default_rng(7)
+    u = np.uint64
+    for width in (5, 16, 70, 2100):
+        for kh, kw in ((3, 3), (9, 9), (2, 9), (4, 9)):
+            xf = readonly(rng.standard_normal((kh + 3) * width + kw + 8).astype(dtype))
+            offs = np.array([ky * width + kx for ky in range(kh) for kx in range(kw)], u)
+            n = kh * kw
+            wts = rng.standard_normal(n).astype(dtype)
+            init, first = dtype(-0.25), 3
+            pairs = np.full(2 * width + 8, np.nan, dtype)
+            plain = pairs.copy()
+            if n == 9:
+                _pair9(pairs, xf, offs, wts, u(first), u(first + width), u(width), init)
+            else:
+                _pair_rows9(pairs, xf, offs, wts, np.int64(n), u(first), u(width), init)
+            accumulate(plain, xf, offs, wts, np.int64(n), u(first), u(first + 2 * width), u(1),
+                       init)  # fmt: skip
+            np.testing.assert_array_equal(pairs, plain, err_msg=f"{kh}x{kw} width {width}")
+            assert np.isnan(pairs[:first]).all() and np.isnan(pairs[first + 2 * width :]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_band_of_row_pairs_sums_as_the_plain_loop(dtype):
     """accumulate_band computes a 3x3 kernel's band, and a band of kernels with rows of nine
     (9x9, 2x9, 5x9), two rows at a time where rows are wide enough: every output bitwise as
