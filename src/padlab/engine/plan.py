@@ -262,11 +262,10 @@ def bind_tasks(
         view = readonly(view, fresh=True)
         if out is None:  # of the dtype, aligned
             out = new()
-            target = out.reshape(out_shape)
             usual = view.dtype == dtype
         else:
-            target = out.reshape(out_shape)
-            usual = view.dtype == target.dtype == dtype and target.flags.aligned
+            usual = view.dtype == out.dtype == dtype and out.flags.aligned
+        target = out.reshape(out_shape)
         if usual and compiled:
             fn = compiled[0]
         else:  # numba's dispatcher (it compiles for other types, as any numba function)
