@@ -22,6 +22,13 @@ One compiled function serves every rule (the rule is in the tables), correlate a
 (single-channel filtering is conv_nd with one input and one output channel), 1 to 3 spatial
 dimensions (as a 3-D problem with size-1 axes) and both float dtypes.
 
+The task and its three phases are inlined into :func:`_conv_tasks` (``inline="always"``, and
+``_conv_tasks`` carries their ``fastmath`` flags, so every sum is as before, bitwise). numba
+optimises each separately compiled function again together with everything it calls, so each
+extra level re-optimised all the loops below it: inlined, compiling the engine takes about 15%
+less CPU time (float32, one process: 30.3-30.8 -> 26.0 s on a busy 2-core machine), and it runs
+as fast.
+
 Indices are unsigned on purpose: numba checks signed indices for negative wrap-around, and that
 check stops LLVM from vectorising the inner loops (about 10x slower). Offsets may wrap below
 zero in unsigned arithmetic; the final index is exact because unsigned addition is modular.
@@ -110,7 +117,7 @@ def _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc):
                 acc[j] += wv * v
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=FMA)
 def _conv_tasks(first, last, x, w, tz, ty, tx, plan, value, out):  # pragma: no cover - compiled
     """Tasks ``first .. last - 1`` of a correlation (see :func:`_task`), without the GIL.
 
@@ -139,7 +146,7 @@ def _conv_tasks(first, last, x, w, tz, ty, tx, plan, value, out):  # pragma: no 
         _task(it, x, w, tz, ty, tx, p, value, out, scratch)
 
 
-@nb.njit(cache=True, fastmath=FMA)
+@nb.njit(cache=True, inline="always", fastmath=FMA)
 def _task(it, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover - compiled
     """One task: a band of ``p.rows_per_task`` output rows of one output plane."""
     o_ = w.shape[0]
@@ -165,7 +172,7 @@ def _task(it, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover - c
         _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch)
 
 
-@nb.njit(cache=True, fastmath=FMA)
+@nb.njit(cache=True, inline="always", fastmath=FMA)
 def _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, scratch):
     """Phase 1: rows ``r0 .. r1 - 1`` outside the band ``[a, c)``, row by row through the
     tables: the constant part, the interior columns vectorised, the edge columns looked up."""
@@ -253,7 +260,7 @@ def _polyphase_row(orow, xf, wo, nvalid, kh, kw, nw, p, stamp, init, scratch):  
                np.uint64(lo), np.uint64(hi), np.uint64(1), init)  # fmt: skip
 
 
-@nb.njit(cache=True, fastmath=FMA)
+@nb.njit(cache=True, inline="always", fastmath=FMA)
 def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - compiled
     """Phase 2: the band ``[a, c)``: output flat index ``q = oy * ow + ox`` reads
     ``xf[q + offset(tap)]``, one vectorised loop over the whole band per group of taps."""
@@ -293,7 +300,7 @@ def _flat_band(b, o, oz, a, c, x, w, p, out, scratch):  # pragma: no cover - com
     )
 
 
-@nb.njit(cache=True, fastmath=FMA)
+@nb.njit(cache=True, inline="always", fastmath=FMA)
 def _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover
     """Phase 3: the band's edge columns were computed from the wrong row: recompute them.
 
