@@ -25,9 +25,8 @@ dimensions (as a 3-D problem with size-1 axes) and both float dtypes.
 The task and its three phases are inlined into :func:`_conv_tasks` (``inline="always"``, and
 ``_conv_tasks`` carries their ``fastmath`` flags, so every sum is as before, bitwise). numba
 optimises each separately compiled function again together with everything it calls, so each
-extra level re-optimised all the loops below it: inlined, compiling the engine takes about 15%
-less CPU time (float32, one process: 30.3-30.8 -> 26.0 s on a busy 2-core machine), and it runs
-as fast.
+extra level would re-optimise all the loops below it (the compile time this saves is in
+CHANGELOG.md).
 
 Indices are unsigned on purpose: numba checks signed indices for negative wrap-around, and that
 check stops LLVM from vectorising the inner loops (about 10x slower). Offsets may wrap below
