@@ -13,7 +13,7 @@ Layers, from the top (a module may import its own layer and the layers below it)
     modes      padlab.modes
     io/kernels padlab.io, padlab.kernels
     bottom     padlab.geometry, padlab._validate, padlab.errors, padlab._files, padlab._threads,
-               padlab._memo, padlab._version, padlab._compiled
+               padlab._memo, padlab._version, padlab._compiled, padlab._process
 
 Every import counts, also one inside a function (a lazy import is still a dependency).
 """
@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "padlab._memo": 0,
     "padlab._version": 0,
     "padlab._compiled": 0,
+    "padlab._process": 0,
     "padlab.io": 1,
     "padlab.kernels": 1,
     "padlab.modes": 2,

@@ -275,22 +275,10 @@ def _locked_saves() -> Iterator[None]:
 
 def _helper(dtypes: tuple[str, ...]) -> subprocess.Popen | None:
     """A second process compiling ``dtypes`` alongside this one (None if it cannot start)."""
-    import padlab
+    from padlab._process import python_helper
 
-    if not Path(sys.executable or "").name.lower().startswith(("python", "pypy")):
-        return None  # embedded (uwsgi, a frozen app): sys.executable does not run modules
-    root = str(Path(padlab.__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "padlab.ops.warmup", *dtypes],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )  # its progress lines go to our stderr
-    except OSError:
-        return None
+    # its progress lines go to our stderr
+    return python_helper("padlab.ops.warmup", *dtypes, stdout=subprocess.DEVNULL)
 
 
 # far beyond any compilation seen (2 min on a 2-core machine at load 14): only a stuck helper

@@ -42,6 +42,7 @@ from padlab.kernels.registry import describe_kernel, get_kernel, parse_kernel
 from padlab.modes.registry import RULES, resolve_mode
 from padlab.ops.filtering import correlate
 from padlab.report import figures
+from padlab.report.drawing import Drawing, release
 
 __all__ = [
     "DEFAULT_KERNELS",
@@ -297,35 +298,31 @@ def build_report(
 
 
 def _build(gray, measured, named, rules, work, say, **setup) -> Report:
-    plt = figures.pyplot()
+    figures.pyplot()  # matplotlib imported before the freeze
     # what exists now (modules, compiled kernels, matplotlib's caches) is never garbage here:
-    # set it aside, so that each step's collection (_release) scans only the step's objects
+    # set it aside, so that each step's collection (release) scans only the step's objects
     # (1.5 s of a 9.4 s report went to scanning everything 14 times)
     gc.collect()
     gc.freeze()
     try:
-        return _steps(plt, gray, measured, named, rules, work, say, **setup)
+        with Drawing() as drawing:
+            return _steps(drawing, gray, measured, named, rules, work, say, **setup)
     finally:
         gc.unfreeze()
 
 
-def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
+def _steps(drawing, gray, measured, named, rules, work, say, **setup) -> Report:
     saved: list[dict[str, object]] = []
     depth = setup["depth"]
 
-    def save(fig, name: str, caption: str, section: str) -> None:
-        fig.savefig(work / name, format="png")
-        width, height = (round(v) for v in fig.get_size_inches() * fig.dpi)
-        plt.close(fig)
-        _release()
-        saved.append(
-            {"file": name, "caption": caption, "section": section, "width": width, "height": height}
-        )
+    def save(name: str, caption: str, section: str, figure: Callable, *args, **kwargs) -> None:
+        job = drawing.submit(work / name, figure, *args, **kwargs)
+        saved.append({"file": name, "caption": caption, "section": section, "job": job})
 
     comparisons: dict[str, Comparison] = {}
     for index, (name, kernel) in enumerate(named.items(), 1):
         say(f"measuring {name} under {len(rules)} rules")
-        _release()
+        release()
         comparison = compare(
             measured,
             kernel,
@@ -344,12 +341,15 @@ def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
             curves[mode].append(np.asarray(deepest.context_error_by_distance))
         maps = comparison.error_maps or {}
         save(
-            figures.context_figure(maps, curves, kernel=name),
             f"context-{index}.png",
             f"{name}: where each rule is wrong (|error| against the true context, filter applied "
             f"{depth} times, zoomed where the error is largest) and how the RMS error falls with "
             f"the distance to the border, for the filter applied 1 to {depth} times.",
             "context",
+            figures.context_figure,
+            maps,
+            curves,
+            kernel=name,
         )
         maps.clear()  # drawn: free them before the next kernel
     advice = recommend(comparisons)
@@ -361,23 +361,30 @@ def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
     }
     say("figures: overview")
     save(
-        figures.error_overview(advice.score, per_kernel, best),
         "overview-errors.png",
         f"Each rule's error against the true context in the border band, as a share of the "
         f"response (depth {depth}); bars and numbers: the mean over the {len(named)} kernel(s) "
         f"that the advice quotes; markers: each kernel.",
         "advice",
+        figures.error_overview,
+        advice.score,
+        per_kernel,
+        best,
     )
     signed = [n for n, k in named.items() if (k < 0).any()]
     shown_kernel = signed[0] if signed else next(iter(named))
     save(
-        figures.photo_overview(gray, named[shown_kernel], shown_kernel, best),
         "overview-photo.png",
         f"The whole photo filtered with {shown_kernel} under zero padding"
         + (f" and under {best}, the recommended rule" if best != "zeros" else "")
         + "; below, the border spot where zero and reflect padding differ most, one square per "
         "pixel. Click to open full size.",
         "advice",
+        figures.photo_overview,
+        gray,
+        named[shown_kernel],
+        shown_kernel,
+        best,
     )
     say("figures: the rules")
     classic_rule = (
@@ -388,18 +395,19 @@ def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
     if classic_rule is not None:
         pad_width = setup["pad_width"]
         save(
-            figures.classic_figure(
-                gray, classic_rule, pad_width=pad_width, laplacian=get_kernel("outline")
-            ),
             "classic.png",
             f"The classic figure with {classic_rule} padding: the photo padded by {pad_width} px "
             "(5% of its shorter side unless --pad-width says otherwise), its Laplacian computed "
             "'valid' (only real and padded pixels are read), and the pixel histograms before and "
             "after padding, on one y-scale.",
             "rules",
+            figures.classic_figure,
+            gray,
+            classic_rule,
+            pad_width=pad_width,
+            laplacian=get_kernel("outline"),
         )
     save(
-        figures.rules_figure(rules),
         "rules.png",
         "Each rule on a toy image, so its pattern is plain: the image (orange square) padded by "
         "6 px (top) and its 5x5 box blur (bottom). The bright top row and left column are copied "
@@ -407,13 +415,14 @@ def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
         "around; zeros makes a black frame. partial pads nothing (hatched) and rescales the "
         "border outputs.",
         "rules",
+        figures.rules_figure,
+        rules,
     )
     band = {name: band_width(k.shape) for name, k in named.items()}
     say("figures: responses")
     window = figures.border_window(gray, named[shown_kernel], 40)
     rows, cols = window
     save(
-        figures.response_grid(gray, named, rules, band=band, window=window),
         "responses.png",
         f"Each kernel's response (columns) under each rule (rows) at x {cols.start}-"
         f"{cols.stop - 1}, y {rows.start}-{rows.stop - 1}: the border spot where {shown_kernel} "
@@ -421,31 +430,44 @@ def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
         "on a diverging map (white = 0), the others on a sequential one; each colour bar says "
         f"where it is clipped ({figures.CLIP}th percentile of |response|).",
         "responses",
+        figures.response_grid,
+        gray,
+        named,
+        rules,
+        band=band,
+        window=window,
     )
     say("figures: border bias")
     first = shown_kernel
     responses = {m: correlate(gray, named[first], mode=m).astype(np.float32) for m in rules}
     save(
-        figures.profile_figure(responses, kernel=first),
         "profile.png",
         f"Mean absolute {first} response by distance to the nearest border: a rule without "
         "border bias gives a flat line.",
         "bias",
+        figures.profile_figure,
+        responses,
+        kernel=first,
     )
     save(
-        figures.histogram_figure(responses, kernel=first, width=band[first]),
         "histograms.png",
         f"Distribution of the {first} response in the border band ({band[first]} px) against the "
         "interior, one scale for every rule.",
         "bias",
+        figures.histogram_figure,
+        responses,
+        kernel=first,
+        width=band[first],
     )
     del responses
     save(
-        figures.coverage_figure(rules, named[first].shape),
         "coverage.png",
         f"How many times each pixel of the top-left corner is read by the {first} kernel's "
         "window; partial counts its rescaled weights.",
         "bias",
+        figures.coverage_figure,
+        rules,
+        named[first].shape,
     )
     image = setup["image"]
     h, w = image.shape[:2]
@@ -472,24 +494,13 @@ def _steps(plt, gray, measured, named, rules, work, say, **setup) -> Report:
         "environment": environment(),
     }
     (work / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2))
+    say("finishing the figures" + (" (in two processes)" if drawing.helped else ""))
+    drawing.finish()
+    for entry in saved:
+        entry["width"], entry["height"] = drawing.size(entry.pop("job"))
     html = _render(gray.shape, named, rules, comparisons, advice, warnings, saved, work, setup)
     (work / "index.html").write_text(html, encoding="utf-8")
     return Report(work, comparisons, advice, 0.0, [str(s["file"]) for s in saved], warnings)
-
-
-def _release() -> None:
-    """Free what the last step left: a closed figure is cyclic garbage, and glibc keeps freed
-    heap pages unless asked to return them (the report's peak memory is what is kept plus the
-    next figure).
-    """
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # another C library: nothing to trim
-            pass
 
 
 def _clean(value):

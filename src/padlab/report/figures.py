@@ -90,6 +90,7 @@ def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import matplotlib.backends.backend_agg  # now, not in the middle of a figure
     import matplotlib.pyplot as plt
 
     plt.rcParams.update(STYLE)

@@ -1,0 +1,139 @@
+"""The report's figures drawn in two processes (:mod:`padlab.report.drawing`).
+
+Whichever process draws a figure, the PNG is the same; a figure's error and warnings reach the
+caller; a helper that dies leaves its figures to this process; an interrupted report leaves no
+helper running and no file written after it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import padlab
+from padlab import _threads
+from padlab.report import figures
+from padlab.report.build import build_report
+from padlab.report.drawing import Drawing
+
+pytestmark = pytest.mark.slow  # starts helper processes (matplotlib, numba: about 2 s each)
+
+
+def photo() -> np.ndarray:
+    y, x = np.mgrid[0:90, 0:110]
+    return (0.3 + 0.4 * x / 110 + 0.2 * np.sin(y / 5.0)).clip(0, 1)
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "2")
+    _threads.reset()
+    yield
+    monkeypatch.undo()
+    _threads.reset()
+
+
+def test_the_helper_draws_the_same_pngs_as_this_process(tmp_path, monkeypatch):
+    pngs = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("PADLAB_NUM_THREADS", threads)
+        _threads.reset()
+        out = tmp_path / threads
+        report = build_report(photo(), image_name="p", kernels=("outline", "blur"),
+                              modes=("zeros", "reflect"), depth=1, out_dir=out)  # fmt: skip
+        pngs[threads] = {name: (out / name).read_bytes() for name in report.figures}
+    _threads.reset()
+    assert len(pngs["2"]) >= 9
+    assert pngs["1"] == pngs["2"]
+
+
+def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, two_threads):
+    curves = {"zeros": [np.linspace(1.0, 0.1, 8)]}
+    maps = {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}
+    with Drawing() as drawing:
+        assert drawing.helped
+        jobs = [drawing.submit(tmp_path / f"{i}.png", figures.context_figure, maps, curves,
+                               kernel="k") for i in range(3)]  # fmt: skip
+        maps["zeros"] *= 0  # changed at once: the figures above must not see it
+        maps.clear()
+        drawing.finish()
+    assert [drawing.size(job) for job in jobs] == [drawing.size(jobs[0])] * 3
+    data = [(tmp_path / f"{i}.png").read_bytes() for i in range(3)]
+    assert data[0] == data[1] == data[2]
+    with Drawing(helper=False) as alone:
+        alone.submit(tmp_path / "alone.png", figures.context_figure,
+                     {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}, curves, kernel="k")  # fmt: skip
+        alone.finish()
+    assert (tmp_path / "alone.png").read_bytes() == data[0]
+
+
+@pytest.mark.parametrize("helper", [True, False])
+def test_a_failing_figure_raises_its_own_error(tmp_path, two_threads, helper):
+    with Drawing(helper=helper) as drawing:
+        assert drawing.helped is helper
+        drawing.submit(tmp_path / "good.png", figures.rules_figure, ["zeros"])
+        drawing.submit(tmp_path / "bad.png", figures.rules_figure, ["nonsense"])
+        with pytest.raises(padlab.PadlabValueError, match="nonsense"):
+            drawing.finish()
+    assert (tmp_path / "good.png").exists() and not (tmp_path / "bad.png").exists()
+
+
+def test_only_figures_of_the_report_are_drawn(tmp_path):
+    with Drawing(helper=False) as drawing, pytest.raises(ValueError, match="not a figure"):
+        drawing.submit(tmp_path / "x.png", print, "hello")
+
+
+def test_warnings_met_by_the_helper_are_raised_here(tmp_path, two_threads):
+    with Drawing() as drawing:
+        assert drawing.helped
+        drawing.submit(tmp_path / "w.png", figures.histogram_figure,
+                       {"zeros": np.full((30, 30), np.nan, np.float32)}, kernel="k", width=2)  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            drawing.finish()
+    with warnings.catch_warnings(record=True) as here:
+        warnings.simplefilter("always")
+        with Drawing(helper=False) as alone:
+            alone.submit(tmp_path / "w2.png", figures.histogram_figure,
+                         {"zeros": np.full((30, 30), np.nan, np.float32)}, kernel="k", width=2)  # fmt: skip
+            alone.finish()
+    assert here, "the figure chosen for this test no longer warns: pick another"
+    assert sorted(str(w.message) for w in caught) == sorted(str(w.message) for w in here)
+
+
+def test_a_helper_that_dies_leaves_its_figures_to_this_process(tmp_path, two_threads):
+    with Drawing() as drawing:
+        assert drawing.helped
+        drawing._process.kill()  # as if the system had killed it
+        for i in range(4):
+            drawing.submit(tmp_path / f"{i}.png", figures.rules_figure, ["zeros", "reflect"])
+        drawing.finish()
+        assert not drawing.helped
+    assert all((tmp_path / f"{i}.png").stat().st_size > 1000 for i in range(4))
+
+
+def test_an_error_in_the_block_stops_the_helper_at_once(tmp_path, two_threads):
+    with pytest.raises(KeyboardInterrupt), Drawing() as drawing:
+        process = drawing._process
+        for i in range(6):
+            drawing.submit(tmp_path / f"{i}.png", figures.rules_figure, ["zeros", "reflect"])
+        raise KeyboardInterrupt
+    assert process.poll() is not None  # no helper left running
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert len(written) < 6  # it was stopped, not waited for
+    assert sorted(p.name for p in tmp_path.iterdir()) == written  # and writes nothing later
+
+
+def test_one_thread_means_no_helper(tmp_path, monkeypatch):
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "1")
+    _threads.reset()
+    try:
+        with Drawing() as drawing:
+            assert not drawing.helped
+            drawing.submit(tmp_path / "a.png", figures.rules_figure, ["zeros"])
+            assert drawing.size(0)[0] > 100  # drawn at once, here
+    finally:
+        monkeypatch.undo()
+        _threads.reset()
