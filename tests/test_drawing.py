@@ -1,12 +1,15 @@
 """The report's figures drawn in two processes (:mod:`padlab.report.drawing`).
 
-Whichever process draws a figure, the PNG is the same; a figure's error and warnings reach the
-caller; a helper that dies leaves its figures to this process; an interrupted report leaves no
-helper running and no file written after it.
+Whichever process draws a figure, the PNG is the same; the helper never draws a figure that
+filters (nor loads numba); a figure's error and warnings reach the caller; a helper that dies
+leaves its figures to this process; an interrupted report leaves no helper running and no file
+written after it.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -14,6 +17,7 @@ import pytest
 
 import padlab
 from padlab import _threads
+from padlab.report import drawing as drawing_module
 from padlab.report import figures
 from padlab.report.build import build_report
 from padlab.report.drawing import Drawing
@@ -73,8 +77,8 @@ def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, t
 def test_a_failing_figure_raises_its_own_error(tmp_path, two_threads, helper):
     with Drawing(helper=helper) as drawing:
         assert drawing.helped is helper
-        drawing.submit(tmp_path / "good.png", figures.rules_figure, ["zeros"])
-        drawing.submit(tmp_path / "bad.png", figures.rules_figure, ["nonsense"])
+        drawing.submit(tmp_path / "good.png", figures.coverage_figure, ["zeros"], (3, 3))
+        drawing.submit(tmp_path / "bad.png", figures.coverage_figure, ["nonsense"], (3, 3))
         with pytest.raises(padlab.PadlabValueError, match="nonsense"):
             drawing.finish()
     assert (tmp_path / "good.png").exists() and not (tmp_path / "bad.png").exists()
@@ -108,7 +112,7 @@ def test_a_helper_that_dies_leaves_its_figures_to_this_process(tmp_path, two_thr
         assert drawing.helped
         drawing._process.kill()  # as if the system had killed it
         for i in range(4):
-            drawing.submit(tmp_path / f"{i}.png", figures.rules_figure, ["zeros", "reflect"])
+            drawing.submit(tmp_path / f"{i}.png", figures.coverage_figure, ["zeros"], (3, 3))
         drawing.finish()
         assert not drawing.helped
     assert all((tmp_path / f"{i}.png").stat().st_size > 1000 for i in range(4))
@@ -118,7 +122,7 @@ def test_an_error_in_the_block_stops_the_helper_at_once(tmp_path, two_threads):
     with pytest.raises(KeyboardInterrupt), Drawing() as drawing:
         process = drawing._process
         for i in range(6):
-            drawing.submit(tmp_path / f"{i}.png", figures.rules_figure, ["zeros", "reflect"])
+            drawing.submit(tmp_path / f"{i}.png", figures.coverage_figure, ["zeros"], (3, 3))
         raise KeyboardInterrupt
     assert process.poll() is not None  # no helper left running
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -137,3 +141,55 @@ def test_one_thread_means_no_helper(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         _threads.reset()
+
+
+def test_the_helper_never_draws_a_figure_that_filters(tmp_path, two_threads, monkeypatch):
+    here = []
+    draw = drawing_module.draw
+
+    def recorded(payload, path):
+        here.append(path.rsplit("/", 1)[-1])
+        return draw(payload, path)
+
+    monkeypatch.setattr(drawing_module, "draw", recorded)
+    gray = photo()
+    with Drawing() as drawing:
+        assert drawing.helped
+        drawing.submit(tmp_path / "rules.png", figures.rules_figure, ["zeros", "reflect"])
+        drawing.submit(tmp_path / "photo.png", figures.photo_overview, gray,
+                       np.ones((3, 3)) / 9, "blur", "reflect")  # fmt: skip
+        drawing.finish()
+    assert sorted(here) == ["photo.png", "rules.png"]
+
+
+FIGURE_CALLS = {
+    "context_figure": "f.context_figure({'zeros': np.ones((20, 20))}, {'zeros': [np.ones(5)]}, "
+    "kernel='k')",
+    "error_overview": "f.error_overview({'zeros': 1.0}, {'k': {'zeros': 1.0}}, 'zeros')",
+    "profile_figure": "f.profile_figure({'zeros': np.ones((30, 30), np.float32)}, kernel='k')",
+    "histogram_figure": "f.histogram_figure({'zeros': np.ones((30, 30), np.float32)}, "
+    "kernel='k', width=2)",
+    "coverage_figure": "f.coverage_figure(['zeros', 'partial'], (3, 3))",
+    "photo_overview": "f.photo_overview(np.ones((40, 50)), np.ones((3, 3)), 'k', 'reflect')",
+    "classic_figure": "f.classic_figure(np.ones((40, 50)), 'zeros', pad_width=3, "
+    "laplacian=np.ones((3, 3)))",
+    "rules_figure": "f.rules_figure(['zeros'])",
+    "response_grid": "f.response_grid(np.ones((40, 50)), {'k': np.ones((3, 3))}, ['zeros'], "
+    "band={'k': 1}, window=(slice(0, 10), slice(0, 10)))",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURE_CALLS))
+def test_filtering_lists_exactly_the_figures_that_load_numba(name, tmp_path):
+    code = (
+        "import sys; import numpy as np; from padlab.report import figures as f; f.pyplot()\n"
+        f"{FIGURE_CALLS[name]}.savefig({str(tmp_path / 'x.png')!r})\n"
+        "print('numba' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == str(name in figures.FILTERING)
+
+
+def test_every_figure_of_the_report_is_in_that_test():
+    drawn = {n for n in figures.__all__ if n.endswith(("_figure", "_overview", "_grid"))}
+    assert drawn == set(FIGURE_CALLS)

@@ -2,11 +2,13 @@
 
 Drawing takes most of a report's time (matplotlib's layout and Agg rendering; about 8 of 11 s
 for the sample photo), and it runs on one core: matplotlib holds the GIL. With two or more
-threads allowed (:func:`padlab._threads.threads`) and the kernels compiled, :class:`Drawing`
-starts one helper process (:func:`padlab._process.python_helper`) and hands it each figure as
-soon as its data are ready, while this process goes on measuring. When this process has nothing
-else to do (:meth:`Drawing.finish`), it draws the figures the helper has not started, from the
-last one back, and waits for the rest.
+threads allowed (:func:`padlab._threads.threads`), :class:`Drawing` starts one helper process
+(:func:`padlab._process.python_helper`) and hands it each figure as soon as its data are ready,
+while this process goes on measuring. The helper takes only the figures that do not filter
+(:data:`padlab.report.figures.FILTERING` lists those that do), so it never loads numba or the
+compiled kernels: it starts in about a second and holds about 100 MB. When this process has
+nothing else to do (:meth:`Drawing.finish`), it draws the figures the helper has not started,
+from the last one back, and waits for the rest.
 
 A figure is a call of a function of :mod:`padlab.report.figures`, pickled when it is
 submitted (so the caller may free or change its arrays at once) and drawn from those bytes by
@@ -69,6 +71,7 @@ def draw(payload: bytes, path: str) -> tuple[int, int]:
 class _Job:
     path: str
     payload: bytes
+    shared: bool  # the helper may draw it (it does not filter)
     state: str = _QUEUED
     size: tuple[int, int] | None = None
     error: BaseException | None = None
@@ -125,7 +128,8 @@ class Drawing:
         name = function.__name__
         if getattr(figures, name, None) is not function:
             raise ValueError(f"{name} is not a figure of padlab.report.figures")
-        job = _Job(str(path), pickle.dumps((name, args, kwargs), pickle.HIGHEST_PROTOCOL))
+        payload = pickle.dumps((name, args, kwargs), pickle.HIGHEST_PROTOCOL)
+        job = _Job(str(path), payload, shared=name not in figures.FILTERING)
         self._start()
         with self._cond:
             self._jobs.append(job)
@@ -184,22 +188,14 @@ class Drawing:
     def _start(self) -> None:
         if self._tried or not self._want_helper:
             return
-        from padlab._threads import threads
-        from padlab.ops.warmup import cached
-
-        if threads() < 2:
-            self._tried = True
-            return
-        if not cached():  # the helper would compile the kernels again: wait until they are
-            return
-        self._tried = True
         from padlab._process import python_helper
+        from padlab._threads import threads
 
+        self._tried = True
+        if threads() < 2:
+            return
         process = python_helper(
-            "padlab.report.drawing",
-            env={"PADLAB_NUM_THREADS": "1"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            "padlab.report.drawing", stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         if process is None:
             return
@@ -211,19 +207,26 @@ class Drawing:
         for thread in self._threads:
             thread.start()
 
+    def _next_shared(self) -> int | None:
+        """The first queued job the helper may draw, if it is idle (call with the lock held)."""
+        if any(job.state == _SENT for job in self._jobs):
+            return None
+        return next(
+            (i for i, job in enumerate(self._jobs) if job.state == _QUEUED and job.shared), None
+        )
+
     def _send(self, process: subprocess.Popen) -> None:
-        """Hand the helper the first queued job whenever it is idle."""
+        """Hand the helper the first queued job it may draw, whenever it is idle."""
         stream: BinaryIO = process.stdin  # type: ignore[assignment]
         while True:
             with self._cond:
-                while self._process is process and (
-                    any(job.state == _SENT for job in self._jobs)
-                    or not any(job.state == _QUEUED for job in self._jobs)
-                ):
+                index = self._next_shared()
+                while self._process is process and index is None:
                     self._cond.wait()
-                if self._process is not process:
+                    index = self._next_shared()
+                if self._process is not process or index is None:
                     return
-                index, job = next((i, j) for i, j in enumerate(self._jobs) if j.state == _QUEUED)
+                job = self._jobs[index]
                 job.state = _SENT
             try:
                 pickle.dump((index, job.path, job.payload), stream, pickle.HIGHEST_PROTOCOL)
@@ -279,11 +282,6 @@ def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
     from padlab.report import figures
 
     figures.pyplot()
-    import numpy as np
-
-    from padlab.ops.filtering import correlate
-
-    correlate(np.zeros((8, 8)), np.ones((3, 3)))  # the float64 kernels loaded (figures filter)
 
     while True:
         try:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLIP",
+    "FILTERING",
     "MAX_WIDTH",
     "STYLE",
     "auto_pad_width",
@@ -62,6 +63,10 @@ MAX_WIDTH = 10.4
 
 #: percentile of the absolute response at which response maps are clipped
 CLIP = 99.5
+
+#: the figures that filter (they run padlab's compiled kernels); the others only draw, so the
+#: report's drawing helper (:mod:`padlab.report.drawing`) takes those and never loads numba
+FILTERING = frozenset({"photo_overview", "classic_figure", "rules_figure", "response_grid"})
 
 _COLOURS = {
     "zeros": "#d62728",
