@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -17,9 +18,8 @@ import pytest
 
 import padlab
 from padlab import _threads
+from padlab.report import build, figures
 from padlab.report import drawing as drawing_module
-from padlab.report import figures
-from padlab.report.build import build_report
 from padlab.report.drawing import Drawing
 
 pytestmark = pytest.mark.slow  # starts helper processes (matplotlib, numba: about 2 s each)
@@ -39,18 +39,33 @@ def two_threads(monkeypatch):
     _threads.reset()
 
 
-def test_the_helper_draws_the_same_pngs_as_this_process(tmp_path, monkeypatch):
-    pngs = {}
-    for threads in ("1", "2"):
-        monkeypatch.setenv("PADLAB_NUM_THREADS", threads)
-        _threads.reset()
-        out = tmp_path / threads
-        report = build_report(photo(), image_name="p", kernels=("outline", "blur"),
-                              modes=("zeros", "reflect"), depth=1, out_dir=out)  # fmt: skip
-        pngs[threads] = {name: (out / name).read_bytes() for name in report.figures}
-    _threads.reset()
-    assert len(pngs["2"]) >= 9
-    assert pngs["1"] == pngs["2"]
+def handed_to_helper(drawing: Drawing, job: int) -> None:
+    """Wait until the helper has ``job`` (so that finish() cannot take it here)."""
+    deadline = time.monotonic() + 120
+    while drawing._jobs[job].state == "queued":
+        assert drawing.helped and time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_the_helper_draws_the_same_pngs_as_this_process(tmp_path, two_threads, monkeypatch):
+    pngs, drawings = {}, []
+    for helper in (False, True):
+
+        def recording(*, helper: bool = helper) -> Drawing:
+            drawings.append(Drawing(helper=helper))
+            return drawings[-1]
+
+        monkeypatch.setattr(build, "Drawing", recording)
+        out = tmp_path / str(helper)
+        report = build.build_report(photo(), image_name="p", kernels=("outline", "blur"),
+                                    modes=("zeros", "reflect"), depth=1, out_dir=out)  # fmt: skip
+        pngs[helper] = {name: (out / name).read_bytes() for name in report.figures}
+    alone, helped = drawings
+    by_helper = [i for i in range(len(helped._jobs)) if helped.by_helper(i)]
+    assert not any(alone.by_helper(i) for i in range(len(alone._jobs)))
+    assert by_helper, "the helper drew nothing: the comparison would be empty"
+    assert len(pngs[True]) >= 9
+    assert pngs[False] == pngs[True]
 
 
 def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, two_threads):
@@ -63,7 +78,7 @@ def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, t
         maps["zeros"] *= 0  # changed at once: the figures above must not see it
         maps.clear()
         drawing.finish()
-    assert [drawing.size(job) for job in jobs] == [drawing.size(jobs[0])] * 3
+    assert drawing.by_helper(jobs[0])
     data = [(tmp_path / f"{i}.png").read_bytes() for i in range(3)]
     assert data[0] == data[1] == data[2]
     with Drawing(helper=False) as alone:
@@ -77,11 +92,15 @@ def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, t
 def test_a_failing_figure_raises_its_own_error(tmp_path, two_threads, helper):
     with Drawing(helper=helper) as drawing:
         assert drawing.helped is helper
-        drawing.submit(tmp_path / "good.png", figures.coverage_figure, ["zeros"], (3, 3))
-        drawing.submit(tmp_path / "bad.png", figures.coverage_figure, ["nonsense"], (3, 3))
+        good = drawing.submit(tmp_path / "good.png", figures.coverage_figure, ["zeros"], (3, 3))
+        bad = drawing.submit(tmp_path / "bad.png", figures.coverage_figure, ["nonsense"], (3, 3))
+        if helper:
+            handed_to_helper(drawing, bad)
         with pytest.raises(padlab.PadlabValueError, match="nonsense"):
             drawing.finish()
+    assert drawing.by_helper(bad) is helper and drawing.by_helper(good) is helper
     assert (tmp_path / "good.png").exists() and not (tmp_path / "bad.png").exists()
+    assert figures.pyplot().get_fignums() == []  # the failed figure was closed too
 
 
 def test_only_figures_of_the_report_are_drawn(tmp_path):
@@ -90,31 +109,33 @@ def test_only_figures_of_the_report_are_drawn(tmp_path):
 
 
 def test_warnings_met_by_the_helper_are_raised_here(tmp_path, two_threads):
+    nan = {"zeros": np.full((30, 30), np.nan, np.float32)}
     with Drawing() as drawing:
-        assert drawing.helped
-        drawing.submit(tmp_path / "w.png", figures.histogram_figure,
-                       {"zeros": np.full((30, 30), np.nan, np.float32)}, kernel="k", width=2)  # fmt: skip
+        job = drawing.submit(tmp_path / "w.png", figures.histogram_figure, nan, kernel="k", width=2)
+        handed_to_helper(drawing, job)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             drawing.finish()
+    assert drawing.by_helper(job)
     with warnings.catch_warnings(record=True) as here:
         warnings.simplefilter("always")
         with Drawing(helper=False) as alone:
-            alone.submit(tmp_path / "w2.png", figures.histogram_figure,
-                         {"zeros": np.full((30, 30), np.nan, np.float32)}, kernel="k", width=2)  # fmt: skip
+            alone.submit(tmp_path / "w2.png", figures.histogram_figure, nan, kernel="k", width=2)
             alone.finish()
     assert here, "the figure chosen for this test no longer warns: pick another"
     assert sorted(str(w.message) for w in caught) == sorted(str(w.message) for w in here)
+    assert {w.category for w in caught} == {w.category for w in here}
 
 
 def test_a_helper_that_dies_leaves_its_figures_to_this_process(tmp_path, two_threads):
     with Drawing() as drawing:
-        assert drawing.helped
-        drawing._process.kill()  # as if the system had killed it
-        for i in range(4):
+        first = drawing.submit(tmp_path / "0.png", figures.coverage_figure, ["zeros"], (3, 3))
+        handed_to_helper(drawing, first)
+        drawing._process.kill()  # as if the system had killed it, with a figure in hand
+        for i in range(1, 4):
             drawing.submit(tmp_path / f"{i}.png", figures.coverage_figure, ["zeros"], (3, 3))
         drawing.finish()
-        assert not drawing.helped
+        assert not drawing.helped and not drawing.by_helper(first)
     assert all((tmp_path / f"{i}.png").stat().st_size > 1000 for i in range(4))
 
 
@@ -123,11 +144,32 @@ def test_an_error_in_the_block_stops_the_helper_at_once(tmp_path, two_threads):
         process = drawing._process
         for i in range(6):
             drawing.submit(tmp_path / f"{i}.png", figures.coverage_figure, ["zeros"], (3, 3))
+        handed_to_helper(drawing, 0)
         raise KeyboardInterrupt
-    assert process.poll() is not None  # no helper left running
-    written = sorted(p.name for p in tmp_path.iterdir())
-    assert len(written) < 6  # it was stopped, not waited for
-    assert sorted(p.name for p in tmp_path.iterdir()) == written  # and writes nothing later
+    assert process.poll() is not None  # no helper left running: it was killed, not waited for
+    assert list(tmp_path.iterdir()) == []  # so it never drew the figure it had
+
+
+def test_a_module_in_the_working_directory_does_not_run_in_the_helper(
+    tmp_path, two_threads, monkeypatch
+):
+    (tmp_path / "padlab.py").write_text("open('SHADOWED', 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    with Drawing() as drawing:
+        job = drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
+        handed_to_helper(drawing, job)
+        drawing.finish()
+    assert drawing.by_helper(job) and not (tmp_path / "SHADOWED").exists()
+
+
+def test_matplotlib_settings_of_the_caller_keep_every_figure_here(tmp_path, two_threads):
+    import matplotlib
+
+    figures.pyplot()
+    with matplotlib.rc_context({"axes.facecolor": "#eeeeee"}), Drawing() as drawing:
+        assert not drawing.helped  # a fresh helper would draw them without the caller's settings
+    with Drawing() as drawing:
+        assert drawing.helped
 
 
 def test_one_thread_means_no_helper(tmp_path, monkeypatch):
@@ -143,23 +185,28 @@ def test_one_thread_means_no_helper(tmp_path, monkeypatch):
         _threads.reset()
 
 
-def test_the_helper_never_draws_a_figure_that_filters(tmp_path, two_threads, monkeypatch):
-    here = []
-    draw = drawing_module.draw
-
-    def recorded(payload, path):
-        here.append(path.rsplit("/", 1)[-1])
-        return draw(payload, path)
-
-    monkeypatch.setattr(drawing_module, "draw", recorded)
-    gray = photo()
+def test_the_helper_never_draws_a_figure_that_filters(tmp_path, two_threads):
+    blur = np.ones((3, 3)) / 9
     with Drawing() as drawing:
         assert drawing.helped
-        drawing.submit(tmp_path / "rules.png", figures.rules_figure, ["zeros", "reflect"])
-        drawing.submit(tmp_path / "photo.png", figures.photo_overview, gray,
-                       np.ones((3, 3)) / 9, "blur", "reflect")  # fmt: skip
+        rules = drawing.submit(tmp_path / "r.png", figures.rules_figure, ["zeros", "reflect"])
+        shown = drawing.submit(
+            tmp_path / "p.png", figures.photo_overview, photo(), blur, "b", "reflect"
+        )
         drawing.finish()
-    assert sorted(here) == ["photo.png", "rules.png"]
+    assert not drawing.by_helper(rules) and not drawing.by_helper(shown)
+
+
+def test_a_queue_over_its_budget_is_drawn_here(tmp_path, two_threads, monkeypatch):
+    monkeypatch.setattr(drawing_module, "QUEUE_BYTES", 0)  # every figure over budget
+    curves = {"zeros": [np.linspace(1.0, 0.1, 8)]}
+    maps = {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}
+    with Drawing() as drawing:
+        jobs = [drawing.submit(tmp_path / f"{i}.png", figures.context_figure, maps, curves,
+                               kernel="k") for i in range(3)]  # fmt: skip
+        assert all(drawing._jobs[job].state in ("done", "sent") for job in jobs)  # none waits
+        drawing.finish()
+    assert sum(not drawing.by_helper(job) for job in jobs) >= 2
 
 
 FIGURE_CALLS = {

@@ -28,7 +28,8 @@ def python_helper(
     It cannot where ``sys.executable`` does not run modules (an embedded interpreter: uwsgi, a
     frozen application) or the system refuses a process. ``env`` adds to this process's
     environment; the other keywords go to :class:`subprocess.Popen` (stdin defaults to
-    ``DEVNULL``).
+    ``DEVNULL``). The helper runs in a session of its own, so signals from the terminal reach
+    only the caller: the caller stops its helper when it stops.
 
     Examples
     --------
@@ -44,7 +45,10 @@ def python_helper(
     environ.update(env or {})
     environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, environ.get("PYTHONPATH")) if p)
     popen.setdefault("stdin", subprocess.DEVNULL)
+    # -P: the working directory is not put on the path (a padlab.py there would run instead);
+    # a new session: a Ctrl-C at the terminal reaches the caller only, which stops its helper
+    command = [sys.executable, "-P", "-m", module, *args]
     try:
-        return subprocess.Popen([sys.executable, "-m", module, *args], env=environ, **popen)
+        return subprocess.Popen(command, env=environ, start_new_session=True, **popen)
     except OSError:
         return None

@@ -324,8 +324,15 @@ def warm(stream: TextIO | None = None, *, parallel: bool = True) -> int:
     with _lock:
         if parallel and threads() >= 2:
             helper = _helper(WARM_DTYPES[1:])
-        _compile(WARM_DTYPES[:1] if helper else WARM_DTYPES, progress)
-        if helper is not None and _wait(helper) != 0:
+        try:
+            _compile(WARM_DTYPES[:1] if helper else WARM_DTYPES, progress)
+            failed = helper is not None and _wait(helper) != 0
+        except BaseException:  # Ctrl-C, an error: the helper stops too
+            if helper is not None:
+                helper.kill()
+                helper.wait()
+            raise
+        if failed:
             _compile(WARM_DTYPES[1:], progress)  # the helper failed: do its part here
     roots = _roots()
     kernels = sorted(

@@ -6,16 +6,19 @@ threads allowed (:func:`padlab._threads.threads`), :class:`Drawing` starts one h
 (:func:`padlab._process.python_helper`) and hands it each figure as soon as its data are ready,
 while this process goes on measuring. The helper takes only the figures that do not filter
 (:data:`padlab.report.figures.FILTERING` lists those that do), so it never loads numba or the
-compiled kernels: it starts in about a second and holds about 100 MB. When this process has
-nothing else to do (:meth:`Drawing.finish`), it draws the figures the helper has not started,
-from the last one back, and waits for the rest.
+compiled kernels: it starts in about a second and holds about 100 MB. This process draws the
+figures that filter at once, as they come, and, when it has nothing else to do
+(:meth:`Drawing.finish`), the others the helper has not started, from the last one back.
 
-A figure is a call of a function of :mod:`padlab.report.figures`, pickled when it is
-submitted (so the caller may free or change its arrays at once) and drawn from those bytes by
-whichever process takes it: the same code on the same data, so the same PNG. Without a helper
-(one thread, a frozen application, a helper that fails to start or dies), this process draws
-everything itself. A figure that fails raises its error here, as drawing in this process would;
-warnings the helper meets are raised again here.
+A figure the helper may draw is a call of a function of :mod:`padlab.report.figures`, pickled
+when it is submitted (so the caller may free or change its arrays at once) and drawn from those
+bytes by whichever process takes it: the same code on the same data, so the same PNG. While
+more than :data:`QUEUE_BYTES` of them wait, this process draws the oldest itself (a large photo
+never piles up copies of its maps). Without a helper (one thread, matplotlib settings changed
+by the caller, a frozen application, a helper that fails to start, dies or hangs), this
+process draws everything itself. A figure that fails raises its error at
+:meth:`Drawing.finish`, as drawing in this process would; warnings the helper meets are raised
+again there.
 """
 
 from __future__ import annotations
@@ -26,12 +29,22 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-__all__ = ["Drawing", "draw", "release"]
+__all__ = ["QUEUE_BYTES", "Drawing", "draw", "release"]
+
+#: the most pickled figure data waiting for the helper before this process draws the oldest
+QUEUE_BYTES = 64 * 2**20
+#: a figure the helper has drawn for this long is stuck: the helper is stopped, this process
+#: draws it (the sample photo's largest figure takes about a second)
+HELPER_PATIENCE = 300.0
+#: matplotlib settings a fresh helper would not share, but which do not change a PNG
+_RC_IGNORED = frozenset({"backend", "backend_fallback", "interactive", "webagg.port"})
 
 _QUEUED, _SENT, _LOCAL, _DONE = "queued", "sent", "local", "done"
 
@@ -51,31 +64,54 @@ def release() -> None:
             pass
 
 
-def draw(payload: bytes, path: str) -> tuple[int, int]:
-    """Draw one pickled figure call into the PNG ``path``; its size in pixels (width, height)."""
+def draw(function: Callable[..., Any], args: tuple, kwargs: dict, path: str) -> tuple[int, int]:
+    """Draw ``function(*args, **kwargs)`` into the PNG ``path``; its size in pixels (width,
+    height). Every figure it opened is closed, also when it fails."""
     from padlab.report import figures
 
     plt = figures.pyplot()
-    name, args, kwargs = pickle.loads(payload)
-    fig = getattr(figures, name)(*args, **kwargs)
+    before = set(plt.get_fignums())
     try:
+        fig = function(*args, **kwargs)
         fig.savefig(path, format="png")
         width, height = (round(v) for v in fig.get_size_inches() * fig.dpi)
     finally:
-        plt.close(fig)
-    release()
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+        release()
     return width, height
+
+
+def _draw_pickled(payload: bytes, path: str) -> tuple[int, int]:
+    from padlab.report import figures
+
+    name, args, kwargs = pickle.loads(payload)
+    return draw(getattr(figures, name), args, kwargs, path)
+
+
+def _styled_as_a_fresh_process() -> bool:
+    """True if matplotlib's settings here are those a fresh helper has (its rc file, padlab's
+    style): a caller's own settings would not reach the helper's figures."""
+    import matplotlib
+
+    from padlab.report import figures
+
+    fresh = matplotlib.rc_params()
+    fresh.update(figures.STYLE)
+    here = matplotlib.rcParams
+    return all(here[key] == fresh[key] for key in fresh if key not in _RC_IGNORED)
 
 
 @dataclass
 class _Job:
     path: str
     payload: bytes
-    shared: bool  # the helper may draw it (it does not filter)
     state: str = _QUEUED
     size: tuple[int, int] | None = None
     error: BaseException | None = None
     warned: tuple[tuple[type[Warning], str], ...] = ()
+    by_helper: bool = False
+    sent_at: float = 0.0
 
 
 class Drawing:
@@ -107,12 +143,12 @@ class Drawing:
         self._started: subprocess.Popen | None = None  # until stopped
         self._threads: list[threading.Thread] = []
         self._want_helper = helper
-        self._tried = False
 
     # -- the caller's side -------------------------------------------------------------------
 
     def __enter__(self) -> Drawing:
-        self._start()
+        if self._want_helper:
+            self._start()
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
@@ -121,44 +157,49 @@ class Drawing:
     def submit(
         self, path: str | os.PathLike[str], function: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> int:
-        """Queue ``function(*args, **kwargs)`` (a figure of :mod:`padlab.report.figures`), saved
-        as the PNG ``path``; returns the job's number for :meth:`size`."""
+        """Draw ``function(*args, **kwargs)`` (a figure of :mod:`padlab.report.figures`) into
+        the PNG ``path``, now or later; returns the job's number for :meth:`size`."""
         from padlab.report import figures
 
         name = function.__name__
         if getattr(figures, name, None) is not function:
             raise ValueError(f"{name} is not a figure of padlab.report.figures")
-        payload = pickle.dumps((name, args, kwargs), pickle.HIGHEST_PROTOCOL)
-        job = _Job(str(path), payload, shared=name not in figures.FILTERING)
-        self._start()
+        if self._process is None or name in figures.FILTERING:
+            job = _Job(str(path), b"", state=_LOCAL)
+            with self._cond:
+                self._jobs.append(job)
+                number = len(self._jobs) - 1
+            self._run_here(job, lambda: draw(function, args, kwargs, job.path))
+            return number
+        job = _Job(str(path), pickle.dumps((name, args, kwargs), pickle.HIGHEST_PROTOCOL))
         with self._cond:
             self._jobs.append(job)
-            helped = self._process is not None
-            if helped:
-                self._cond.notify_all()
-        if not helped:
-            self._draw_here(job)
-        return len(self._jobs) - 1
+            number = len(self._jobs) - 1
+            self._cond.notify_all()
+        while (oldest := self._take(first=True, over_budget=True)) is not None:
+            self._draw_here(oldest)
+        return number
 
     def finish(self) -> None:
         """Draw what the helper has not started (last first), wait for the rest; raise the
         first figure's error, if one failed."""
         while True:
+            job = self._take(first=False, over_budget=False)
+            if job is not None:
+                self._draw_here(job)
+                continue
             with self._cond:
-                queued = [job for job in self._jobs if job.state == _QUEUED]
-                if queued:
-                    job = queued[-1]
-                    job.state = _LOCAL
-                elif any(job.state == _SENT for job in self._jobs):
-                    self._cond.wait()
-                    continue
-                else:
+                sent = [job for job in self._jobs if job.state == _SENT]
+                if not sent:
                     break
-            self._draw_here(job)
+                if time.monotonic() - sent[0].sent_at > HELPER_PATIENCE and self._started:
+                    self._started.kill()  # stuck: _receive hands its job back at the EOF
+                self._cond.wait(timeout=1.0)
         for job in self._jobs:
             for category, message in job.warned:
                 warnings.warn(message, category, stacklevel=2)
             job.warned = ()
+        for job in self._jobs:
             if job.error is not None:
                 raise job.error
 
@@ -169,6 +210,10 @@ class Drawing:
             raise RuntimeError(f"figure {self._jobs[job].path} is not drawn yet")
         return size
 
+    def by_helper(self, job: int) -> bool:
+        """True if the helper drew this job's figure."""
+        return self._jobs[job].by_helper
+
     @property
     def helped(self) -> bool:
         """True while a helper process draws too."""
@@ -176,9 +221,25 @@ class Drawing:
 
     # -- the machinery ---------------------------------------------------------------------
 
+    def _take(self, *, first: bool, over_budget: bool) -> _Job | None:
+        """A queued job for this process to draw (the oldest or the newest), marked as taken;
+        with ``over_budget``, only while the queue holds more than QUEUE_BYTES."""
+        with self._cond:
+            queued = [job for job in self._jobs if job.state == _QUEUED]
+            if not queued:
+                return None
+            if over_budget and sum(len(job.payload) for job in queued) <= QUEUE_BYTES:
+                return None
+            job = queued[0] if first else queued[-1]
+            job.state = _LOCAL
+            return job
+
     def _draw_here(self, job: _Job) -> None:
+        self._run_here(job, lambda: _draw_pickled(job.payload, job.path))
+
+    def _run_here(self, job: _Job, drawing: Callable[[], tuple[int, int]]) -> None:
         try:
-            job.size = draw(job.payload, job.path)
+            job.size = drawing()
         except Exception as error:  # raised by finish(), in submission order
             job.error = error
         with self._cond:
@@ -186,13 +247,10 @@ class Drawing:
             job.payload = b""
 
     def _start(self) -> None:
-        if self._tried or not self._want_helper:
-            return
         from padlab._process import python_helper
         from padlab._threads import threads
 
-        self._tried = True
-        if threads() < 2:
+        if threads() < 2 or not _styled_as_a_fresh_process():
             return
         process = python_helper(
             "padlab.report.drawing", stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -207,27 +265,25 @@ class Drawing:
         for thread in self._threads:
             thread.start()
 
-    def _next_shared(self) -> int | None:
-        """The first queued job the helper may draw, if it is idle (call with the lock held)."""
+    def _next_for_helper(self) -> int | None:
+        """The first queued job, if the helper is idle (call with the lock held)."""
         if any(job.state == _SENT for job in self._jobs):
             return None
-        return next(
-            (i for i, job in enumerate(self._jobs) if job.state == _QUEUED and job.shared), None
-        )
+        return next((i for i, job in enumerate(self._jobs) if job.state == _QUEUED), None)
 
     def _send(self, process: subprocess.Popen) -> None:
-        """Hand the helper the first queued job it may draw, whenever it is idle."""
+        """Hand the helper the first queued job whenever it is idle."""
         stream: BinaryIO = process.stdin  # type: ignore[assignment]
         while True:
             with self._cond:
-                index = self._next_shared()
+                index = self._next_for_helper()
                 while self._process is process and index is None:
                     self._cond.wait()
-                    index = self._next_shared()
+                    index = self._next_for_helper()
                 if self._process is not process or index is None:
                     return
                 job = self._jobs[index]
-                job.state = _SENT
+                job.state, job.sent_at = _SENT, time.monotonic()
             try:
                 pickle.dump((index, job.path, job.payload), stream, pickle.HIGHEST_PROTOCOL)
                 stream.flush()
@@ -251,7 +307,7 @@ class Drawing:
             with self._cond:
                 job = self._jobs[index]
                 job.size, job.error, job.warned = size, error, tuple(warned)
-                job.state = _DONE
+                job.state, job.by_helper = _DONE, True
                 job.payload = b""
                 self._cond.notify_all()
 
@@ -274,7 +330,18 @@ class Drawing:
             thread.join()
         for stream in (process.stdin, process.stdout):
             if stream is not None:
-                stream.close()
+                with suppress(OSError):  # a write the killed helper never read
+                    stream.close()
+
+
+def _portable(value: Any, fallback: Callable[[], Any]) -> Any:
+    """``value`` if it survives a pickle round trip here (so the caller can read it back),
+    else ``fallback()``."""
+    try:
+        pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        return value
+    except Exception:
+        return fallback()
 
 
 def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
@@ -282,7 +349,6 @@ def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
     from padlab.report import figures
 
     figures.pyplot()
-
     while True:
         try:
             index, path, payload = pickle.load(jobs)
@@ -292,24 +358,19 @@ def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                size = draw(payload, path)
+                size = _draw_pickled(payload, path)
             except Exception as exc:
-                error = exc
-        warned = [(w.category, str(w.message)) for w in caught]
-        try:
-            reply = pickle.dumps((index, size, error, warned), pickle.HIGHEST_PROTOCOL)
-        except Exception:  # an error that does not pickle: its text
-            plain = RuntimeError(f"{type(error).__name__}: {error}")
-            reply = pickle.dumps((index, size, plain, []), pickle.HIGHEST_PROTOCOL)
-        results.write(reply)
+                error = _portable(exc, lambda e=exc: RuntimeError(f"{type(e).__name__}: {e}"))
+        warned = [
+            _portable((w.category, str(w.message)), lambda w=w: (UserWarning, str(w.message)))
+            for w in caught
+        ]
+        results.write(pickle.dumps((index, size, error, warned), pickle.HIGHEST_PROTOCOL))
         results.flush()
 
 
 def _main() -> int:
     """``python -m padlab.report.drawing``: the helper, talking pickles on stdin and stdout."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it stops this helper
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot garble the answers
     sys.stdout = sys.stderr
