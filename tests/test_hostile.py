@@ -59,7 +59,9 @@ def padlab_cli(*args: object, cwd: Path, timeout: float = 300) -> subprocess.Com
     )
 
 
-def start_padlab(*args: object, cwd: Path) -> subprocess.Popen:
+def start_padlab(*args: object, cwd: Path, session: bool = False) -> subprocess.Popen:
+    """``padlab ARGS`` in ``cwd``; with ``session``, leading a process group of its own, as a
+    command typed at a terminal does (a Ctrl-C there goes to the whole group)."""
     return subprocess.Popen(
         [sys.executable, "-c", ENTRY, *map(str, args)],
         cwd=cwd,
@@ -67,6 +69,7 @@ def start_padlab(*args: object, cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=session,
     )
 
 
@@ -147,22 +150,31 @@ def _wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("signum", "rc", "said"),
-    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    ("signum", "rc", "said", "group"),
+    [
+        (signal.SIGTERM, 143, "terminated", False),
+        (signal.SIGINT, 130, "interrupted", False),
+        (signal.SIGINT, 130, "interrupted", True),  # Ctrl-C at a terminal: every process
+    ],
 )
-def test_a_signal_while_report_writes_removes_the_unfinished_report(tmp_path, signum, rc, said):
+def test_a_signal_while_report_writes_removes_the_unfinished_report(
+    tmp_path, signum, rc, said, group
+):
     photo(tmp_path / "p.png", (160, 200))
     before = snapshot(tmp_path)
     proc = start_padlab(
         "report", "p.png", "-k", "outline", "-m", "zeros,reflect", "--depth", "1", "-o", "rep",
-        cwd=tmp_path,
+        cwd=tmp_path, session=group,
     )  # fmt: skip
 
     def writing() -> bool:  # its hidden directory holds a figure besides the marker
         return any(len(list(p.iterdir())) > 1 for p in temporaries(tmp_path) if p.is_dir())
 
     _wait_for(writing, proc)
-    proc.send_signal(signum)
+    if group:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == rc, err
     assert "Traceback" not in err

@@ -96,6 +96,7 @@ def _styled_as_a_fresh_process() -> bool:
 
     from padlab.report import figures
 
+    figures.pyplot()  # padlab's style, as every figure is drawn with it
     fresh = matplotlib.rc_params()
     fresh.update(figures.STYLE)
     here = matplotlib.rcParams
@@ -334,14 +335,14 @@ class Drawing:
                     stream.close()
 
 
-def _portable(value: Any, fallback: Callable[[], Any]) -> Any:
+def _portable(value: Any, fallback: Any) -> Any:
     """``value`` if it survives a pickle round trip here (so the caller can read it back),
-    else ``fallback()``."""
+    else ``fallback``."""
     try:
         pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         return value
     except Exception:
-        return fallback()
+        return fallback
 
 
 def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
@@ -360,10 +361,9 @@ def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
             try:
                 size = _draw_pickled(payload, path)
             except Exception as exc:
-                error = _portable(exc, lambda e=exc: RuntimeError(f"{type(e).__name__}: {e}"))
+                error = _portable(exc, RuntimeError(f"{type(exc).__name__}: {exc}"))
         warned = [
-            _portable((w.category, str(w.message)), lambda w=w: (UserWarning, str(w.message)))
-            for w in caught
+            _portable((w.category, str(w.message)), (UserWarning, str(w.message))) for w in caught
         ]
         results.write(pickle.dumps((index, size, error, warned), pickle.HIGHEST_PROTOCOL))
         results.flush()
