@@ -72,9 +72,9 @@ def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, t
     curves = {"zeros": [np.linspace(1.0, 0.1, 8)]}
     maps = {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}
     with Drawing() as drawing:
-        assert drawing.helped
         jobs = [drawing.submit(tmp_path / f"{i}.png", figures.context_figure, maps, curves,
                                kernel="k") for i in range(3)]  # fmt: skip
+        assert drawing.helped
         maps["zeros"] *= 0  # changed at once: the figures above must not see it
         maps.clear()
         drawing.finish()
@@ -91,9 +91,9 @@ def test_a_figure_is_drawn_from_its_arguments_as_they_were_submitted(tmp_path, t
 @pytest.mark.parametrize("helper", [True, False])
 def test_a_failing_figure_raises_its_own_error(tmp_path, two_threads, helper):
     with Drawing(helper=helper) as drawing:
-        assert drawing.helped is helper
         good = drawing.submit(tmp_path / "good.png", figures.coverage_figure, ["zeros"], (3, 3))
         bad = drawing.submit(tmp_path / "bad.png", figures.coverage_figure, ["nonsense"], (3, 3))
+        assert drawing.helped is helper
         if helper:
             handed_to_helper(drawing, bad)
         with pytest.raises(padlab.PadlabValueError, match="nonsense"):
@@ -141,9 +141,9 @@ def test_a_helper_that_dies_leaves_its_figures_to_this_process(tmp_path, two_thr
 
 def test_an_error_in_the_block_stops_the_helper_at_once(tmp_path, two_threads):
     with pytest.raises(KeyboardInterrupt), Drawing() as drawing:
-        process = drawing._process
         for i in range(6):
             drawing.submit(tmp_path / f"{i}.png", figures.coverage_figure, ["zeros"], (3, 3))
+        process = drawing._process
         handed_to_helper(drawing, 0)
         raise KeyboardInterrupt
     assert process.poll() is not None  # no helper left running: it was killed, not waited for
@@ -165,11 +165,29 @@ def test_a_module_in_the_working_directory_does_not_run_in_the_helper(
 def test_matplotlib_settings_of_the_caller_keep_every_figure_here(tmp_path, two_threads):
     import matplotlib
 
-    figures.pyplot()
-    with matplotlib.rc_context({"axes.facecolor": "#eeeeee"}), Drawing() as drawing:
-        assert not drawing.helped  # a fresh helper would draw them without the caller's settings
+    for changed in (True, False):
+        with matplotlib.rc_context({"axes.facecolor": "#eeeeee"} if changed else {}):
+            with Drawing() as drawing:
+                job = drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
+                # a fresh helper would draw it without the caller's settings
+                assert drawing.helped is not changed
+                if not changed:
+                    handed_to_helper(drawing, job)
+                drawing.finish()
+        assert drawing.by_helper(job) is not changed
+
+
+def test_a_figure_with_large_arrays_is_drawn_here_without_a_helper(tmp_path, two_threads):
+    big = {"zeros": np.ones((30, 30), np.float32)}  # 3600 bytes
     with Drawing() as drawing:
-        assert drawing.helped
+        drawing_module.QUEUE_BYTES, budget = 3000, drawing_module.QUEUE_BYTES
+        try:
+            job = drawing.submit(tmp_path / "p.png", figures.profile_figure, big, kernel="k")
+        finally:
+            drawing_module.QUEUE_BYTES = budget
+        assert not drawing.helped and drawing._started is None  # not even started
+        drawing.finish()
+    assert not drawing.by_helper(job) and (tmp_path / "p.png").exists()
 
 
 def test_one_thread_means_no_helper(tmp_path, monkeypatch):
@@ -188,6 +206,7 @@ def test_one_thread_means_no_helper(tmp_path, monkeypatch):
 def test_the_helper_never_draws_a_figure_that_filters(tmp_path, two_threads):
     blur = np.ones((3, 3)) / 9
     with Drawing() as drawing:
+        drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
         assert drawing.helped
         rules = drawing.submit(tmp_path / "r.png", figures.rules_figure, ["zeros", "reflect"])
         shown = drawing.submit(

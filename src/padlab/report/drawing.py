@@ -6,15 +6,17 @@ threads allowed (:func:`padlab._threads.threads`), :class:`Drawing` starts one h
 (:func:`padlab._process.python_helper`) and hands it each figure as soon as its data are ready,
 while this process goes on measuring. The helper takes only the figures that do not filter
 (:data:`padlab.report.figures.FILTERING` lists those that do), so it never loads numba or the
-compiled kernels: it starts in about a second and holds about 100 MB. This process draws the
-figures that filter at once, as they come, and, when it has nothing else to do
-(:meth:`Drawing.finish`), the others the helper has not started, from the last one back.
+compiled kernels: it starts in about a second and holds about 100 MB. It starts with the first
+figure it can take. This process draws the figures that filter at once, as they come, and, when
+it has nothing else to do (:meth:`Drawing.finish`), the others the helper has not started, from
+the last one back.
 
 A figure the helper may draw is a call of a function of :mod:`padlab.report.figures`, pickled
 when it is submitted (so the caller may free or change its arrays at once) and drawn from those
-bytes by whichever process takes it: the same code on the same data, so the same PNG. While
-more than :data:`QUEUE_BYTES` of them wait, this process draws the oldest itself (a large photo
-never piles up copies of its maps). Without a helper (one thread, matplotlib settings changed
+bytes by whichever process takes it: the same code on the same data, so the same PNG. A
+figure whose arrays hold more than :data:`QUEUE_BYTES` is drawn here at once (a large photo's
+maps are not copied to the helper), and while more than that waits, this process draws the
+oldest itself. Without a helper (one thread, matplotlib settings changed
 by the caller, a frozen application, a helper that fails to start, dies or hangs), this
 process draws everything itself. A figure that fails raises its error at
 :meth:`Drawing.finish`, as drawing in this process would; warnings the helper meets are raised
@@ -38,7 +40,8 @@ from typing import Any, BinaryIO
 
 __all__ = ["QUEUE_BYTES", "Drawing", "draw", "release"]
 
-#: the most pickled figure data waiting for the helper before this process draws the oldest
+#: the most figure data for the helper: a figure whose arrays hold more is drawn here, and while
+#: more than this waits for the helper, this process draws the oldest
 QUEUE_BYTES = 64 * 2**20
 #: a figure the helper has drawn for this long is stuck: the helper is stopped, this process
 #: draws it (the sample photo's largest figure takes about a second)
@@ -87,6 +90,19 @@ def _draw_pickled(payload: bytes, path: str) -> tuple[int, int]:
 
     name, args, kwargs = pickle.loads(payload)
     return draw(getattr(figures, name), args, kwargs, path)
+
+
+def _nbytes(value: Any) -> int:
+    """The bytes of the arrays in ``value`` (in its tuples, lists and dicts)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_nbytes(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_nbytes(item) for item in value)
+    return 0
 
 
 def _styled_as_a_fresh_process() -> bool:
@@ -144,12 +160,12 @@ class Drawing:
         self._started: subprocess.Popen | None = None  # until stopped
         self._threads: list[threading.Thread] = []
         self._want_helper = helper
+        self._entered = False
 
     # -- the caller's side -------------------------------------------------------------------
 
     def __enter__(self) -> Drawing:
-        if self._want_helper:
-            self._start()
+        self._entered = True
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
@@ -165,7 +181,11 @@ class Drawing:
         name = function.__name__
         if getattr(figures, name, None) is not function:
             raise ValueError(f"{name} is not a figure of padlab.report.figures")
-        if self._process is None or name in figures.FILTERING:
+        shared = name not in figures.FILTERING and _nbytes((args, kwargs)) <= QUEUE_BYTES
+        if shared and self._want_helper and self._entered:
+            self._want_helper = False  # started once, with the first figure it can take
+            self._start()
+        if self._process is None or not shared:
             job = _Job(str(path), b"", state=_LOCAL)
             with self._cond:
                 self._jobs.append(job)
