@@ -494,7 +494,8 @@ def _steps(drawing, gray, measured, named, rules, work, say, **setup) -> Report:
         "environment": environment(),
     }
     (work / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2))
-    say("finishing the figures" + (" (in two processes)" if drawing.helped else ""))
+    if drawing.helped:
+        say("finishing the figures (in two processes)")
     drawing.finish()
     for entry in saved:
         entry["width"], entry["height"] = drawing.size(entry.pop("job"))
