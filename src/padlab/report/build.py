@@ -351,7 +351,7 @@ def _steps(drawing, gray, measured, named, rules, work, say, **setup) -> Report:
             curves,
             kernel=name,
         )
-        maps.clear()  # drawn: free them before the next kernel
+        maps.clear()  # drawn, or copied for the helper: free them before the next kernel
     advice = recommend(comparisons)
     warnings = [*setup["prepared"].warnings, *advice.warnings]
     best = advice.mode

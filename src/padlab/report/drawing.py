@@ -6,21 +6,20 @@ threads allowed (:func:`padlab._threads.threads`), :class:`Drawing` starts one h
 (:func:`padlab._process.python_helper`) and hands it each figure as soon as its data are ready,
 while this process goes on measuring. The helper takes only the figures that do not filter
 (:data:`padlab.report.figures.FILTERING` lists those that do), so it never loads numba or the
-compiled kernels: it starts in about a second and holds about 100 MB. It starts with the first
-figure it can take. This process draws the figures that filter at once, as they come, and, when
-it has nothing else to do (:meth:`Drawing.finish`), the others the helper has not started, from
-the last one back.
+compiled kernels: it starts in about a second and peaks at about 110 MB. It starts with the
+first figure it can take. This process draws the figures that filter at once, as they come,
+and, when it has nothing else to do (:meth:`Drawing.finish`), the others the helper has not
+started, from the last one back.
 
 A figure the helper may draw is a call of a function of :mod:`padlab.report.figures`, pickled
 when it is submitted (so the caller may free or change its arrays at once) and drawn from those
-bytes by whichever process takes it: the same code on the same data, so the same PNG. A
-figure whose arrays hold more than :data:`QUEUE_BYTES` is drawn here at once (a large photo's
-maps are not copied to the helper), and while more than that waits, this process draws the
-oldest itself. Without a helper (one thread, matplotlib settings changed
-by the caller, a frozen application, a helper that fails to start, dies or hangs), this
-process draws everything itself. A figure that fails raises its error at
-:meth:`Drawing.finish`, as drawing in this process would; warnings the helper meets are raised
-again there.
+bytes by whichever process takes it: the same code on the same data, so the same PNG. A figure
+whose arrays hold more than :data:`QUEUE_BYTES` is drawn here at once (a large photo's maps are
+not copied to the helper), and while more than that waits, this process draws the oldest
+itself. Without a helper (one thread, matplotlib settings changed by the caller, a frozen
+application, a helper that fails to start, dies or hangs), this process draws everything
+itself. A figure that fails raises its error at :meth:`Drawing.finish`, as drawing in this
+process would; warnings the helper meets are raised again there.
 """
 
 from __future__ import annotations
