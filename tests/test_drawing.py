@@ -217,15 +217,20 @@ def test_the_helper_never_draws_a_figure_that_filters(tmp_path, two_threads):
 
 
 def test_a_queue_over_its_budget_is_drawn_here(tmp_path, two_threads, monkeypatch):
-    monkeypatch.setattr(drawing_module, "QUEUE_BYTES", 0)  # every figure over budget
     curves = {"zeros": [np.linspace(1.0, 0.1, 8)]}
-    maps = {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}
+    maps = {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}  # 16000 bytes
+    monkeypatch.setattr(drawing_module, "QUEUE_BYTES", 20000)  # one fits, two do not
     with Drawing() as drawing:
-        jobs = [drawing.submit(tmp_path / f"{i}.png", figures.context_figure, maps, curves,
-                               kernel="k") for i in range(3)]  # fmt: skip
-        assert all(drawing._jobs[job].state in ("done", "sent") for job in jobs)  # none waits
+        jobs = []
+        for i in range(5):
+            jobs.append(drawing.submit(tmp_path / f"{i}.png", figures.context_figure, maps,
+                                       curves, kernel="k"))  # fmt: skip
+            waiting = [job for job in drawing._jobs if job.state == "queued"]
+            assert len(waiting) <= 1  # the oldest of two was drawn here at once
+        assert drawing.helped
         drawing.finish()
     assert sum(not drawing.by_helper(job) for job in jobs) >= 2
+    assert all((tmp_path / f"{i}.png").exists() for i in range(5))
 
 
 FIGURE_CALLS = {
