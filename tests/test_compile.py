@@ -3,6 +3,7 @@ and progress; no later command compiles anything (checked with numba's own compi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -114,8 +115,6 @@ print("COMPILED", len(rec.buffer))
 
 
 def test_a_failed_helper_process_leaves_its_dtype_to_this_process(monkeypatch):
-    import io
-
     from padlab.ops import warmup
 
     padlab.correlate(np.ones((8, 8)), np.ones((3, 3)))  # everything compiled or loaded
@@ -134,6 +133,34 @@ def test_a_failed_helper_process_leaves_its_dtype_to_this_process(monkeypatch):
         _threads.reset()
     assert compiled == [("float32",), ("float64",)]
     assert "kernels ready" in stream.getvalue()
+
+
+def test_an_interrupted_warm_up_stops_its_helper_process(monkeypatch):
+    """The helper runs in a session of its own (a Ctrl-C at the terminal does not reach it), so
+    the warm-up stops it when it is interrupted itself."""
+    from padlab.ops import warmup
+
+    started = []
+
+    def helper(dtypes):
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]))
+        return started[-1]
+
+    def interrupted(dtypes, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(warmup, "_helper", helper)
+    monkeypatch.setattr(warmup, "_compile", interrupted)
+    monkeypatch.setenv("PADLAB_NUM_THREADS", "2")
+    from padlab import _threads
+
+    _threads.reset()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            warmup.warm(io.StringIO())
+    finally:
+        _threads.reset()
+    assert len(started) == 1 and started[0].poll() is not None  # killed and reaped
 
 
 def test_the_commands_load_numba_without_scipys_blas():
