@@ -206,19 +206,48 @@ def test_one_thread_means_no_helper(tmp_path, monkeypatch):
 def test_the_helper_never_draws_a_figure_that_filters(tmp_path, two_threads):
     blur = np.ones((3, 3)) / 9
     with Drawing() as drawing:
-        drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
-        assert drawing.helped
+        first = drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
+        handed_to_helper(drawing, first)  # the helper is there, and idle once it has drawn it
         rules = drawing.submit(tmp_path / "r.png", figures.rules_figure, ["zeros", "reflect"])
+        assert drawing._jobs[rules].state == "done"  # drawn here at once, never queued
         shown = drawing.submit(
             tmp_path / "p.png", figures.photo_overview, photo(), blur, "b", "reflect"
         )
+        assert drawing._jobs[shown].state == "done"
         drawing.finish()
+    assert drawing.by_helper(first)
     assert not drawing.by_helper(rules) and not drawing.by_helper(shown)
+
+
+def test_a_stuck_helper_is_stopped_and_its_figure_drawn_here(tmp_path, two_threads, monkeypatch):
+    import signal
+
+    monkeypatch.setattr(drawing_module, "HELPER_PATIENCE", 1.0)
+    with Drawing() as drawing:
+        job = drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
+        handed_to_helper(drawing, job)
+        process = drawing._process
+        process.send_signal(signal.SIGSTOP)  # alive, answering nothing
+        drawing.finish()
+        assert process.poll() is not None  # stopped for good
+    assert not drawing.by_helper(job) and (tmp_path / "c.png").exists()
 
 
 def test_a_queue_over_its_budget_is_drawn_here(tmp_path, two_threads, monkeypatch):
     curves = {"zeros": [np.linspace(1.0, 0.1, 8)]}
     maps = {"zeros": np.linspace(0, 1, 40 * 50).reshape(40, 50)}  # 16000 bytes
+    monkeypatch.setattr(drawing_module, "QUEUE_BYTES", 40000)  # two fit, three do not
+    with Drawing() as drawing:
+        first = drawing.submit(
+            tmp_path / "w0.png", figures.context_figure, maps, curves, kernel="k"
+        )
+        handed_to_helper(drawing, first)  # the helper, still starting, has it
+        for i in range(1, 4):
+            drawing.submit(tmp_path / f"w{i}.png", figures.context_figure, maps, curves, kernel="k")
+        # two waited for the helper; the third pushed the oldest of them over, drawn here at once
+        assert [job.state for job in drawing._jobs][1:] == ["done", "queued", "queued"]
+        drawing.finish()
+    assert not drawing.by_helper(1)
     monkeypatch.setattr(drawing_module, "QUEUE_BYTES", 20000)  # one fits, two do not
     with Drawing() as drawing:
         jobs = []

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from contextlib import suppress
@@ -122,6 +123,7 @@ def _styled_as_a_fresh_process() -> bool:
 class _Job:
     path: str
     payload: bytes
+    nbytes: int = 0  # of its arrays: what the budget counts
     state: str = _QUEUED
     size: tuple[int, int] | None = None
     error: BaseException | None = None
@@ -180,7 +182,8 @@ class Drawing:
         name = function.__name__
         if getattr(figures, name, None) is not function:
             raise ValueError(f"{name} is not a figure of padlab.report.figures")
-        shared = name not in figures.FILTERING and _nbytes((args, kwargs)) <= QUEUE_BYTES
+        nbytes = _nbytes((args, kwargs))
+        shared = name not in figures.FILTERING and nbytes <= QUEUE_BYTES
         if shared and self._want_helper and self._entered:
             self._want_helper = False  # started once, with the first figure it can take
             self._start()
@@ -191,7 +194,8 @@ class Drawing:
                 number = len(self._jobs) - 1
             self._run_here(job, lambda: draw(function, args, kwargs, job.path))
             return number
-        job = _Job(str(path), pickle.dumps((name, args, kwargs), pickle.HIGHEST_PROTOCOL))
+        payload = pickle.dumps((name, args, kwargs), pickle.HIGHEST_PROTOCOL)
+        job = _Job(str(path), payload, nbytes)
         with self._cond:
             self._jobs.append(job)
             number = len(self._jobs) - 1
@@ -204,17 +208,20 @@ class Drawing:
         """Draw what the helper has not started (last first), wait for the rest; raise the
         first figure's error, if one failed."""
         while True:
-            job = self._take(first=False, over_budget=False)
-            if job is not None:
-                self._draw_here(job)
-                continue
-            with self._cond:
+            with self._cond:  # one look at both: a job handed back between two looks is seen
+                queued = [job for job in self._jobs if job.state == _QUEUED]
                 sent = [job for job in self._jobs if job.state == _SENT]
-                if not sent:
+                if queued:
+                    job = queued[-1]
+                    job.state = _LOCAL
+                elif not sent:
                     break
-                if time.monotonic() - sent[0].sent_at > HELPER_PATIENCE and self._started:
-                    self._started.kill()  # stuck: _receive hands its job back at the EOF
-                self._cond.wait(timeout=1.0)
+                else:
+                    if time.monotonic() - sent[0].sent_at > HELPER_PATIENCE and self._started:
+                        self._started.kill()  # stuck: _receive hands its job back at the EOF
+                    self._cond.wait(timeout=1.0)
+                    continue
+            self._draw_here(job)
         for job in self._jobs:
             for category, message in job.warned:
                 warnings.warn(message, category, stacklevel=2)
@@ -248,7 +255,7 @@ class Drawing:
             queued = [job for job in self._jobs if job.state == _QUEUED]
             if not queued:
                 return None
-            if over_budget and sum(len(job.payload) for job in queued) <= QUEUE_BYTES:
+            if over_budget and sum(job.nbytes for job in queued) <= QUEUE_BYTES:
                 return None
             job = queued[0] if first else queued[-1]
             job.state = _LOCAL
@@ -311,24 +318,27 @@ class Drawing:
                 return
 
     def _receive(self, process: subprocess.Popen) -> None:
+        """Record the helper's answers; when it ends (EOF, garbage, an answer that makes no
+        sense), hand its job back: this process draws the rest."""
         stream: BinaryIO = process.stdout  # type: ignore[assignment]
-        while True:
-            try:
+        try:
+            while True:
                 index, size, error, warned = pickle.load(stream)
-            except Exception:  # EOF or garbage: the helper died; this process draws the rest
                 with self._cond:
-                    for job in self._jobs:
-                        if job.state == _SENT:
-                            job.state = _QUEUED
-                    if self._process is process:
-                        self._process = None
+                    job = self._jobs[index]
+                    job.size, job.error, job.warned = size, error, tuple(warned)
+                    job.state, job.by_helper = _DONE, True
+                    job.payload = b""
                     self._cond.notify_all()
-                return
+        except Exception:
+            pass
+        finally:
             with self._cond:
-                job = self._jobs[index]
-                job.size, job.error, job.warned = size, error, tuple(warned)
-                job.state, job.by_helper = _DONE, True
-                job.payload = b""
+                for job in self._jobs:
+                    if job.state == _SENT:
+                        job.state = _QUEUED
+                if self._process is process:
+                    self._process = None
                 self._cond.notify_all()
 
     def _stop(self, *, kill: bool) -> None:
@@ -380,6 +390,7 @@ def _serve(jobs: BinaryIO, results: BinaryIO) -> int:
             try:
                 size = _draw_pickled(payload, path)
             except Exception as exc:
+                exc.add_note("".join(traceback.format_exception(exc)).rstrip())  # the helper's
                 error = _portable(exc, RuntimeError(f"{type(exc).__name__}: {exc}"))
         warned = [
             _portable((w.category, str(w.message)), (UserWarning, str(w.message))) for w in caught
