@@ -200,7 +200,7 @@ class Drawing:
             self._jobs.append(job)
             number = len(self._jobs) - 1
             self._cond.notify_all()
-        while (oldest := self._take(first=True, over_budget=True)) is not None:
+        while (oldest := self._over_budget()) is not None:
             self._draw_here(oldest)
         return number
 
@@ -248,18 +248,15 @@ class Drawing:
 
     # -- the machinery ---------------------------------------------------------------------
 
-    def _take(self, *, first: bool, over_budget: bool) -> _Job | None:
-        """A queued job for this process to draw (the oldest or the newest), marked as taken;
-        with ``over_budget``, only while the queue holds more than QUEUE_BYTES."""
+    def _over_budget(self) -> _Job | None:
+        """While the queue holds more than QUEUE_BYTES, its oldest job, taken for this
+        process."""
         with self._cond:
             queued = [job for job in self._jobs if job.state == _QUEUED]
-            if not queued:
+            if sum(job.nbytes for job in queued) <= QUEUE_BYTES:
                 return None
-            if over_budget and sum(job.nbytes for job in queued) <= QUEUE_BYTES:
-                return None
-            job = queued[0] if first else queued[-1]
-            job.state = _LOCAL
-            return job
+            queued[0].state = _LOCAL
+            return queued[0]
 
     def _draw_here(self, job: _Job) -> None:
         self._run_here(job, lambda: _draw_pickled(job.payload, job.path))
