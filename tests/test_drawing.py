@@ -186,8 +186,11 @@ def test_a_figure_with_large_arrays_is_drawn_here_without_a_helper(tmp_path, two
         finally:
             drawing_module.QUEUE_BYTES = budget
         assert not drawing.helped and drawing._started is None  # not even started
+        small = drawing.submit(tmp_path / "c.png", figures.coverage_figure, ["zeros"], (3, 3))
+        assert drawing._started is None  # nor for the small figures after it: not worth it
         drawing.finish()
     assert not drawing.by_helper(job) and (tmp_path / "p.png").exists()
+    assert not drawing.by_helper(small)
 
 
 def test_one_thread_means_no_helper(tmp_path, monkeypatch):

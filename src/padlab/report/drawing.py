@@ -7,9 +7,11 @@ threads allowed (:func:`padlab._threads.threads`), :class:`Drawing` starts one h
 while this process goes on measuring. The helper takes only the figures that do not filter
 (:data:`padlab.report.figures.FILTERING` lists those that do), so it never loads numba or the
 compiled kernels: it starts in about a second and peaks at about 110 MB. It starts with the
-first figure it can take. This process draws the figures that filter at once, as they come,
-and, when it has nothing else to do (:meth:`Drawing.finish`), the others the helper has not
-started, from the last one back.
+first figure that only draws, if that figure's arrays fit :data:`QUEUE_BYTES`; otherwise (a
+large photo, whose maps would be copied) this process draws everything, as starting a helper
+for the few small figures left costs more than it saves. This process draws the figures that
+filter at once, as they come, and, when it has nothing else to do (:meth:`Drawing.finish`),
+the others the helper has not started, from the last one back.
 
 A figure the helper may draw is a call of a function of :mod:`padlab.report.figures`, pickled
 when it is submitted (so the caller may free or change its arrays at once) and drawn from those
@@ -183,10 +185,12 @@ class Drawing:
         if getattr(figures, name, None) is not function:
             raise ValueError(f"{name} is not a figure of padlab.report.figures")
         nbytes = _nbytes((args, kwargs))
-        shared = name not in figures.FILTERING and nbytes <= QUEUE_BYTES
-        if shared and self._want_helper and self._entered:
-            self._want_helper = False  # started once, with the first figure it can take
-            self._start()
+        drawing_only = name not in figures.FILTERING
+        shared = drawing_only and nbytes <= QUEUE_BYTES
+        if drawing_only and self._want_helper and self._entered:
+            self._want_helper = False  # decided once, at the first figure that only draws
+            if shared:
+                self._start()
         if self._process is None or not shared:
             job = _Job(str(path), b"", state=_LOCAL)
             with self._cond:
