@@ -22,11 +22,13 @@ One compiled function serves every rule (the rule is in the tables), correlate a
 (single-channel filtering is conv_nd with one input and one output channel), 1 to 3 spatial
 dimensions (as a 3-D problem with size-1 axes) and both float dtypes.
 
-The task and its three phases are inlined into :func:`_conv_tasks` (``inline="always"``, and
-``_conv_tasks`` carries their ``fastmath`` flags, so every sum is as before, bitwise). numba
-optimises each separately compiled function again together with everything it calls, so each
-extra level would re-optimise all the loops below it (the compile time this saves is in
-CHANGELOG.md).
+The three phases are inlined into :func:`_conv_tasks`, whose loop over the tasks is written
+out there (``inline="always"``, and ``_conv_tasks`` carries their ``fastmath`` flags, so every
+sum is as before, bitwise). numba optimises each separately compiled function again together
+with everything it calls, so each extra level would re-optimise all the loops below it; and
+numba inlines a function by copying its IR block by block, each copy with the function's whole
+variable table, so inlining a function that inlines others (a task function around the phases)
+costs more than the phases themselves (the compile time each saves is in CHANGELOG.md).
 
 Indices are unsigned on purpose: numba checks signed indices for negative wrap-around, and that
 check stops LLVM from vectorising the inner loops (about 10x slower). Offsets may wrap below
@@ -118,10 +120,11 @@ def _edge_columns(xf, wo, tx, bases, wrows, nvalid, kw, c0, c1, p, value, acc):
 
 @nb.njit(cache=True, nogil=True, fastmath=FMA)
 def _conv_tasks(first, last, x, w, tz, ty, tx, plan, value, out):  # pragma: no cover - compiled
-    """Tasks ``first .. last - 1`` of a correlation (see :func:`_task`), without the GIL.
+    """Tasks ``first .. last - 1`` of a correlation, without the GIL.
 
     x (N, C, D, H, W), w (O, C/groups, KD, KH, KW) -> out (N, O, OD, OH, OW); ``plan`` is a
-    :data:`~padlab.engine.plan.PLAN` record. The scratch arrays are made once for all tasks.
+    :data:`~padlab.engine.plan.PLAN` record. A task is a band of ``p.rows_per_task`` output rows
+    of one output plane, in the three phases. The scratch arrays are made once for all tasks.
     """
     p = plan[0]
     cg, kd, kh, kw = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -141,34 +144,28 @@ def _conv_tasks(first, last, x, w, tz, ty, tx, plan, value, out):  # pragma: no 
     span = (edge - 1) * p.out_step[2] + (kw - 1) * p.tap_step[2] + 1
     strip = np.empty(span * (rows + (kh - 1) * p.dilation[1]) if p.flat_band else 1, x.dtype)
     scratch = (bases, wrows, offs, wts, phases, tags, stamps, acc, strip)
-    for it in range(first, last):
-        _task(it, x, w, tz, ty, tx, p, value, out, scratch)
-
-
-@nb.njit(cache=True, inline="always", fastmath=FMA)
-def _task(it, x, w, tz, ty, tx, p, value, out, scratch):  # pragma: no cover - compiled
-    """One task: a band of ``p.rows_per_task`` output rows of one output plane."""
     o_ = w.shape[0]
     od, oh = out.shape[2], out.shape[3]
     chunk = p.rows_per_task
     nchunks = (oh + chunk - 1) // chunk
-    ch = it % nchunks
-    oz = (it // nchunks) % od
-    o = (it // (nchunks * od)) % o_
-    b = it // (nchunks * od * o_)
-    r0 = ch * chunk
-    r1 = min(oh, r0 + chunk)
-    # the flat band: rows whose every tap reads a real sample, in a plane whose depth window
-    # reads no padding either
-    a = max(r0, p.lo[1])
-    c = min(r1, p.hi[1])
-    if not (p.flat_band and p.lo[0] <= oz < p.hi[0] and c > a):
-        a = r1
-        c = r1
-    _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, scratch)
-    if c > a:
-        _flat_band(b, o, oz, a, c, x, w, p, out, scratch)
-        _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch)
+    for it in range(first, last):  # a task: a band of ``chunk`` output rows of one plane
+        ch = it % nchunks
+        oz = (it // nchunks) % od
+        o = (it // (nchunks * od)) % o_
+        b = it // (nchunks * od * o_)
+        r0 = ch * chunk
+        r1 = min(oh, r0 + chunk)
+        # the flat band: rows whose every tap reads a real sample, in a plane whose depth
+        # window reads no padding either
+        a = max(r0, p.lo[1])
+        c = min(r1, p.hi[1])
+        if not (p.flat_band and p.lo[0] <= oz < p.hi[0] and c > a):
+            a = r1
+            c = r1
+        _padded_rows(it, b, o, oz, r0, r1, a, c, x, w, tz, ty, tx, p, value, out, scratch)
+        if c > a:
+            _flat_band(b, o, oz, a, c, x, w, p, out, scratch)
+            _band_edges(b, o, oz, a, c, x, w, tz, ty, tx, p, value, out, scratch)
 
 
 @nb.njit(cache=True, inline="always", fastmath=FMA)

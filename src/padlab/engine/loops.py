@@ -147,34 +147,6 @@ def _pass9(orow, xf, offs, wts, t, start, stop, init):  # pragma: no cover - com
             )
 
 
-@nb.njit(cache=True, inline="always", fastmath=FMA)
-def _passes(orow, xf, offs, wts, n, start, stop, t0):  # pragma: no cover - compiled
-    """Taps ``t0 .. n - 1`` over one segment: 9 per pass if they come in nines, else 8 per
-    pass and the last 9 (or 4 + the rest) fused."""
-    t = t0
-    if n % 9 != 0:
-        while n - t > 9:
-            _pass8(orow, xf, offs, wts, t, start, stop, None)
-            t += 8
-        if n - t >= 5 and n - t <= 7:
-            _pass4(orow, xf, offs, wts, t, start, stop)
-            t += 4
-    while n - t >= 9:  # every pass of taps in nines, else the last (one compiled loop for both)
-        _pass9(orow, xf, offs, wts, t, start, stop, None)
-        t += 9
-    r = n - t
-    if r == 8:
-        _pass8(orow, xf, offs, wts, t, start, stop, None)
-    elif r == 4:
-        _pass4(orow, xf, offs, wts, t, start, stop)
-    elif r == 3:
-        _pass3(orow, xf, offs, wts, t, start, stop)
-    elif r == 2:
-        _pass2(orow, xf, offs, wts, t, start, stop)
-    elif r == 1:
-        _pass1(orow, xf, offs, wts, t, start, stop)
-
-
 @nb.njit(cache=True, fastmath=FMA)
 def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - compiled
     """orow[lo:hi] = init + the sum over taps t of wts[t] * xf[offs[t] + ox * sx].
@@ -204,8 +176,29 @@ def accumulate(orow, xf, offs, wts, n, lo, hi, sx, init):  # pragma: no cover - 
         else:
             for ox in range(start, stop):  # start from init here, while the segment is in cache
                 orow[ox] = init
-        if sx == 1:
-            _passes(orow, xf, offs, wts, n, start, stop, t0)
+        if sx == 1:  # taps t0 .. n - 1: 9 per pass if they come in nines, else 8 per pass
+            t = t0  # and the last 9 (or 4 + the rest) fused
+            if n % 9 != 0:
+                while n - t > 9:
+                    _pass8(orow, xf, offs, wts, t, start, stop, None)
+                    t += 8
+                if n - t >= 5 and n - t <= 7:
+                    _pass4(orow, xf, offs, wts, t, start, stop)
+                    t += 4
+            while n - t >= 9:  # every pass of taps in nines, else the last (one loop for both)
+                _pass9(orow, xf, offs, wts, t, start, stop, None)
+                t += 9
+            r = n - t
+            if r == 8:
+                _pass8(orow, xf, offs, wts, t, start, stop, None)
+            elif r == 4:
+                _pass4(orow, xf, offs, wts, t, start, stop)
+            elif r == 3:
+                _pass3(orow, xf, offs, wts, t, start, stop)
+            elif r == 2:
+                _pass2(orow, xf, offs, wts, t, start, stop)
+            elif r == 1:
+                _pass1(orow, xf, offs, wts, t, start, stop)
         else:
             for t in range(n):
                 o0, w0 = offs[t], wts[t]
