@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import sys
-from importlib import metadata
 
 __all__ = ["DEPENDENCIES", "config", "show_config"]
 
@@ -37,6 +36,8 @@ ENGINES = {
 
 
 def _version(distribution: str) -> str | None:
+    from importlib import metadata  # 90 ms of imports: not at ``import padlab``
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
