@@ -83,22 +83,31 @@ def display(response: npt.ArrayLike, mapping: str = "clip", *, white: float = 1.
         raise PadlabTypeError(f"cannot display a complex response ({values.dtype}); pass its abs")
     if values.size == 0:
         raise PadlabValueError("cannot display an empty response")
-    values = values.astype(_working_dtype(values, white), copy=False)
+    # the extremes, also to find non-finite values (min and max propagate NaN): two fast passes
+    # without a temporary, instead of np.isfinite's image-sized mask
+    low, high = float(values.min()), float(values.max())
+    finite = np.isfinite(low) and np.isfinite(high)
+    values = values.astype(_working_dtype(values, white, mapping, low, high), copy=False)
     notes = []
-    if not np.isfinite(values).all():
+    if not finite:
         bad = ~np.isfinite(values)
         notes.append(f"{_share(bad)} non-finite values shown as 0")
         values = np.where(bad, 0.0, values)
     if mapping == "clip":
-        low, high = values < 0, values > white
-        pixels = np.clip(values, 0, white) / white
-        notes.insert(0, f"{_share(low)} of values below 0 set to 0, {_share(high)} above {white:g} "
+        below = _share(values < 0) if low < 0 or not finite else "0.0%"
+        above = _share(values > white) if high > white or not finite else "0.0%"
+        pixels = np.clip(values, 0, white)  # in [0, white]: divided by white, in [0, 1]
+        if white != 1:
+            pixels /= white
+        notes.insert(0, f"{below} of values below 0 set to 0, {above} above {white:g} "
                      f"set to {white:g}")  # fmt: skip
     elif mapping == "abs":
-        magnitude = np.abs(values)
-        high = magnitude > white
-        pixels = np.minimum(magnitude, white) / white
-        notes.insert(0, f"magnitude shown, {_share(high)} above {white:g} set to {white:g}")
+        pixels = np.abs(values)
+        above = _share(pixels > white) if max(-low, high) > white or not finite else "0.0%"
+        np.minimum(pixels, white, out=pixels)
+        if white != 1:
+            pixels /= white
+        notes.insert(0, f"magnitude shown, {above} above {white:g} set to {white:g}")
     elif mapping == "symmetric":
         peak = float(np.abs(values).max())
         pixels = 0.5 + values / (2 * peak) if peak > 0 else np.full(values.shape, 0.5)
@@ -109,17 +118,23 @@ def display(response: npt.ArrayLike, mapping: str = "clip", *, white: float = 1.
             (values - lowest) / (highest - lowest) if highest > lowest else np.zeros(values.shape)
         )
         notes.insert(0, f"{lowest:.4g} is black, {highest:.4g} is white")
-    pixels = np.clip(pixels, 0, 1)
+    if mapping in ("symmetric", "minmax"):  # rounding may step just outside [0, 1]
+        pixels = np.clip(pixels, 0, 1)
     return Mapped(pixels.astype(np.float32, copy=False), mapping, f"{mapping}: " + "; ".join(notes))
 
 
-def _working_dtype(values: np.ndarray, white: float) -> type:
-    """float32 for float32 responses of moderate size (half the memory traffic, and plenty for
-    8- or 16-bit pixels); float64 for everything else, where float32 could round or overflow.
+def _working_dtype(
+    values: np.ndarray, white: float, mapping: str, low: float, high: float
+) -> type:
+    """float32 for float32 responses (half the memory traffic, and plenty for 8- or 16-bit
+    pixels) of moderate size, and for 'clip' and 'abs' of any size (no differences that could
+    overflow); float64 for everything else, where float32 could round or overflow. ``low``
+    and ``high``: the extremes of ``values`` (NaN or infinite if it holds non-finite values).
     """
     if values.dtype != np.float32 or not 1e-30 < white < 1e30:
         return np.float64
-    low, high = float(values.min()), float(values.max())
+    if mapping in ("clip", "abs"):
+        return np.float32
     if not (np.isfinite(low) and np.isfinite(high)):  # rare: look past the non-finite values
         finite = values[np.isfinite(values)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
