@@ -123,9 +123,7 @@ def display(response: npt.ArrayLike, mapping: str = "clip", *, white: float = 1.
     return Mapped(pixels.astype(np.float32, copy=False), mapping, f"{mapping}: " + "; ".join(notes))
 
 
-def _working_dtype(
-    values: np.ndarray, white: float, mapping: str, low: float, high: float
-) -> type:
+def _working_dtype(values: np.ndarray, white: float, mapping: str, low: float, high: float) -> type:
     """float32 for float32 responses (half the memory traffic, and plenty for 8- or 16-bit
     pixels) of moderate size, and for 'clip' and 'abs' of any size (no differences that could
     overflow); float64 for everything else, where float32 could round or overflow. ``low``
