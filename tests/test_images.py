@@ -291,6 +291,28 @@ def test_display_matches_float64_arithmetic(dtype, mapping):
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mapping", ["clip", "abs", "symmetric", "minmax"])
+@pytest.mark.parametrize("white", [1.0, 0.5])
+def test_display_leaves_the_response_unchanged(dtype, mapping, white):
+    values = np.array([[-2.0, 0.25, np.nan], [0.75, 3.0, -0.5]], dtype)
+    before = values.copy()
+    padlab.display(values, mapping, white=white)
+    np.testing.assert_array_equal(values, before)
+
+
+def test_display_counts_each_side_that_is_out_of_range():
+    above_only = padlab.display(np.array([0.5, 2.0, 3.0, 0.25], np.float32), "clip").summary
+    assert "0.0% of values below 0 set to 0, 50.0% above 1 set to 1" in above_only
+    below_only = padlab.display(np.array([-0.5, 0.5], np.float32), "clip").summary
+    assert "50.0% of values below 0 set to 0, 0.0% above 1 set to 1" in below_only
+    assert "25.0% above 1" in padlab.display(np.array([-2.0, 0.5, 0.1, 0.2]), "abs").summary
+    assert "0.0% above 1" in padlab.display(np.array([-0.5, 0.5]), "abs").summary
+    with_nan = padlab.display(np.array([np.nan, -1.0, 2.0, 0.5], np.float32), "clip").summary
+    assert "25.0% of values below 0" in with_nan and "25.0% above 1" in with_nan
+    assert "25.0% non-finite" in with_nan
+
+
 def test_flat_responses_do_not_divide_by_zero():
     np.testing.assert_array_equal(padlab.display(np.zeros((2, 2)), "symmetric").pixels, 0.5)
     np.testing.assert_array_equal(padlab.display(np.ones((2, 2)), "minmax").pixels, 0.0)
